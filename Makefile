@@ -1,0 +1,75 @@
+# ursock: one Makefile. `make test` and `make run` work on a fresh Debian 12 machine as root:
+# scripts/deps.sh installs what is missing first. Everything built goes under build/.
+#   make            library, tests, examples
+#   make test       run every test binary (SAN=1: under ASan+UBSan, in build/san)
+#   make run        start the main example (TCP echo on 127.0.0.1:8080)
+#   make examples   build examples/
+
+SAN ?= 0
+ifeq ($(SAN),1)
+BUILD ?= build/san
+SANFLAGS := -fsanitize=address,undefined
+OPT := -O1 -g $(SANFLAGS) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+OPT := -O2 -g
+endif
+
+CC ?= cc
+CFLAGS := -std=gnu11 $(OPT) -Wall -Wextra -Werror -fvisibility=hidden -Iengine/include -MMD -MP
+LDFLAGS := $(SANFLAGS)
+LIBS := -luring -lm
+
+ENGINE_SRC := $(wildcard engine/src/*.c)
+ENGINE_OBJ := $(ENGINE_SRC:engine/src/%.c=$(BUILD)/engine/%.o)
+LIB := $(BUILD)/libursock.a
+
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_UTIL := $(BUILD)/tests/testutil.o
+
+EXAMPLE_SRC := $(wildcard examples/*.c)
+EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
+
+DEPS_STAMP := build/.deps-ok
+
+.PHONY: all test run examples clean deps
+.SECONDARY:
+all: $(LIB) $(TEST_BIN) $(EXAMPLE_BIN)
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/deps.sh
+	@scripts/deps.sh
+	@mkdir -p build && touch $@
+
+$(BUILD)/engine/%.o: engine/src/%.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -c $< -o $@
+
+$(LIB): $(ENGINE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/%.o: tests/%.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -c $< -o $@
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_UTIL) $(LIB)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) -lcmocka -lcrypto
+
+$(BUILD)/examples/%: examples/%.c $(LIB) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LIB) $(LIBS)
+
+examples: $(EXAMPLE_BIN)
+
+test: $(TEST_BIN)
+	@scripts/run-tests.sh $(BUILD)/tests
+
+run: $(BUILD)/examples/tcp_echo
+	$(BUILD)/examples/tcp_echo 127.0.0.1:8080
+
+clean:
+	rm -rf build
+
+-include $(ENGINE_OBJ:.o=.d) $(TEST_BIN:%=%.d) $(TEST_UTIL:.o=.d)

@@ -1,0 +1,290 @@
+/* ursock: the socket API users know from Python's socket module, as futures
+ * over one io_uring loop per thread.
+ *
+ * Conventions (see README.md):
+ *  - every int result is >= 0 on success and -errno on failure; errno is never read or set;
+ *  - a loop and everything made on it belong to the thread that runs it;
+ *  - callbacks run only inside urs_loop_run() or urs_await(), never inside the call that
+ *    started the operation; a call that fails at once never runs its callback;
+ *  - every future resolves exactly once: with its result, -ECANCELED, or -ETIMEDOUT. */
+#ifndef URSOCK_H
+#define URSOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <errno.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define URS_API __attribute__((visibility("default")))
+
+typedef struct urs_loop urs_loop;
+typedef struct urs_sock urs_sock;
+
+/* ---------------------------------------------------------------- addresses */
+
+/* A socket address of any family: Python's (host, port) or a Unix path. */
+typedef struct urs_addr {
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+		struct sockaddr_un un;
+		struct sockaddr_storage ss;
+	} u;
+	socklen_t len; /* 0 = no address (e.g. an unnamed Unix peer) */
+} urs_addr;
+
+enum { URS_ADDR_STRLEN = 128 }; /* room for any address urs_addr_format prints (paths are cut) */
+
+/* Parses "127.0.0.1:80", "[::1]:80", "/run/x.sock" (a Unix path) or "@name" (an abstract
+ * Unix name). Numeric hosts only: no name resolution, no hidden blocking. Returns 0 or
+ * -EINVAL (junk), -ENAMETOOLONG (a path longer than sun_path). */
+URS_API int urs_addr_parse(urs_addr *out, const char *text);
+/* Writes the text form (as urs_addr_parse reads it) into buf; returns its length, or
+ * -ENOSPC when buf is too small, -EAFNOSUPPORT for an unknown family. */
+URS_API int urs_addr_format(const urs_addr *a, char *buf, size_t size);
+/* Copies a kernel sockaddr; returns 0 or -EINVAL. */
+URS_API int urs_addr_from_sockaddr(urs_addr *out, const struct sockaddr *sa, socklen_t len);
+/* The port of an AF_INET/AF_INET6 address, or -EAFNOSUPPORT. */
+URS_API int urs_addr_port(const urs_addr *a);
+
+/* ---------------------------------------------------------------- loop */
+
+/* Feature bits: what the kernel gave this loop (urs_loop_features) and what a caller can
+ * refuse (urs_loop_opts.disable, used by tests to drive every fallback path). */
+enum urs_feature {
+	URS_FEAT_SINGLE_ISSUER = 1u << 0,   /* IORING_SETUP_SINGLE_ISSUER (6.0) */
+	URS_FEAT_DEFER_TASKRUN = 1u << 1,   /* IORING_SETUP_DEFER_TASKRUN (6.1) */
+	URS_FEAT_COOP_TASKRUN = 1u << 2,    /* IORING_SETUP_COOP_TASKRUN (5.19) */
+	URS_FEAT_SUBMIT_ALL = 1u << 3,      /* IORING_SETUP_SUBMIT_ALL (5.18) */
+	URS_FEAT_REG_RING_FD = 1u << 4,     /* io_uring_register_ring_fd (5.18) */
+	URS_FEAT_BUF_RING = 1u << 5,        /* provided buffer rings (5.19) */
+	URS_FEAT_ACCEPT_MULTI = 1u << 6,    /* multishot accept (5.19) */
+	URS_FEAT_RECV_MULTI = 1u << 7,      /* multishot recv/recvmsg (6.0) */
+	URS_FEAT_OP_SOCKET = 1u << 8,       /* IORING_OP_SOCKET (5.19) */
+	URS_FEAT_OP_BIND = 1u << 9,         /* IORING_OP_BIND (6.11) */
+	URS_FEAT_OP_LISTEN = 1u << 10,      /* IORING_OP_LISTEN (6.11) */
+	URS_FEAT_SEND_ZC = 1u << 11,        /* IORING_OP_SEND_ZC (6.0) */
+	URS_FEAT_NODROP = 1u << 12          /* IORING_FEAT_NODROP (5.5): CQ overflow keeps CQEs */
+};
+
+typedef struct urs_loop_opts {
+	unsigned sq_entries;  /* SQ size; 0 = 256 */
+	unsigned cq_entries;  /* CQ size; 0 = 4 x sq_entries (tests use tiny ones to force overflow) */
+	unsigned buf_count;   /* provided buffers, a power of two; 0 = 1024 */
+	unsigned buf_size;    /* bytes per provided buffer; 0 = 4096 */
+	unsigned max_ops;     /* ops in flight at once; 0 = 65536 */
+	unsigned disable;     /* urs_feature bits not to use even where the kernel has them */
+} urs_loop_opts;
+
+typedef enum urs_run_mode {
+	URS_RUN_UNTIL_IDLE = 0, /* run until no op is pending (or urs_loop_stop) */
+	URS_RUN_ONCE = 1,       /* wait for at least one completion, handle what is there */
+	URS_RUN_NOWAIT = 2      /* submit and handle what is already there, never block */
+} urs_run_mode;
+
+/* Counters a loop keeps (urs_loop_stats); the leak check at the end of every test reads
+ * ops_in_use, bufs_lent and socks_open. */
+typedef struct urs_loop_stats {
+	uint64_t enters;        /* io_uring_enter calls made by the loop */
+	uint64_t cqes;          /* completions handled */
+	uint64_t nobufs;        /* receives that found the buffer ring empty and waited */
+	uint64_t rearms;        /* multishot requests re-armed after the kernel ended them */
+	uint64_t stale_cqes;    /* completions for a handle no longer live (ignored) */
+	uint32_t ops_in_use;    /* ops taken from the pool and not yet returned */
+	uint32_t bufs_lent;     /* provided buffers held by the user */
+	uint32_t socks_open;    /* sockets not yet closed */
+	uint32_t socks_alive;   /* urs_sock objects not yet freed */
+} urs_loop_stats;
+
+/* Makes a loop: one ring, its op pool and its buffers. opts may be NULL. Returns 0 and
+ * *out, or -errno (-ENOSYS/-EPERM where io_uring is unavailable). The caller owns *out. */
+URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts);
+/* Cancels every pending op, runs their callbacks with -ECANCELED, closes every socket still
+ * open, and frees the loop. NULL is ignored. */
+URS_API void urs_loop_free(urs_loop *loop);
+/* Drives the loop (see urs_run_mode). Returns the number of completions handled, or
+ * -EDEADLK when called from inside a callback of the same loop, -EINVAL for a bad mode. */
+URS_API int urs_loop_run(urs_loop *loop, urs_run_mode mode);
+/* Makes a running URS_RUN_UNTIL_IDLE return after the current batch. */
+URS_API void urs_loop_stop(urs_loop *loop);
+/* The ring's fd: readable when completions are waiting. A host event loop polls it and
+ * then calls urs_loop_run(loop, URS_RUN_NOWAIT). */
+URS_API int urs_loop_fd(const urs_loop *loop);
+/* The urs_feature bits the kernel gave this loop. */
+URS_API unsigned urs_loop_features(const urs_loop *loop);
+/* A printable form of those bits ("defer_taskrun single_issuer buf_ring ..."); the string
+ * belongs to the loop. */
+URS_API const char *urs_loop_features_str(urs_loop *loop);
+/* Fills *out with the loop's counters. */
+URS_API void urs_loop_stats_get(const urs_loop *loop, urs_loop_stats *out);
+
+/* ---------------------------------------------------------------- buffers */
+
+/* A view of received bytes lent to the caller. data points into the loop's provided
+ * buffers (or nowhere when len is 0 and no buffer was used). Give it back with
+ * urs_buf_release; until then that buffer cannot receive again. */
+typedef struct urs_buf {
+	char *data;
+	uint32_t len;
+	uint32_t id;     /* the buffer's index in its loop; URS_BUF_NONE when no buffer is held */
+	urs_loop *loop;
+} urs_buf;
+
+enum { URS_BUF_NONE = 0xffffffffu };
+
+/* Gives a lent buffer back to its loop; a receive waiting for buffers is re-armed. Returns
+ * 0, or -EINVAL for a buffer never lent, -EALREADY for one already given back. Releasing
+ * an empty view (id == URS_BUF_NONE) is a no-op returning 0. */
+URS_API int urs_buf_release(urs_buf *buf);
+
+/* ---------------------------------------------------------------- futures */
+
+/* What an operation resolved to. Fields beyond res are filled as the op says. */
+typedef struct urs_result {
+	int res;          /* >= 0: bytes / 0 / as the op says; < 0: -errno */
+	unsigned flags;   /* URS_RES_* */
+	urs_buf buf;      /* recv, recvfrom, streams: the received bytes, lent to you */
+	urs_sock *sock;   /* accept: the new connection, yours (close/free it) */
+	urs_addr addr;    /* accept, recvfrom: the peer's address */
+	size_t sent;      /* sendall: bytes sent, also when it failed or timed out */
+} urs_result;
+
+enum {
+	URS_RES_MORE = 1u << 0,  /* a stream event: more events follow on the same callback */
+	URS_RES_TRUNC = 1u << 1  /* recvfrom: the datagram was longer than the buffer (MSG_TRUNC) */
+};
+
+/* A small value handle to one pending operation. A failed-at-once call returns a future
+ * whose gen holds the -errno (urs_future_error tells); a stale or used handle is detected
+ * and answered -EINVAL (or -EALREADY), never dereferenced. */
+typedef struct urs_future {
+	urs_loop *loop;
+	uint32_t idx;
+	int32_t gen; /* > 0: live handle; <= 0: the call failed at once with this -errno */
+} urs_future;
+
+typedef void (*urs_cb)(urs_result *r, void *user);
+
+/* 0 for a future that was started, the -errno of a call that failed at once. */
+static inline int urs_future_error(urs_future f) { return f.gen > 0 ? 0 : (f.gen < 0 ? f.gen : -EINVAL); }
+
+/* Runs cb(result, user) once when f resolves (on the loop thread, from urs_loop_run); if f
+ * has already resolved, at the next run. Returns 0, or the call's own error for a
+ * failed-at-once future (cb is never run), -EINVAL for a stale handle, -EALREADY when the
+ * future already has a consumer. */
+URS_API int urs_then(urs_future f, urs_cb cb, void *user);
+/* Drives the loop until f resolves, then fills *out (may be NULL: a buffer or socket in the
+ * result is then released/closed for you) and returns out->res. Returns -EDEADLK when
+ * called from inside a callback, -EINVAL/-EALREADY as urs_then. */
+URS_API int urs_await(urs_future f, urs_result *out);
+/* Asks for f to be cancelled: it resolves -ECANCELED unless it completed first (then its
+ * result stands and no data is lost). Returns 0, -EINVAL for a stale handle, -EALREADY when
+ * it has already resolved. */
+URS_API int urs_cancel(urs_future f);
+/* Nobody will consume f: its result is dropped when it resolves (a received buffer is
+ * released, an accepted socket closed). Returns 0 or -EINVAL/-EALREADY. */
+URS_API int urs_detach(urs_future f);
+/* A future for a no-op on the ring (tests, benchmarks of the future round trip). */
+URS_API urs_future urs_nop(urs_loop *loop);
+
+/* ---------------------------------------------------------------- sockets */
+
+/* Makes a socket on the loop: any family/type/proto the kernel has (AF_INET, AF_INET6,
+ * AF_UNIX; SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW, SOCK_RDM). Returns 0 and
+ * *out, or the kernel's error (-EAFNOSUPPORT, -ESOCKTNOSUPPORT, -EPROTONOSUPPORT, -EPERM).
+ * The socket is the loop's; release it with urs_sock_free (which closes it if open). */
+URS_API int urs_socket(urs_loop *loop, int family, int type, int proto, urs_sock **out);
+/* Wraps an fd the caller already has (the socket then owns and closes it). */
+URS_API int urs_sock_adopt(urs_loop *loop, int fd, urs_sock **out);
+/* A connected pair (AF_UNIX), like socketpair(2). */
+URS_API int urs_socketpair(urs_loop *loop, int type, urs_sock *out[2]);
+/* Frees a socket object. An open socket is closed first (its pending ops resolve
+ * -ECANCELED); the object is gone once that close completes. sock must not be used after. */
+URS_API void urs_sock_free(urs_sock *sock);
+
+/* Binds to addr (sync; IORING_OP_BIND when the kernel has it and the loop is idle).
+ * Returns 0 or -errno (-EAFNOSUPPORT for an address of another family). */
+URS_API int urs_bind(urs_sock *sock, const urs_addr *addr);
+/* Starts listening (sync; IORING_OP_LISTEN likewise). Returns 0 or -errno. */
+URS_API int urs_listen(urs_sock *sock, int backlog);
+
+/* Accepts one connection: resolves to 0 with r->sock (yours) and r->addr (the peer). */
+URS_API urs_future urs_accept(urs_sock *listener);
+/* A server's accept: cb runs once per connection with URS_RES_MORE set, r->sock and
+ * r->addr; -EMFILE/-ENFILE are reported to cb (with URS_RES_MORE) and accepting resumes
+ * after a short backoff. The stream ends (cb without URS_RES_MORE) on cancel, close or a
+ * fatal error. Uses multishot accept, re-armed when the kernel ends it. */
+URS_API urs_future urs_accept_stream(urs_sock *listener, urs_cb cb, void *user);
+/* Connects: resolves 0 or -errno (ECONNREFUSED...), Python's connect(). */
+URS_API urs_future urs_connect(urs_sock *sock, const urs_addr *addr);
+/* As urs_connect but resolves to 0 or the positive errno value, Python's connect_ex(). */
+URS_API urs_future urs_connect_ex(urs_sock *sock, const urs_addr *addr);
+
+/* Receives at most bufsize bytes into a provided buffer: resolves to the byte count with
+ * r->buf (lent to you), 0 = the peer closed. Never loses bytes when buffers run out: it
+ * waits for one to be released. */
+URS_API urs_future urs_recv(urs_sock *sock, size_t bufsize, int flags);
+/* Receives at most len bytes into the caller's memory, which belongs to the kernel until
+ * the future resolves. Resolves to the byte count. */
+URS_API urs_future urs_recv_into(urs_sock *sock, void *data, size_t len, int flags);
+/* A datagram and its sender: resolves to the byte count with r->buf and r->addr;
+ * URS_RES_TRUNC when the datagram was longer than bufsize (the rest is dropped, as
+ * MSG_TRUNC says); res is then the datagram's full length, r->buf.len the bytes kept. */
+URS_API urs_future urs_recvfrom(urs_sock *sock, size_t bufsize, int flags);
+/* Streams received chunks: cb runs per chunk with URS_RES_MORE and r->buf (lent to you);
+ * the stream ends (cb without URS_RES_MORE) at EOF (res 0), on an error, cancel or close.
+ * Uses multishot recv where the kernel has it. */
+URS_API urs_future urs_recv_stream(urs_sock *sock, urs_cb cb, void *user);
+
+/* Sends; resolves to the bytes sent, possibly fewer than len. data belongs to the kernel
+ * until the future resolves. Sends on one stream socket run in the order issued. */
+URS_API urs_future urs_send(urs_sock *sock, const void *data, size_t len, int flags);
+/* Sends every byte: resolves 0 once all are sent, or -errno; r->sent says how many went. */
+URS_API urs_future urs_sendall(urs_sock *sock, const void *data, size_t len, int flags);
+/* Sends a datagram to addr; resolves to the bytes sent. */
+URS_API urs_future urs_sendto(urs_sock *sock, const void *data, size_t len, int flags,
+			      const urs_addr *addr);
+/* Shuts down reading (SHUT_RD), writing (SHUT_WR) or both; resolves 0 or -errno. */
+URS_API urs_future urs_shutdown(urs_sock *sock, int how);
+/* Closes: pending ops are cancelled and resolve first, then the fd closes
+ * (IORING_OP_CLOSE). Later calls on sock answer -EBADF; free it with urs_sock_free. */
+URS_API urs_future urs_close(urs_sock *sock);
+
+/* The peer's / own address (sync). Returns 0 or -errno (-ENOTCONN, -EBADF). */
+URS_API int urs_getpeername(const urs_sock *sock, urs_addr *out);
+URS_API int urs_getsockname(const urs_sock *sock, urs_addr *out);
+/* The socket's fd, or -EBADF once closed. */
+URS_API int urs_fileno(const urs_sock *sock);
+URS_API int urs_setsockopt(urs_sock *sock, int level, int name, const void *val, socklen_t len);
+URS_API int urs_getsockopt(const urs_sock *sock, int level, int name, void *val, socklen_t *len);
+/* The socket's family and type (as given to urs_socket). */
+URS_API int urs_sock_family(const urs_sock *sock);
+URS_API int urs_sock_type(const urs_sock *sock);
+
+/* ---------------------------------------------------------------- timeouts */
+
+#define URS_NO_TIMEOUT (-1.0)
+
+/* Sets the timeout of every later op on sock, as Python's settimeout: seconds > 0 links an
+ * IORING_OP_LINK_TIMEOUT to each op (expiry resolves -ETIMEDOUT), 0.0 = non-blocking
+ * (-EAGAIN when an op cannot complete at once; connect: -EINPROGRESS), negative = none.
+ * Returns 0, -EINVAL for NaN, -EBADF when closed. */
+URS_API int urs_settimeout(urs_sock *sock, double seconds);
+/* The timeout in seconds, or URS_NO_TIMEOUT. */
+URS_API double urs_gettimeout(const urs_sock *sock);
+/* setblocking(false) is settimeout(0.0); setblocking(true) is settimeout(None). */
+URS_API int urs_setblocking(urs_sock *sock, bool blocking);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
