@@ -55,7 +55,7 @@ $(BUILD)/tests/%.o: tests/%.c | $(DEPS_STAMP)
 	$(CC) $(CFLAGS) -Itests -c $< -o $@
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_UTIL) $(LIB)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) -lcmocka -lcrypto
+	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) -lcmocka -lcrypto -lpthread
 
 $(BUILD)/examples/%: examples/%.c $(LIB) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

@@ -284,6 +284,17 @@ URS_API double urs_gettimeout(const urs_sock *sock);
 /* setblocking(false) is settimeout(0.0); setblocking(true) is settimeout(None). */
 URS_API int urs_setblocking(urs_sock *sock, bool blocking);
 
+/* ---------------------------------------------------------------- makefile */
+
+/* Python's makefile(): a buffered FILE * on the socket (fopencookie) for mode "r", "w",
+ * "rw"/"r+" (a "b" is accepted and ignored). Reads and writes await ops on the socket's
+ * loop, so they honour its timeout (errno ETIMEDOUT) and never raise SIGPIPE (a closed peer
+ * gives EPIPE through ferror/errno). They drive the loop: called from inside a loop
+ * callback they fail with errno EDEADLK instead of deadlocking. fclose leaves the socket
+ * open (close it yourself, as in Python); the socket object outlives urs_sock_free until
+ * the last FILE on it is closed. Returns NULL with *err (if err) set to -errno. */
+URS_API FILE *urs_makefile(urs_sock *sock, const char *mode, int *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -86,6 +86,7 @@ struct urs_sock {
 	int family, type, proto;
 	uint8_t state;
 	bool free_on_close;      /* urs_sock_free was called while it was open */
+	uint32_t files;          /* FILE streams from urs_makefile still open on it */
 	int64_t timeout_ns;      /* < 0 none, 0 non-blocking, > 0 linked timeout */
 	uint32_t nops;           /* live ops naming this socket */
 	struct urs_op *ops;      /* those ops (sprev/snext) */

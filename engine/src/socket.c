@@ -59,7 +59,7 @@ void urs__sock_op_done(urs_sock *s, struct urs_op *op)
 		s->loop->stats.socks_open--;
 		s->close_op = NULL;
 		op->sock = NULL;
-		if (s->free_on_close)
+		if (s->free_on_close && !s->files)
 			urs__sock_destroy(s);
 		return;
 	}
@@ -173,11 +173,12 @@ URS_API void urs_sock_free(urs_sock *s)
 {
 	if (!s)
 		return;
+	s->free_on_close = true;
 	if (s->state == SOCK_CLOSED) {
-		urs__sock_destroy(s);
+		if (!s->files)
+			urs__sock_destroy(s);
 		return;
 	}
-	s->free_on_close = true;
 	if (s->state == SOCK_OPEN) {
 		urs_future f = urs_close(s);
 		if (urs_future_error(f) == 0)
