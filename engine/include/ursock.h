@@ -245,8 +245,16 @@ URS_API urs_future urs_recvfrom(urs_sock *sock, size_t bufsize, int flags);
  * Uses multishot recv where the kernel has it. */
 URS_API urs_future urs_recv_stream(urs_sock *sock, urs_cb cb, void *user);
 
+/* Streams datagrams with their senders: cb runs per datagram with URS_RES_MORE, r->buf
+ * (the payload, lent to you), r->addr and URS_RES_TRUNC when it did not fit; r->res is the
+ * datagram's length. Uses multishot recvmsg where the kernel has it: one buffer then holds
+ * a small header and the sender's address before the payload, so a datagram fits when it
+ * is at most buf_size - 16 - sizeof the family's sockaddr bytes. */
+URS_API urs_future urs_recvfrom_stream(urs_sock *sock, urs_cb cb, void *user);
+
 /* Sends; resolves to the bytes sent, possibly fewer than len. data belongs to the kernel
- * until the future resolves. Sends on one stream socket run in the order issued. */
+ * until the future resolves. Sends on one stream or seqpacket socket run in the order
+ * issued (one at a time); datagram sends may be in flight together. */
 URS_API urs_future urs_send(urs_sock *sock, const void *data, size_t len, int flags);
 /* Sends every byte: resolves 0 once all are sent, or -errno; r->sent says how many went. */
 URS_API urs_future urs_sendall(urs_sock *sock, const void *data, size_t len, int flags);

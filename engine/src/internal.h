@@ -20,6 +20,7 @@ enum op_kind {
 	OPK_RECV_INTO,  /* into the caller's memory */
 	OPK_RECVFROM,   /* recvmsg into a provided buffer, with the sender */
 	OPK_RECV_STREAM,
+	OPK_RECVFROM_STREAM, /* datagrams with their senders: multishot recvmsg */
 	OPK_SEND,
 	OPK_SENDALL,
 	OPK_SENDTO,

@@ -94,9 +94,25 @@ void urs__pool_free(urs_loop *loop)
 
 /* ---------------------------------------------------------------- onto the ring */
 
-static bool is_stream_send(const struct urs_op *op)
+/* Sends on an ordered connection (stream, seqpacket) go one at a time, in the order
+ * issued: two sends in the kernel at once may be woken in either order. */
+static bool is_ordered_send(const struct urs_op *op)
 {
-	return (op->kind == OPK_SEND || op->kind == OPK_SENDALL) && op->sock->type == SOCK_STREAM;
+	return (op->kind == OPK_SEND || op->kind == OPK_SENDALL) &&
+	       (op->sock->type == SOCK_STREAM || op->sock->type == SOCK_SEQPACKET);
+}
+
+/* Room for a sender's address in a multishot recvmsg buffer. */
+static unsigned name_room(int family)
+{
+	return family == AF_INET ? sizeof(struct sockaddr_in)
+	       : family == AF_INET6 ? sizeof(struct sockaddr_in6)
+				     : sizeof(struct sockaddr_un);
+}
+
+static bool is_dgram(const urs_sock *s)
+{
+	return s->type == SOCK_DGRAM || s->type == SOCK_RAW || s->type == SOCK_RDM;
 }
 
 static bool nonblocking(const struct urs_op *op)
@@ -123,7 +139,8 @@ static void submit(struct urs_op *op)
 	bool dontwait = false;
 
 	/* The fallback receive takes its buffer before it goes to the kernel. */
-	if ((op->kind == OPK_RECV || op->kind == OPK_RECVFROM || op->kind == OPK_RECV_STREAM) &&
+	if ((op->kind == OPK_RECV || op->kind == OPK_RECVFROM || op->kind == OPK_RECV_STREAM ||
+	     op->kind == OPK_RECVFROM_STREAM) &&
 	    !(loop->features & URS_FEAT_BUF_RING) && op->bid == URS_BUF_NONE) {
 		int id = urs__buf_take(loop);
 		if (id < 0) {
@@ -191,12 +208,28 @@ static void submit(struct urs_op *op)
 					   dontwait ? mf | MSG_DONTWAIT : mf);
 		}
 		break;
+	case OPK_RECVFROM_STREAM:
+		if (sel && (loop->features & URS_FEAT_RECV_MULTI) && tmo < 0) {
+			/* The kernel lays out each buffer as io_uring_recvmsg_out, the name
+			 * (msg_namelen bytes), then the payload. */
+			memset(&op->msg, 0, sizeof(op->msg));
+			op->msg.msg_namelen = name_room(sock->family);
+			io_uring_prep_recvmsg_multishot(sqe, fd, &op->msg, mf);
+			sqe->flags |= IOSQE_BUFFER_SELECT;
+			sqe->buf_group = 0;
+			op->flags |= OPF_MULTI;
+			break;
+		}
+		op->len = loop->buf_size;
+		blen = loop->buf_size;
+		goto recvmsg_once;
 	case OPK_RECV_INTO:
 		dontwait = nonblocking(op);
 		io_uring_prep_recv(sqe, fd, (void *)op->data, (unsigned)op->len,
 				   dontwait ? mf | MSG_DONTWAIT : mf);
 		break;
 	case OPK_RECVFROM:
+	recvmsg_once:
 		dontwait = nonblocking(op);
 		memset(&op->msg, 0, sizeof(op->msg));
 		op->msg.msg_name = &op->r.addr.u;
@@ -266,7 +299,7 @@ urs_future urs__op_start(struct urs_op *op)
 	urs_future f = urs__future_of(op);
 	if (op->kind == OPK_SENDALL && op->sock->timeout_ns > 0)
 		op->deadline = urs__now_ns() + op->sock->timeout_ns;
-	if (is_stream_send(op)) {
+	if (is_ordered_send(op)) {
 		urs_sock *s = op->sock;
 		if (s->sendq) {
 			s->sendq_tail->next = op;
@@ -316,13 +349,54 @@ static void take_buf(struct urs_op *op, urs_buf *b, int res, uint32_t cflags)
 	urs__buf_lend(loop, b, id, len);
 }
 
+/* A multishot recvmsg buffer: header, name, payload. The lent view starts at the payload;
+ * the whole buffer goes back on release (by id). */
+static void take_msg(struct urs_op *op, urs_result *r, int res, uint32_t cflags)
+{
+	urs_loop *loop = op->loop;
+	r->buf.id = URS_BUF_NONE;
+	r->buf.loop = loop;
+	if (!(cflags & IORING_CQE_F_BUFFER))
+		return;
+	uint32_t id = cflags >> IORING_CQE_BUFFER_SHIFT;
+	char *base = urs__buf_addr(loop, id);
+	struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(base, res, &op->msg);
+	if (!o) {
+		urs__buf_put(loop, id);
+		r->res = -EMSGSIZE;
+		return;
+	}
+	socklen_t nl = o->namelen < op->msg.msg_namelen ? o->namelen : op->msg.msg_namelen;
+	memcpy(&r->addr.u, io_uring_recvmsg_name(o), nl);
+	r->addr.len = nl;
+	unsigned plen = io_uring_recvmsg_payload_length(o, res, &op->msg);
+	urs__buf_lend(loop, &r->buf, id, 0);
+	r->buf.data = io_uring_recvmsg_payload(o, &op->msg);
+	r->buf.len = plen;
+	r->res = (int)o->payloadlen;
+	if (o->flags & MSG_TRUNC)
+		r->flags |= URS_RES_TRUNC;
+}
+
 static void event_chunk(struct urs_op *op, int res, uint32_t cflags)
 {
 	urs_result r;
 	memset(&r, 0, sizeof(r));
 	r.res = res;
 	r.flags = URS_RES_MORE;
-	take_buf(op, &r.buf, res, cflags);
+	if (op->kind == OPK_RECVFROM_STREAM && (op->flags & OPF_MULTI)) {
+		take_msg(op, &r, res, cflags);
+	} else {
+		take_buf(op, &r.buf, res, cflags);
+		if (op->kind == OPK_RECVFROM_STREAM) {
+			r.addr = op->r.addr;
+			r.addr.len = op->msg.msg_namelen;
+			if ((size_t)res > op->iov.iov_len) {
+				r.flags |= URS_RES_TRUNC;
+				r.buf.len = (uint32_t)op->iov.iov_len;
+			}
+		}
+	}
 	urs__event(op, &r);
 }
 
@@ -375,7 +449,9 @@ static void step(struct urs_op *op)
 			op->r.buf.len = (uint32_t)op->len;
 		break;
 	case OPK_RECV_STREAM:
-		if (res > 0) {
+	case OPK_RECVFROM_STREAM:
+		/* On a datagram socket 0 bytes is an empty datagram, not the end. */
+		if (res > 0 || (res == 0 && is_dgram(op->sock))) {
 			event_chunk(op, res, op->cflags);
 			if (op->state == OP_ACTIVE && !(op->flags & OPF_CANCEL)) {
 				if (op->flags & OPF_MULTI)
@@ -512,7 +588,7 @@ void urs__op_cqe(urs_loop *loop, uint64_t ud, int res, uint32_t cflags)
 			op->flags |= OPF_TIMEDOUT;
 	} else if (cflags & IORING_CQE_F_MORE) {
 		/* A multishot event: the request stays armed. */
-		if (op->kind == OPK_RECV_STREAM)
+		if (op->kind == OPK_RECV_STREAM || op->kind == OPK_RECVFROM_STREAM)
 			event_chunk(op, res, cflags);
 		else
 			event_conn(op, res);

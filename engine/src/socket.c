@@ -373,12 +373,12 @@ URS_API urs_future urs_recvfrom(urs_sock *s, size_t bufsize, int flags)
 	return urs__op_start(op);
 }
 
-URS_API urs_future urs_recv_stream(urs_sock *s, urs_cb cb, void *user)
+static urs_future stream_common(urs_sock *s, enum op_kind kind, urs_cb cb, void *user)
 {
 	if (!cb)
 		return urs__future_err(-EINVAL);
 	struct urs_op *op;
-	urs_future f = start(s, OPK_RECV_STREAM, &op);
+	urs_future f = start(s, kind, &op);
 	if (f.gen <= 0)
 		return f;
 	op->cb = cb;
@@ -386,6 +386,20 @@ URS_API urs_future urs_recv_stream(urs_sock *s, urs_cb cb, void *user)
 	op->flags |= OPF_BOUND;
 	op->len = s->loop->buf_size;
 	return urs__op_start(op);
+}
+
+URS_API urs_future urs_recv_stream(urs_sock *s, urs_cb cb, void *user)
+{
+	/* Datagrams keep their boundaries (and zero-length ones) through recvmsg. */
+	bool dgram = s && s->type != SOCK_STREAM && s->type != SOCK_SEQPACKET;
+	return stream_common(s, dgram ? OPK_RECVFROM_STREAM : OPK_RECV_STREAM, cb, user);
+}
+
+URS_API urs_future urs_recvfrom_stream(urs_sock *s, urs_cb cb, void *user)
+{
+	if (s && s->state == SOCK_OPEN && s->type == SOCK_STREAM)
+		return urs__future_err(-EOPNOTSUPP);
+	return stream_common(s, OPK_RECVFROM_STREAM, cb, user);
 }
 
 static urs_future send_common(urs_sock *s, enum op_kind kind, const void *data, size_t len,

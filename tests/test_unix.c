@@ -1,0 +1,267 @@
+/* AF_UNIX: stream, datagram and seqpacket; paths and abstract names; socketpair. Every path
+ * a test creates lives in its own temporary directory and is removed. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	strcpy(dir, "/tmp/ursock-test-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return rmdir(dir); /* fails if a test left a path behind */
+}
+
+static void path_in_dir(char *out, size_t n, const char *name)
+{
+	snprintf(out, n, "%s/%s", dir, name);
+}
+
+static void stream_echo(const char *text)
+{
+	urs_loop *loop = tu_loop_new(NULL);
+	urs_addr a;
+	assert_int_equal(urs_addr_parse(&a, text), 0);
+	urs_sock *l, *c;
+	assert_int_equal(urs_socket(loop, AF_UNIX, SOCK_STREAM, 0, &l), 0);
+	assert_int_equal(urs_bind(l, &a), 0);
+	assert_int_equal(urs_listen(l, 16), 0);
+	urs_addr got;
+	char buf[URS_ADDR_STRLEN];
+	assert_int_equal(urs_getsockname(l, &got), 0);
+	assert_true(urs_addr_format(&got, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, text);
+	assert_int_equal(urs_socket(loop, AF_UNIX, SOCK_STREAM, 0, &c), 0);
+	urs_future acc = urs_accept(l);
+	tu_await_eq(urs_connect(c, &a), 0, NULL);
+	urs_result r;
+	tu_await_eq(acc, 0, &r);
+	urs_sock *s = r.sock;
+	/* The client did not bind: its address is unnamed. */
+	assert_int_equal(r.addr.u.sa.sa_family, AF_UNIX);
+	assert_int_equal(urs_addr_format(&r.addr, buf, sizeof(buf)), 0);
+	assert_int_equal(urs_getpeername(c, &got), 0);
+	urs_addr_format(&got, buf, sizeof(buf));
+	assert_string_equal(buf, text);
+	tu_await_eq(urs_sendall(c, "over unix", 9, 0), 0, NULL);
+	tu_await_eq(urs_recv(s, 64, 0), 9, &r);
+	assert_memory_equal(r.buf.data, "over unix", 9);
+	urs_buf_release(&r.buf);
+	tu_close(c);
+	tu_close(s);
+	tu_close(l);
+	tu_loop_done(loop);
+}
+
+static void test_stream_path(void **state)
+{
+	(void)state;
+	char p[128];
+	path_in_dir(p, sizeof(p), "stream.sock");
+	stream_echo(p);
+	/* close removes nothing: the path is still there, and it is ours to remove */
+	struct stat st;
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(unlink(p), 0);
+}
+
+static void test_stream_abstract(void **state)
+{
+	(void)state;
+	char name[64];
+	snprintf(name, sizeof(name), "@ursock-test-%d", (int)getpid());
+	stream_echo(name);
+}
+
+static void test_dgram_sender_address(void **state)
+{
+	(void)state;
+	urs_loop *loop = tu_loop_new(NULL);
+	char pa[128], pb[128];
+	path_in_dir(pa, sizeof(pa), "a.sock");
+	path_in_dir(pb, sizeof(pb), "b.sock");
+	urs_addr aa, ab;
+	urs_addr_parse(&aa, pa);
+	urs_addr_parse(&ab, pb);
+	urs_sock *a, *b, *anon;
+	assert_int_equal(urs_socket(loop, AF_UNIX, SOCK_DGRAM, 0, &a), 0);
+	assert_int_equal(urs_socket(loop, AF_UNIX, SOCK_DGRAM, 0, &b), 0);
+	assert_int_equal(urs_socket(loop, AF_UNIX, SOCK_DGRAM, 0, &anon), 0);
+	assert_int_equal(urs_bind(a, &aa), 0);
+	assert_int_equal(urs_bind(b, &ab), 0);
+	tu_await_eq(urs_sendto(a, "from a", 6, 0, &ab), 6, NULL);
+	urs_result r;
+	tu_await_eq(urs_recvfrom(b, 64, 0), 6, &r);
+	char text[URS_ADDR_STRLEN];
+	urs_addr_format(&r.addr, text, sizeof(text));
+	assert_string_equal(text, pa);
+	urs_buf_release(&r.buf);
+	/* An unbound sender has no name. */
+	tu_await_eq(urs_sendto(anon, "anon", 4, 0, &ab), 4, NULL);
+	tu_await_eq(urs_recvfrom(b, 64, 0), 4, &r);
+	assert_int_equal(urs_addr_format(&r.addr, text, sizeof(text)), 0);
+	urs_buf_release(&r.buf);
+	/* zero-length datagram */
+	tu_await_eq(urs_sendto(a, NULL, 0, 0, &ab), 0, NULL);
+	tu_await_eq(urs_recvfrom(b, 64, 0), 0, &r);
+	urs_buf_release(&r.buf);
+	tu_close(a);
+	tu_close(b);
+	tu_close(anon);
+	unlink(pa);
+	unlink(pb);
+	tu_loop_done(loop);
+}
+
+struct sizes {
+	size_t want[200];
+	int n, next, bad;
+};
+
+static void seq_cb(urs_result *r, void *user)
+{
+	struct sizes *sz = user;
+	if (!(r->flags & URS_RES_MORE))
+		return;
+	if (sz->next >= sz->n || r->buf.len != sz->want[sz->next])
+		sz->bad++;
+	for (uint32_t i = 0; i < r->buf.len; i++)
+		if ((unsigned char)r->buf.data[i] != (unsigned char)sz->next)
+			sz->bad++;
+	sz->next++;
+	urs_buf_release(&r->buf);
+}
+
+/* Seqpacket keeps message boundaries: many sizes, each arrives whole and alone. */
+static void test_seqpacket_boundaries(void **state)
+{
+	(void)state;
+	urs_loop *loop = tu_loop_new(NULL);
+	char p[128];
+	path_in_dir(p, sizeof(p), "seq.sock");
+	urs_addr a;
+	urs_addr_parse(&a, p);
+	urs_sock *l, *c;
+	assert_int_equal(urs_socket(loop, AF_UNIX, SOCK_SEQPACKET, 0, &l), 0);
+	assert_int_equal(urs_bind(l, &a), 0);
+	assert_int_equal(urs_listen(l, 4), 0);
+	assert_int_equal(urs_socket(loop, AF_UNIX, SOCK_SEQPACKET, 0, &c), 0);
+	urs_future acc = urs_accept(l);
+	tu_await_eq(urs_connect(c, &a), 0, NULL);
+	urs_result r;
+	tu_await_eq(acc, 0, &r);
+	urs_sock *s = r.sock;
+	struct sizes sz = { .n = 100 };
+	static char msg[100][4000];
+	for (int i = 0; i < sz.n; i++) {
+		sz.want[i] = (size_t)(1 + (i * 397) % 4000);
+		memset(msg[i], i, sz.want[i]);
+		assert_int_equal(urs_detach(urs_send(c, msg[i], sz.want[i], 0)), 0);
+	}
+	urs_future st = urs_recv_stream(s, seq_cb, &sz);
+	for (int spins = 0; sz.next < sz.n && spins < 10000; spins++)
+		urs_loop_run(loop, URS_RUN_ONCE);
+	assert_int_equal(sz.next, sz.n);
+	assert_int_equal(sz.bad, 0);
+	urs_cancel(st);
+	/* recvfrom on seqpacket is fine too, and EOF is 0 */
+	tu_await_eq(urs_send(c, "end", 3, 0), 3, NULL);
+	tu_await_eq(urs_recvfrom(s, 100, 0), 3, &r);
+	urs_buf_release(&r.buf);
+	tu_await_eq(urs_shutdown(c, SHUT_WR), 0, NULL);
+	tu_await_eq(urs_recv(s, 100, 0), 0, NULL);
+	tu_close(c);
+	tu_close(s);
+	tu_close(l);
+	unlink(p);
+	tu_loop_done(loop);
+}
+
+static void test_socketpair_every_type(void **state)
+{
+	(void)state;
+	urs_loop *loop = tu_loop_new(NULL);
+	const int types[] = { SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET };
+	for (int t = 0; t < 3; t++) {
+		urs_sock *p[2];
+		assert_int_equal(urs_socketpair(loop, types[t], p), 0);
+		assert_int_equal(urs_sock_type(p[0]), types[t]);
+		tu_await_eq(urs_send(p[0], "pair", 4, 0), 4, NULL);
+		urs_result r;
+		tu_await_eq(urs_recv(p[1], 16, 0), 4, &r);
+		assert_memory_equal(r.buf.data, "pair", 4);
+		urs_buf_release(&r.buf);
+		tu_close(p[0]);
+		tu_close(p[1]);
+	}
+	urs_sock *p[2];
+	assert_int_equal(urs_socketpair(loop, SOCK_RDM, p), -ESOCKTNOSUPPORT);
+	tu_loop_done(loop);
+}
+
+static void test_bad_names(void **state)
+{
+	(void)state;
+	urs_loop *loop = tu_loop_new(NULL);
+	urs_addr a;
+	char longp[200];
+	memset(longp, 'x', sizeof(longp));
+	longp[0] = '/';
+	longp[199] = '\0';
+	assert_int_equal(urs_addr_parse(&a, longp), -ENAMETOOLONG);
+	/* Abstract names with embedded NULs are names of their own, as Linux has them: built
+	 * from a sockaddr with an explicit length. */
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	memcpy(sun.sun_path, "\0ab\0cd", 6);
+	urs_addr_from_sockaddr(&a, (struct sockaddr *)&sun,
+			       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 6));
+	urs_sock *s, *c;
+	assert_int_equal(urs_socket(loop, AF_UNIX, SOCK_DGRAM, 0, &s), 0);
+	assert_int_equal(urs_bind(s, &a), 0);
+	urs_addr got;
+	assert_int_equal(urs_getsockname(s, &got), 0);
+	assert_int_equal(got.len, a.len);
+	assert_memory_equal(got.u.un.sun_path, "\0ab\0cd", 6);
+	char text[URS_ADDR_STRLEN];
+	assert_int_equal(urs_addr_format(&got, text, sizeof(text)), 6);
+	assert_string_equal(text, "@ab@cd");
+	assert_int_equal(urs_socket(loop, AF_UNIX, SOCK_DGRAM, 0, &c), 0);
+	tu_await_eq(urs_sendto(c, "nul", 3, 0, &a), 3, NULL);
+	tu_await_eq(urs_recv(s, 8, 0), 3, NULL);
+	/* A name that is only a prefix of it is another name: nobody there. */
+	urs_addr prefix = a;
+	prefix.len -= 3;
+	assert_int_equal(urs_await(urs_sendto(c, "x", 1, 0, &prefix), NULL), -ECONNREFUSED);
+	/* wrong family for the socket */
+	urs_addr in;
+	urs_addr_parse(&in, "127.0.0.1:1");
+	assert_int_equal(urs_bind(c, &in), -EAFNOSUPPORT);
+	tu_close(s);
+	tu_close(c);
+	tu_loop_done(loop);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stream_path),
+		cmocka_unit_test(test_stream_abstract),
+		cmocka_unit_test(test_dgram_sender_address),
+		cmocka_unit_test(test_seqpacket_boundaries),
+		cmocka_unit_test(test_socketpair_every_type),
+		cmocka_unit_test(test_bad_names),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
