@@ -2,7 +2,7 @@
 # scripts/deps.sh installs what is missing first. Everything built goes under build/.
 #   make            library, tests, examples
 #   make test       run every test binary (SAN=1: under ASan+UBSan, in build/san)
-#   make run        start the main example (TCP echo on 127.0.0.1:8080)
+#   make run        start the main example (HTTP/1.1 echo on 127.0.0.1:8080)
 #   make examples   build examples/
 
 SAN ?= 0
@@ -59,15 +59,31 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_UTIL) $(LIB)
 
 $(BUILD)/examples/%: examples/%.c $(LIB) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LIB) $(LIBS)
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LIB) $(LIBS) -lpthread
+
+# llhttp's C sources come from Debian's node-llhttp, compiled from there at build time.
+LLHTTP_DIR := /usr/share/llhttp
+LLHTTP_INC := /usr/share/include/llhttp
+LLHTTP_OBJ := $(patsubst %,$(BUILD)/llhttp/%.o,api http llhttp)
+HTTP_OBJ := $(BUILD)/examples/http/http_core.o $(LLHTTP_OBJ)
+$(BUILD)/llhttp/%.o: | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(OPT) -fPIC -I$(LLHTTP_INC) -c $(LLHTTP_DIR)/$*.c -o $@
+$(BUILD)/examples/http/%.o: examples/http/%.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(LLHTTP_INC) -c $< -o $@
+$(BUILD)/examples/http_echo: examples/http_echo.c $(HTTP_OBJ) $(LIB) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iexamples -I$(LLHTTP_INC) $< $(HTTP_OBJ) -o $@ $(LDFLAGS) $(LIB) $(LIBS) -lpthread
 
 examples: $(EXAMPLE_BIN)
 
-test: $(TEST_BIN)
+test: $(TEST_BIN) $(EXAMPLE_BIN) $(BUILD)/examples/http_echo
 	@scripts/run-tests.sh $(BUILD)/tests
 
-run: $(BUILD)/examples/tcp_echo
-	$(BUILD)/examples/tcp_echo 127.0.0.1:8080
+run: $(BUILD)/examples/http_echo
+	@echo "try: curl -s http://127.0.0.1:8080/   curl -s -d hello http://127.0.0.1:8080/   wrk -t1 -c64 -d5s http://127.0.0.1:8080/"
+	$(BUILD)/examples/http_echo 127.0.0.1:8080
 
 clean:
 	rm -rf build

@@ -315,6 +315,22 @@ static void test_recv_stream_idle_timeout(void **state)
 	tu_loop_done(loop);
 }
 
+static void test_sleep(void **state)
+{
+	(void)state;
+	urs_loop *loop = tu_loop_new(NULL);
+	int64_t t0 = now_ns();
+	tu_await_eq(urs_sleep(loop, 0.02), 0, NULL);
+	assert_true(now_ns() - t0 >= 20000000);
+	urs_future f = urs_sleep(loop, 10.0);
+	urs_loop_run(loop, URS_RUN_NOWAIT);
+	assert_int_equal(urs_cancel(f), 0);
+	assert_int_equal(urs_await(f, NULL), -ECANCELED);
+	assert_int_equal(urs_future_error(urs_sleep(loop, -1)), -EINVAL);
+	assert_int_equal(urs_future_error(urs_sleep(NULL, 1)), -EINVAL);
+	tu_loop_done(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_connect_timeout_full_backlog),
 		cmocka_unit_test(test_sendall_timeout_reports_sent),
 		cmocka_unit_test(test_recv_stream_idle_timeout),
+		cmocka_unit_test(test_sleep),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -291,6 +291,9 @@ URS_API int urs_settimeout(urs_sock *sock, double seconds);
 URS_API double urs_gettimeout(const urs_sock *sock);
 /* setblocking(false) is settimeout(0.0); setblocking(true) is settimeout(None). */
 URS_API int urs_setblocking(urs_sock *sock, bool blocking);
+/* A timer on the loop (IORING_OP_TIMEOUT): resolves 0 after seconds, -ECANCELED when
+ * cancelled. Servers use one periodic timer to sweep deadlines instead of one per socket. */
+URS_API urs_future urs_sleep(urs_loop *loop, double seconds);
 
 /* ---------------------------------------------------------------- makefile */
 

@@ -13,6 +13,7 @@
 
 enum op_kind {
 	OPK_NOP,
+	OPK_SLEEP,      /* IORING_OP_TIMEOUT */
 	OPK_ACCEPT,
 	OPK_ACCEPT_STREAM,
 	OPK_CONNECT,

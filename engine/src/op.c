@@ -167,6 +167,9 @@ static void submit(struct urs_op *op)
 	case OPK_NOP:
 		io_uring_prep_nop(sqe);
 		break;
+	case OPK_SLEEP:
+		io_uring_prep_timeout(sqe, &op->ts, 0, 0);
+		break;
 	case OPK_ACCEPT:
 		op->r.addr.len = sizeof(op->r.addr.u);
 		io_uring_prep_accept(sqe, fd, &op->r.addr.u.sa, &op->r.addr.len, SOCK_CLOEXEC);
@@ -548,6 +551,10 @@ static void step(struct urs_op *op)
 				res = 0;
 			}
 		}
+		break;
+	case OPK_SLEEP:
+		if (res == -ETIME)
+			res = 0; /* the timer ran out: that is a sleep's success */
 		break;
 	case OPK_NOP:
 	case OPK_CONNECT:

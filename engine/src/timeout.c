@@ -62,3 +62,19 @@ URS_API int urs_setblocking(urs_sock *sock, bool blocking)
 {
 	return urs_settimeout(sock, blocking ? URS_NO_TIMEOUT : 0.0);
 }
+
+URS_API urs_future urs_sleep(urs_loop *loop, double seconds)
+{
+	if (!loop || isnan(seconds) || seconds < 0)
+		return urs__future_err(-EINVAL);
+	if (seconds > 9.2e9)
+		seconds = 9.2e9;
+	struct urs_op *op;
+	int ret = urs__op_new(loop, OPK_SLEEP, NULL, &op);
+	if (ret < 0)
+		return urs__future_err(ret);
+	int64_t ns = (int64_t)(seconds * 1e9);
+	op->ts.tv_sec = ns / 1000000000;
+	op->ts.tv_nsec = ns % 1000000000;
+	return urs__op_start(op);
+}

@@ -1,7 +1,11 @@
-/* TCP echo server (IPv4 or IPv6) on ursock: socket -> bind -> listen -> accept -> recv/send.
+/* Stream echo server on ursock: socket -> bind -> listen -> accept -> recv/send. TCP over
+ * IPv4 or IPv6, Unix stream, or (--seqpacket) Unix seqpacket, where each message comes back
+ * as one message.
  *
- *   build/examples/tcp_echo 127.0.0.1:8080      (or "[::1]:0" for any free port)
- *   printf 'hello\n' | nc -q1 127.0.0.1 8080
+ *   build/examples/stream_echo 127.0.0.1:8080            (TCP; "[::1]:0" for any free port)
+ *   build/examples/stream_echo /tmp/echo.sock            (Unix stream; "@name": abstract)
+ *   build/examples/stream_echo --seqpacket @echo         (Unix seqpacket)
+ *   build/examples/stream_echo_client 127.0.0.1:8080 hello
  *
  * The first line on stdout is "listening on <address>" with the real port; SIGINT or
  * SIGTERM stop it cleanly (exit 0). Each connection streams its received chunks (multishot
@@ -13,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct conn {
 	urs_sock *sock;
@@ -98,8 +103,15 @@ static void on_conn(urs_result *r, void *user)
 
 int main(int argc, char **argv)
 {
+	int type = SOCK_STREAM;
+	if (argc == 3 && !strcmp(argv[1], "--seqpacket")) {
+		type = SOCK_SEQPACKET;
+		argv++;
+		argc--;
+	}
 	if (argc != 2 || !strcmp(argv[1], "--help")) {
-		fprintf(stderr, "usage: %s ADDRESS   (e.g. 127.0.0.1:8080, [::1]:0)\n", argv[0]);
+		fprintf(stderr, "usage: %s [--seqpacket] ADDRESS   (127.0.0.1:8080, [::1]:0, "
+				"/path, @name)\n", argv[0]);
 		return argc == 2 ? 0 : 2;
 	}
 	urs_addr addr;
@@ -116,7 +128,7 @@ int main(int argc, char **argv)
 	next_buf = calloc(opts.buf_count, sizeof(*next_buf));
 	urs_sock *l;
 	int one = 1;
-	if ((ret = urs_socket(loop, addr.u.sa.sa_family, SOCK_STREAM, 0, &l)) < 0 ||
+	if ((ret = urs_socket(loop, addr.u.sa.sa_family, type, 0, &l)) < 0 ||
 	    (ret = urs_setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) < 0 ||
 	    (ret = urs_bind(l, &addr)) < 0 || (ret = urs_listen(l, 4096)) < 0) {
 		fprintf(stderr, "listen on %s: %s\n", argv[1], strerror(-ret));
@@ -144,5 +156,7 @@ int main(int argc, char **argv)
 		conn_free(conns);
 	urs_loop_free(loop);
 	free(next_buf);
+	if (text[0] == '/')
+		unlink(text); /* the path this server created */
 	return 0;
 }

@@ -1,0 +1,330 @@
+/* HTTP/1.1 echo server on ursock: GET/HEAD answer a small fixed body, POST/PUT echo the
+ * request body back. Keep-alive, pipelining (answers in request order), Content-Length and
+ * chunked bodies; limits on header size and count, body size, requests per connection, a
+ * deadline for the whole request head and an idle timeout. Parsing is llhttp's.
+ *
+ *   build/examples/http_echo 127.0.0.1:8080 -t 2
+ *   curl -s http://127.0.0.1:8080/            ->  Hello from ursock
+ *   curl -s --data-binary @file http://127.0.0.1:8080/echo
+ *   wrk -t1 -c64 -d5s http://127.0.0.1:8080/
+ *
+ * One loop per thread (-t N), each with its own SO_REUSEPORT listener: no lock on the
+ * request path. The first line on stdout is "listening on <address>" with the real port.
+ * SIGINT/SIGTERM stop it gracefully: accepting stops, responses in flight are sent, then
+ * exit 0. The library takes no signals: the main thread waits for them with sigwait and
+ * the loops see the flag at their next timer tick. */
+#include "ursock.h"
+
+#include "http/http_core.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { TICK_MS = 250 };
+
+struct worker;
+
+struct conn {
+	struct worker *w;
+	urs_sock *s;
+	struct http_conn h;
+	struct http_buf sending;   /* the bytes of the send in flight */
+	urs_future rx;
+	bool rx_live, send_busy, closing;
+	double last_active;
+	struct conn *prev, *next;
+};
+
+struct worker {
+	int id;
+	urs_loop *loop;
+	urs_sock *l;
+	urs_addr addr;
+	urs_future acc;
+	struct conn *conns;
+	double now;
+	bool stopped;
+	int err;
+	pthread_t th;
+	sem_t ready;
+};
+
+static struct http_limits limits;
+static atomic_int stopping;
+static unsigned buf_count = 4096, buf_size = 16384;
+
+static double clock_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void conn_unlink_free(struct conn *c)
+{
+	struct worker *w = c->w;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	http_conn_free(&c->h);
+	free(c->sending.data);
+	urs_sock_free(c->s);
+	free(c);
+}
+
+/* A connection goes once it reads no more and has nothing left to send. */
+static void conn_maybe_done(struct conn *c)
+{
+	if (!c->closing || c->send_busy || c->h.out.len)
+		return;
+	if (c->rx_live) {
+		urs_cancel(c->rx); /* its last callback comes back here */
+		return;
+	}
+	conn_unlink_free(c);
+}
+
+static void conn_close_soon(struct conn *c)
+{
+	c->closing = true;
+	conn_maybe_done(c);
+}
+
+static void flush(struct conn *c);
+
+static void on_sent(urs_result *r, void *user)
+{
+	struct conn *c = user;
+	c->send_busy = false;
+	c->sending.len = 0;
+	if (r->res < 0) {
+		c->h.out.len = 0;
+		c->closing = true;
+	}
+	flush(c);
+	conn_maybe_done(c);
+}
+
+/* Sends what the protocol produced: one sendall at a time per connection, the next batch
+ * of pipelined responses collecting meanwhile in the other buffer. */
+static void flush(struct conn *c)
+{
+	if (c->send_busy || !c->h.out.len)
+		return;
+	http_conn_take_output(&c->h, &c->sending);
+	urs_future f = urs_sendall(c->s, c->sending.data, c->sending.len, 0);
+	if (urs_then(f, on_sent, c) < 0) {
+		c->sending.len = 0;
+		c->closing = true;
+		return;
+	}
+	c->send_busy = true;
+}
+
+static void on_chunk(urs_result *r, void *user)
+{
+	struct conn *c = user;
+	if (!(r->flags & URS_RES_MORE)) { /* EOF, reset, cancel: reading is over */
+		c->rx_live = false;
+		conn_close_soon(c);
+		return;
+	}
+	c->last_active = c->w->now;
+	bool more = http_conn_feed(&c->h, r->buf.data, r->buf.len, c->w->now);
+	urs_buf_release(&r->buf);
+	flush(c);
+	if (!more)
+		conn_close_soon(c);
+}
+
+static void on_conn(urs_result *r, void *user)
+{
+	struct worker *w = user;
+	if (!(r->flags & URS_RES_MORE) || r->res < 0)
+		return; /* the stream ended, or -EMFILE: accepting resumes by itself */
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		urs_sock_free(r->sock);
+		return;
+	}
+	c->w = w;
+	c->s = r->sock;
+	c->last_active = w->now;
+	http_conn_init(&c->h, &limits);
+	int one = 1;
+	urs_setsockopt(c->s, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	c->rx = urs_recv_stream(c->s, on_chunk, c);
+	c->rx_live = urs_future_error(c->rx) == 0;
+	if (!c->rx_live)
+		conn_close_soon(c);
+}
+
+/* The one timer of a loop: the clock, the header deadline and idle timeouts of every
+ * connection, and the stop flag. */
+static void on_tick(urs_result *r, void *user)
+{
+	struct worker *w = user;
+	(void)r;
+	w->now = clock_now();
+	for (struct conn *c = w->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->closing)
+			continue;
+		if (http_conn_check_deadline(&c->h, w->now)) {
+			flush(c);
+			conn_close_soon(c);
+		} else if (!c->h.in_head && !c->send_busy &&
+			   w->now - c->last_active > limits.idle_timeout) {
+			conn_close_soon(c);
+		}
+	}
+	if (atomic_load(&stopping) && !w->stopped) {
+		w->stopped = true;
+		urs_cancel(w->acc);
+		urs_sock_free(w->l);
+		w->l = NULL;
+		for (struct conn *c = w->conns, *next; c; c = next) {
+			next = c->next;
+			conn_close_soon(c); /* responses in flight are still sent */
+		}
+	}
+	if (!w->stopped || w->conns)
+		urs_then(urs_sleep(w->loop, TICK_MS / 1000.0), on_tick, w);
+}
+
+static int worker_listen(struct worker *w)
+{
+	urs_loop_opts o = { .buf_count = buf_count, .buf_size = buf_size };
+	int ret = urs_loop_new(&w->loop, &o);
+	if (ret < 0)
+		return ret;
+	int one = 1;
+	if ((ret = urs_socket(w->loop, w->addr.u.sa.sa_family, SOCK_STREAM, 0, &w->l)) < 0 ||
+	    (ret = urs_setsockopt(w->l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) < 0 ||
+	    (ret = urs_setsockopt(w->l, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) < 0 ||
+	    (ret = urs_bind(w->l, &w->addr)) < 0 || (ret = urs_listen(w->l, 4096)) < 0)
+		return ret;
+	return urs_getsockname(w->l, &w->addr);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	w->err = worker_listen(w);
+	sem_post(&w->ready);
+	if (w->err < 0)
+		return NULL;
+	w->now = clock_now();
+	w->acc = urs_accept_stream(w->l, on_conn, w);
+	urs_then(urs_sleep(w->loop, TICK_MS / 1000.0), on_tick, w);
+	urs_loop_run(w->loop, URS_RUN_UNTIL_IDLE);
+	while (w->conns)
+		conn_unlink_free(w->conns);
+	urs_loop_free(w->loop);
+	return NULL;
+}
+
+static void usage(const char *argv0, FILE *f)
+{
+	fprintf(f,
+		"usage: %s [ADDRESS] [options]     ADDRESS: 127.0.0.1:8080 (default), [::1]:0 ...\n"
+		"  -t, --threads N          loops, one per thread, each with a SO_REUSEPORT listener (1)\n"
+		"      --max-header-bytes N request line + headers, else 431 (8192)\n"
+		"      --max-headers N      header fields, else 431 (100)\n"
+		"      --max-body N         body bytes, else 413 (1048576)\n"
+		"      --max-requests N     per connection, then Connection: close; 0 = none (10000)\n"
+		"      --header-timeout S   seconds to send a whole request head, else 408 (10)\n"
+		"      --idle-timeout S     seconds a keep-alive connection may idle (60)\n"
+		"      --buffers N --buffer-size N   provided buffers per loop (4096 x 16384)\n",
+		argv0);
+}
+
+int main(int argc, char **argv)
+{
+	http_limits_default(&limits);
+	int threads = 1;
+	static const struct option opts[] = {
+		{ "threads", required_argument, 0, 't' },
+		{ "max-header-bytes", required_argument, 0, 1 },
+		{ "max-headers", required_argument, 0, 2 },
+		{ "max-body", required_argument, 0, 3 },
+		{ "max-requests", required_argument, 0, 4 },
+		{ "header-timeout", required_argument, 0, 5 },
+		{ "idle-timeout", required_argument, 0, 6 },
+		{ "buffers", required_argument, 0, 7 },
+		{ "buffer-size", required_argument, 0, 8 },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	for (int ch; (ch = getopt_long(argc, argv, "t:h", opts, NULL)) != -1;) {
+		switch (ch) {
+		case 't': threads = atoi(optarg); break;
+		case 1: limits.max_header_bytes = strtoul(optarg, NULL, 10); break;
+		case 2: limits.max_headers = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 3: limits.max_body = strtoul(optarg, NULL, 10); break;
+		case 4: limits.max_requests = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 5: limits.header_timeout = atof(optarg); break;
+		case 6: limits.idle_timeout = atof(optarg); break;
+		case 7: buf_count = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 8: buf_size = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'h': usage(argv[0], stdout); return 0;
+		default: usage(argv[0], stderr); return 2;
+		}
+	}
+	if (threads < 1 || threads > 256) {
+		usage(argv[0], stderr);
+		return 2;
+	}
+	urs_addr addr;
+	const char *text = optind < argc ? argv[optind] : "127.0.0.1:8080";
+	if (urs_addr_parse(&addr, text) < 0 || addr.u.sa.sa_family == AF_UNIX) {
+		fprintf(stderr, "bad address: %s\n", text);
+		return 2;
+	}
+	/* Signals are for the main thread's sigwait only; the loops never see them. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN); /* ursock never raises it; nor should anything else here */
+
+	struct worker *ws = calloc((size_t)threads, sizeof(*ws));
+	for (int i = 0; i < threads; i++) {
+		ws[i].id = i;
+		ws[i].addr = i ? ws[0].addr : addr; /* the first one picks the port */
+		sem_init(&ws[i].ready, 0, 0);
+		pthread_create(&ws[i].th, NULL, worker_main, &ws[i]);
+		sem_wait(&ws[i].ready);
+		if (ws[i].err < 0) {
+			fprintf(stderr, "listen on %s: %s\n", text, strerror(-ws[i].err));
+			return 1;
+		}
+	}
+	char shown[URS_ADDR_STRLEN];
+	urs_addr_format(&ws[0].addr, shown, sizeof(shown));
+	printf("listening on %s\n", shown);
+	fflush(stdout);
+
+	int sig;
+	sigwait(&set, &sig);
+	atomic_store(&stopping, 1);
+	for (int i = 0; i < threads; i++)
+		pthread_join(ws[i].th, NULL);
+	free(ws);
+	return 0;
+}

@@ -1,0 +1,337 @@
+/* The examples driven as a user would: curl, a raw socket and wrk against http_echo, and
+ * each client/server pair talking to its partner. Servers start on port 0 (or a path in a
+ * temporary directory); every process started here is stopped by its PID. */
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char exdir[400];
+static char tmpdir[64];
+
+struct server {
+	pid_t pid;
+	int out;
+	char addr[256];
+	int port;
+};
+
+/* Starts an example server and reads its first line, "listening on <address>". */
+static void start(struct server *s, const char *prog, const char *const args[])
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", exdir, prog);
+	char *argv[16] = { path };
+	int n = 1;
+	for (; args[n - 1] && n < 15; n++)
+		argv[n] = (char *)args[n - 1];
+	argv[n] = NULL;
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	s->pid = fork();
+	assert_true(s->pid >= 0);
+	if (s->pid == 0) {
+		dup2(p[1], 1);
+		execv(path, argv);
+		_exit(127);
+	}
+	close(p[1]);
+	s->out = p[0];
+	char line[256];
+	size_t len = 0;
+	while (len < sizeof(line) - 1) {
+		struct pollfd pf = { s->out, POLLIN, 0 };
+		assert_int_equal(poll(&pf, 1, 10000), 1);
+		ssize_t k = read(s->out, line + len, 1);
+		assert_int_equal(k, 1);
+		if (line[len] == '\n')
+			break;
+		len++;
+	}
+	line[len] = '\0';
+	assert_int_equal(strncmp(line, "listening on ", 13), 0);
+	snprintf(s->addr, sizeof(s->addr), "%s", line + 13);
+	char *colon = strrchr(s->addr, ':');
+	s->port = colon && s->addr[0] != '/' && s->addr[0] != '@' ? atoi(colon + 1) : 0;
+}
+
+/* SIGTERM, then the exit status within 10 s (a pidfd, no sleeping); must be 0. */
+static void stop(struct server *s)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
+	kill(s->pid, SIGTERM);
+	if (pfd >= 0) {
+		struct pollfd pf = { pfd, POLLIN, 0 };
+		if (poll(&pf, 1, 10000) != 1)
+			kill(s->pid, SIGKILL);
+		close(pfd);
+	}
+	int status;
+	assert_int_equal(waitpid(s->pid, &status, 0), s->pid);
+	close(s->out);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* Runs a shell command; returns its stdout (caller frees) and exit status. */
+static char *run(const char *cmd, int *status)
+{
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	size_t cap = 1 << 16, len = 0;
+	char *out = malloc(cap);
+	size_t k;
+	while ((k = fread(out + len, 1, cap - len - 1, f)) > 0) {
+		len += k;
+		if (len + 1 == cap)
+			out = realloc(out, cap *= 2);
+	}
+	out[len] = '\0';
+	int st = pclose(f);
+	if (status)
+		*status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return out;
+}
+
+/* A plain blocking client socket (the user's side): sends req, reads until EOF or
+ * until want bytes, with a 5 s receive timeout. */
+static char *raw_http(int port, const char *req, size_t reqlen, size_t want)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	struct timeval tv = { 5, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(send(fd, req, reqlen, MSG_NOSIGNAL), (ssize_t)reqlen);
+	size_t cap = 1 << 20, len = 0;
+	char *out = malloc(cap + 1);
+	ssize_t k;
+	while (len < want && (k = recv(fd, out + len, cap - len, 0)) > 0)
+		len += (size_t)k;
+	out[len] = '\0';
+	close(fd);
+	return out;
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+static void test_http_curl(void **state)
+{
+	(void)state;
+	struct server s;
+	const char *args[] = { "127.0.0.1:0", "-t", "2", NULL };
+	start(&s, "http_echo", args);
+	char cmd[512];
+	int st;
+	snprintf(cmd, sizeof(cmd), "curl -s -m 5 http://127.0.0.1:%d/", s.port);
+	char *out = run(cmd, &st);
+	assert_int_equal(st, 0);
+	assert_string_equal(out, "Hello from ursock\n");
+	free(out);
+	snprintf(cmd, sizeof(cmd), "curl -s -m 5 -d 'echo this body' http://127.0.0.1:%d/x", s.port);
+	out = run(cmd, &st);
+	assert_string_equal(out, "echo this body");
+	free(out);
+	snprintf(cmd, sizeof(cmd),
+		 "head -c 300000 /dev/urandom > %s/body && curl -s -m 10 -H 'Transfer-Encoding: "
+		 "chunked' --data-binary @%s/body http://127.0.0.1:%d/ | cmp - %s/body && echo same",
+		 tmpdir, tmpdir, s.port, tmpdir);
+	out = run(cmd, &st);
+	assert_string_equal(out, "same\n");
+	free(out);
+	snprintf(cmd, sizeof(cmd), "rm -f %s/body", tmpdir);
+	free(run(cmd, NULL));
+	/* keep-alive: curl reuses the connection for the second URL */
+	snprintf(cmd, sizeof(cmd),
+		 "curl -s -m 5 -o /dev/null -o /dev/null -w '%%{num_connects} ' "
+		 "http://127.0.0.1:%d/a http://127.0.0.1:%d/b", s.port, s.port);
+	out = run(cmd, &st);
+	assert_string_equal(out, "1 0 ");
+	free(out);
+	stop(&s);
+}
+
+static void test_http_pipelining_and_limits(void **state)
+{
+	(void)state;
+	struct server s;
+	const char *args[] = { "127.0.0.1:0", "--max-headers", "10", "--max-body", "100",
+			       "--max-header-bytes", "1024", "--max-requests", "3",
+			       "--header-timeout", "0.5", NULL };
+	start(&s, "http_echo", args);
+	/* three pipelined requests in one write: three answers, in order */
+	const char pipe3[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+			     "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nfirst"
+			     "PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+			     "6\r\nsecond\r\n0\r\n\r\n";
+	char *out = raw_http(s.port, pipe3, sizeof(pipe3) - 1, (size_t)-1);
+	assert_int_equal(count(out, "HTTP/1.1 200 OK"), 3);
+	char *a = strstr(out, "Hello from ursock"), *b = strstr(out, "first"),
+	     *c = strstr(out, "second");
+	assert_true(a && b && c && a < b && b < c);
+	/* the third request reached --max-requests: closed after it */
+	assert_true(strstr(out, "Connection: close") > b);
+	free(out);
+	struct {
+		const char *req;
+		const char *status;
+	} cases[] = {
+		{ "GET / HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", "431" },
+		{ "GET / HTTP/1.1\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: 1\r\nG: 1\r\nH: 1\r\n"
+		  "I: 1\r\nJ: 1\r\nK: 1\r\n\r\n", "431" },
+		{ "POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n", "413" },
+		{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n200\r\n%s", "413" },
+		{ "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "3\r\nabc\r\n0\r\n\r\n", "400" },
+		{ "GET / HTTP/1.1\r\nBad Header\r\n\r\n", "400" },
+		{ "GET / HTTP/9.9\r\n\r\n", "400" },
+		{ "BREW / HTTP/1.1\r\n\r\n", "501" },
+		{ "DELETE / HTTP/1.1\r\n\r\n", "405" },
+	};
+	char big[2048];
+	memset(big, 'h', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char req[4096];
+		int n = snprintf(req, sizeof(req), cases[i].req, big);
+		out = raw_http(s.port, req, (size_t)n, (size_t)-1);
+		char want[32];
+		snprintf(want, sizeof(want), "HTTP/1.1 %s ", cases[i].status);
+		if (strncmp(out, want, strlen(want)))
+			fail_msg("case %zu: got '%.40s', want %s", i, out, want);
+		assert_non_null(strstr(out, "Connection: close"));
+		free(out);
+	}
+	/* a slow head: 408 once the header deadline passes, then the connection closes */
+	const char partial[] = "GET / HTTP/1.1\r\nHost: sl";
+	out = raw_http(s.port, partial, sizeof(partial) - 1, (size_t)-1);
+	assert_int_equal(strncmp(out, "HTTP/1.1 408 ", 13), 0);
+	free(out);
+	stop(&s);
+}
+
+static void test_http_wrk(void **state)
+{
+	(void)state;
+	struct server s;
+	const char *args[] = { "127.0.0.1:0", NULL };
+	start(&s, "http_echo", args);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "wrk -t1 -c16 -d2s http://127.0.0.1:%d/ 2>&1", s.port);
+	int st;
+	char *out = run(cmd, &st);
+	print_message("%s", out);
+	assert_int_equal(st, 0);
+	assert_null(strstr(out, "Socket errors"));
+	assert_null(strstr(out, "Non-2xx"));
+	char *rps = strstr(out, "Requests/sec:");
+	assert_non_null(rps);
+	assert_true(atof(rps + 13) > 0);
+	free(out);
+	stop(&s);
+}
+
+static void pair(const char *server, const char *const sargs[], const char *client,
+		 const char *copt)
+{
+	struct server s;
+	start(&s, server, sargs);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "%s/%s %s '%s' hello ursock", exdir, client, copt, s.addr);
+	int st;
+	char *out = run(cmd, &st);
+	assert_int_equal(st, 0);
+	assert_string_equal(out, "hello\nursock\n");
+	free(out);
+	stop(&s);
+}
+
+static void test_pairs(void **state)
+{
+	(void)state;
+	char upath[128], spath[128];
+	snprintf(upath, sizeof(upath), "%s/stream.sock", tmpdir);
+	snprintf(spath, sizeof(spath), "%s/dgram.sock", tmpdir);
+	const char *tcp4[] = { "127.0.0.1:0", NULL }, *tcp6[] = { "[::1]:0", NULL };
+	const char *ustream[] = { upath, NULL }, *useq[] = { "--seqpacket", "@ursock-test-seq", NULL };
+	const char *udg[] = { spath, NULL };
+	pair("stream_echo", tcp4, "stream_echo_client", "");
+	pair("stream_echo", tcp6, "stream_echo_client", "");
+	pair("stream_echo", ustream, "stream_echo_client", "");
+	pair("stream_echo", useq, "stream_echo_client", "--seqpacket");
+	pair("dgram_echo", tcp4, "dgram_echo_client", "");
+	pair("dgram_echo", tcp6, "dgram_echo_client", "");
+	pair("dgram_echo", udg, "dgram_echo_client", "");
+	/* the servers removed the paths they created */
+	assert_int_equal(access(upath, F_OK), -1);
+	assert_int_equal(access(spath, F_OK), -1);
+}
+
+static void test_ping(void **state)
+{
+	(void)state;
+	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+	if (fd < 0) {
+		print_message("no CAP_NET_RAW (%s): skipping\n", strerror(errno));
+		skip();
+	}
+	close(fd);
+	char cmd[1024];
+	int st;
+	snprintf(cmd, sizeof(cmd), "%s/ping -c 2 127.0.0.1 && %s/ping -c 2 ::1", exdir, exdir);
+	char *out = run(cmd, &st);
+	print_message("%s", out);
+	assert_int_equal(st, 0);
+	assert_int_equal(count(out, "2 packets transmitted, 2 received"), 2);
+	free(out);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	char self[512];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	snprintf(exdir, sizeof(exdir), "%.300s/../examples", dirname(self));
+	strcpy(tmpdir, "/tmp/ursock-examples-XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return rmdir(tmpdir);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_http_curl),
+		cmocka_unit_test(test_http_pipelining_and_limits),
+		cmocka_unit_test(test_http_wrk),
+		cmocka_unit_test(test_pairs),
+		cmocka_unit_test(test_ping),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
