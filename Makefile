@@ -33,7 +33,7 @@ EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all test run examples clean deps
+.PHONY: all test run examples clean deps fuzz
 .SECONDARY:
 all: $(LIB) $(TEST_BIN) $(EXAMPLE_BIN)
 
@@ -84,6 +84,16 @@ test: $(TEST_BIN) $(EXAMPLE_BIN) $(BUILD)/examples/http_echo
 run: $(BUILD)/examples/http_echo
 	@echo "try: curl -s http://127.0.0.1:8080/   curl -s -d hello http://127.0.0.1:8080/   wrk -t1 -c64 -d5s http://127.0.0.1:8080/"
 	$(BUILD)/examples/http_echo 127.0.0.1:8080
+
+# libFuzzer on the HTTP request path (clang), bounded: FUZZ_SECONDS (60) of fuzzing.
+FUZZ_SECONDS ?= 60
+fuzz: | $(DEPS_STAMP)
+	@mkdir -p build/fuzz/corpus
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iexamples -I$(LLHTTP_INC) \
+		fuzz/fuzz_http.c examples/http/http_core.c $(LLHTTP_DIR)/api.c $(LLHTTP_DIR)/http.c \
+		$(LLHTTP_DIR)/llhttp.c -o build/fuzz/fuzz_http
+	cp -n fuzz/corpus/* build/fuzz/corpus/
+	build/fuzz/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=5 build/fuzz/corpus
 
 clean:
 	rm -rf build
