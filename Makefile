@@ -33,9 +33,9 @@ EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all test run examples clean deps fuzz
+.PHONY: all test run examples clean deps fuzz bench bench-build
 .SECONDARY:
-all: $(LIB) $(TEST_BIN) $(EXAMPLE_BIN)
+all: $(LIB) $(TEST_BIN) $(EXAMPLE_BIN) $(BUILD)/examples/http_echo
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): scripts/deps.sh
@@ -84,6 +84,35 @@ test: $(TEST_BIN) $(EXAMPLE_BIN) $(BUILD)/examples/http_echo
 run: $(BUILD)/examples/http_echo
 	@echo "try: curl -s http://127.0.0.1:8080/   curl -s -d hello http://127.0.0.1:8080/   wrk -t1 -c64 -d5s http://127.0.0.1:8080/"
 	$(BUILD)/examples/http_echo 127.0.0.1:8080
+
+# ---------------------------------------------------------------- benchmarks
+BENCH_BIN := $(BUILD)/bench/epoll_server $(BUILD)/bench/blocking_server $(BUILD)/bench/uring_echo \
+	$(BUILD)/bench/echo_client $(BUILD)/bench/micro_sys $(BUILD)/bench/micro_jemalloc
+$(BUILD)/bench/%_server: bench/baselines/%_server.c $(HTTP_OBJ) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iexamples -I$(LLHTTP_INC) $< $(HTTP_OBJ) -o $@ $(LDFLAGS) -lpthread
+$(BUILD)/bench/uring_echo: bench/baselines/uring_echo.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) -luring
+$(BUILD)/bench/echo_client: bench/echo_client.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) -lm
+# The Google Benchmark harness (C++ over the C API), with the system allocator and jemalloc.
+$(BUILD)/bench/micro.o: bench/micro/micro.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror -Iengine/include -c $< -o $@
+$(BUILD)/bench/micro_sys: $(BUILD)/bench/micro.o $(LIB)
+	$(CXX) $^ -o $@ $(LDFLAGS) -lbenchmark -lpthread $(LIBS)
+$(BUILD)/bench/micro_jemalloc: $(BUILD)/bench/micro.o $(LIB)
+	$(CXX) $^ -o $@ $(LDFLAGS) -lbenchmark -lpthread $(LIBS) -ljemalloc
+bench-build: $(BENCH_BIN) $(BUILD)/examples/http_echo $(BUILD)/examples/stream_echo
+
+# make bench: the full run (under 20 minutes); QUICK=1 checks that it all works (< 2 min).
+# Writes bench/report/ (report.md, results.json, PNG plots) and prints the table.
+QUICK ?= 0
+bench: bench-build
+	scripts/bench-deps.sh
+	python3 bench/run.py --build $(BUILD) --out bench/report $(if $(filter 1,$(QUICK)),--quick)
 
 # libFuzzer on the HTTP request path (clang), bounded: FUZZ_SECONDS (60) of fuzzing.
 FUZZ_SECONDS ?= 60

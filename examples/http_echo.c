@@ -52,6 +52,7 @@ struct worker {
 	double now;
 	bool stopped;
 	int err;
+	unsigned long long enters;
 	pthread_t th;
 	sem_t ready;
 };
@@ -234,6 +235,9 @@ static void *worker_main(void *arg)
 	urs_loop_run(w->loop, URS_RUN_UNTIL_IDLE);
 	while (w->conns)
 		conn_unlink_free(w->conns);
+	urs_loop_stats st;
+	urs_loop_stats_get(w->loop, &st);
+	w->enters = st.enters;
 	urs_loop_free(w->loop);
 	return NULL;
 }
@@ -323,8 +327,12 @@ int main(int argc, char **argv)
 	int sig;
 	sigwait(&set, &sig);
 	atomic_store(&stopping, 1);
-	for (int i = 0; i < threads; i++)
+	unsigned long long enters = 0;
+	for (int i = 0; i < threads; i++) {
 		pthread_join(ws[i].th, NULL);
+		enters += ws[i].enters;
+	}
+	fprintf(stderr, "syscalls %llu\n", enters); /* io_uring_enter calls, for the benchmark */
 	free(ws);
 	return 0;
 }

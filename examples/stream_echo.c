@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bad address %s: %s\n", argv[1], strerror(-ret));
 		return 2;
 	}
-	urs_loop_opts opts = { .buf_count = 4096, .buf_size = 4096 };
+	urs_loop_opts opts = { .buf_count = 1024, .buf_size = 16384 };
 	if ((ret = urs_loop_new(&loop, &opts)) < 0) {
 		fprintf(stderr, "urs_loop_new: %s\n", strerror(-ret));
 		return 1;
@@ -154,6 +154,11 @@ int main(int argc, char **argv)
 	urs_loop_run(loop, URS_RUN_UNTIL_IDLE);
 	while (conns)
 		conn_free(conns);
+	/* For the benchmark: how often the loop entered the kernel (its only syscall on the
+	 * request path). */
+	urs_loop_stats st;
+	urs_loop_stats_get(loop, &st);
+	fprintf(stderr, "syscalls %llu\n", (unsigned long long)st.enters);
 	urs_loop_free(loop);
 	free(next_buf);
 	if (text[0] == '/')

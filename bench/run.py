@@ -1,0 +1,494 @@
+#!/usr/bin/env python3
+"""ursock benchmarks: ursock against blocking, epoll, raw liburing (and nginx for HTTP),
+doing the same work, side by side, interleaved (A B C A B C ...), at least 3 runs a point
+(1 with --quick), medians with min-max. Servers are pinned to CPU 0, load generators to
+CPU 1. A run perturbed by steal or foreign CPU (read from /proc/stat) is discarded and
+repeated. Writes OUT/report.md, OUT/results.json and PNG plots; prints the tables.
+
+The figure that separates servers on 2 cores is server CPU time per message/request (the
+load generator saturates its own core first), with syscalls per message; rates and
+latencies are reported beside it."""
+import argparse, json, os, platform, re, signal, statistics, subprocess, sys, tempfile, time
+
+HZ = os.sysconf("SC_CLK_TCK")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def proc_cpu_ticks(pid):
+    """user+system ticks of a process, all threads (and its reaped children)."""
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return int(f[11]) + int(f[12])
+    except OSError:
+        return 0
+
+
+def tree_cpu(pids):
+    return sum(proc_cpu_ticks(p) for p in pids)
+
+
+def rss_kib(pids):
+    total = 0
+    for p in pids:
+        try:
+            for line in open(f"/proc/{p}/status"):
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def cpu_snapshot():
+    """(busy, steal) jiffies summed over all CPUs."""
+    f = open("/proc/stat").readline().split()[1:]
+    v = [int(x) for x in f]
+    user, nice, system, idle, iowait, irq, softirq, steal = v[:8]
+    return user + nice + system + irq + softirq, steal
+
+
+class Server:
+    def __init__(self, name, cmd, pin="0"):
+        self.name, self.cmd = name, cmd
+        self.proc = subprocess.Popen(["taskset", "-c", pin] + cmd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("listening on "):
+            self.proc.kill()
+            raise RuntimeError(f"{name}: no 'listening on' line: {line!r} {self.proc.stderr.read()}")
+        self.port = int(line.rsplit(":", 1)[1])
+        self.pids = [self.proc.pid]
+
+    def all_pids(self):
+        return self.pids
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        m = re.search(r"syscalls (\d+)", err or "")
+        return int(m.group(1)) if m else None
+
+
+class Nginx(Server):
+    """nginx from Debian: one worker, access log off, the same fixed response."""
+
+    def __init__(self, port_hint, pin="0"):
+        self.name = "nginx"
+        self.dir = tempfile.mkdtemp(prefix="ursock-nginx-")
+        self.port = port_hint
+        conf = f"""worker_processes 1; daemon off; pid {self.dir}/nginx.pid;
+error_log {self.dir}/error.log; events {{ worker_connections 8192; }}
+http {{ access_log off; keepalive_requests 10000; client_body_temp_path {self.dir};
+  proxy_temp_path {self.dir}; fastcgi_temp_path {self.dir}; uwsgi_temp_path {self.dir};
+  scgi_temp_path {self.dir};
+  server {{ listen 127.0.0.1:{self.port} reuseport; location / {{
+    default_type text/plain; add_header Server ursock; return 200 "Hello from ursock\\n"; }} }} }}
+"""
+        open(f"{self.dir}/nginx.conf", "w").write(conf)
+        self.proc = subprocess.Popen(["taskset", "-c", pin, "nginx", "-c", f"{self.dir}/nginx.conf",
+                                      "-p", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(100):
+            time.sleep(0.05)
+            kids = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True,
+                                  text=True).stdout.split()
+            if kids:
+                break
+        self.pids = [self.proc.pid] + [int(k) for k in kids]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGQUIT)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        subprocess.run(["rm", "-rf", self.dir])
+        return None
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def run_client(cmd, pin="1"):
+    """Runs a load generator pinned to CPU 1; returns (stdout, its cpu seconds)."""
+    p = subprocess.Popen(["taskset", "-c", pin] + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, cwd=ROOT)
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = status
+    return out, ru.ru_utime + ru.ru_stime
+
+
+class Bench:
+    def __init__(self, args):
+        self.args, self.b = args, args.build
+        self.quick = args.quick
+        self.reps = 1 if self.quick else 3
+        self.secs = 1.0 if self.quick else 3.0
+        self.discarded = 0
+        self.results = {"echo": [], "stream": [], "idle": [], "http": [], "paced": [], "micro": {}}
+
+    def echo_servers(self):
+        return {
+            "ursock": [f"{self.b}/examples/stream_echo", "127.0.0.1:0"],
+            "epoll": [f"{self.b}/bench/epoll_server", "127.0.0.1:0"],
+            "raw-uring": [f"{self.b}/bench/uring_echo", "127.0.0.1:0"],
+            "blocking": [f"{self.b}/bench/blocking_server", "127.0.0.1:0"],
+        }
+
+    def measured(self, start_server, client_cmd_of, parse):
+        """One clean run: start, load, stop. Repeats a run perturbed by steal/foreign CPU."""
+        for attempt in range(3):
+            srv = start_server()
+            time.sleep(0.2)
+            c0, (b0, s0), t0 = tree_cpu(srv.all_pids()), cpu_snapshot(), time.time()
+            out, client_cpu = run_client(client_cmd_of(srv))
+            c1, (b1, s1), t1 = tree_cpu(srv.all_pids()), cpu_snapshot(), time.time()
+            sys_calls = srv.stop()
+            wall = max(t1 - t0, 1e-3)
+            server_cpu = (c1 - c0) / HZ
+            steal = (s1 - s0) / HZ / wall / 2
+            foreign = max(0.0, (b1 - b0) / HZ - server_cpu - client_cpu) / wall / 2
+            r = parse(out)
+            if r is None:
+                raise RuntimeError(f"{srv.name}: no result from the client: {out!r}")
+            r.update(server_cpu=server_cpu, client_cpu=client_cpu, steal=steal, foreign=foreign,
+                     syscalls=sys_calls)
+            if (steal > 0.05 or foreign > 0.10) and attempt < 2:
+                self.discarded += 1
+                continue
+            return r
+
+    def echo(self):
+        sizes = [64] if self.quick else [64, 4096]
+        conns = [64, 512] if self.quick else [1, 64, 512, 4096]
+        for size in sizes:
+            for nc in conns:
+                runs = {}
+                for rep in range(self.reps):
+                    for name, cmd in self.echo_servers().items():
+                        r = self.measured(
+                            lambda: Server(name, cmd),
+                            lambda s: [f"{self.b}/bench/echo_client", "--addr", f"127.0.0.1:{s.port}",
+                                       "-c", str(nc), "-s", str(size), "-d", str(self.secs)],
+                            lambda out: json.loads(out.strip().splitlines()[-1]) if out.strip() else None)
+                        r["cpu_us_per_msg"] = r["server_cpu"] * 1e6 / max(r["msgs"], 1)
+                        r["syscalls_per_msg"] = (r["syscalls"] / max(r["msgs"], 1)) if r["syscalls"] else None
+                        runs.setdefault(name, []).append(r)
+                        print(f"  echo {size:5d} B x {nc:4d} conns  {name:10s} {r['rate']:10.0f} msg/s  "
+                              f"{r['cpu_us_per_msg']:6.2f} us CPU/msg  p99 {r['p99_us']:7.0f} us", flush=True)
+                self.results["echo"].append({"size": size, "conns": nc, "runs": runs})
+
+    def stream(self):
+        runs = {}
+        for rep in range(self.reps):
+            for name, cmd in self.echo_servers().items():
+                r = self.measured(lambda: Server(name, cmd),
+                                  lambda s: [f"{self.b}/bench/echo_client", "--addr", f"127.0.0.1:{s.port}",
+                                             "--mode", "stream", "-d", str(self.secs)],
+                                  lambda out: json.loads(out.strip().splitlines()[-1]))
+                runs.setdefault(name, []).append(r)
+                print(f"  stream 64 KiB writes  {name:10s} {r['bytes_per_s'] / 1e9:6.3f} GB/s", flush=True)
+        self.results["stream"] = runs
+
+    def idle(self):
+        n = 1000 if self.quick else 19000
+        runs = {}
+        for rep in range(self.reps):
+            for name, cmd in self.echo_servers().items():
+                if name == "blocking":
+                    continue  # a thread per idle connection: not a contender here
+                srv = Server(name, cmd)
+                time.sleep(0.2)
+                before = rss_kib(srv.all_pids())
+                p = subprocess.Popen(["taskset", "-c", "1", f"{self.b}/bench/echo_client", "--addr",
+                                      f"127.0.0.1:{srv.port}", "--mode", "idle", "-c", str(n), "-s", "16",
+                                      "-d", "60", "--hold", "3"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+                line = p.stdout.readline()
+                time.sleep(1.0)
+                after = rss_kib(srv.all_pids())
+                p.wait()
+                srv.stop()
+                info = json.loads(line) if line.strip() else {"conns": 0, "pinged": 0}
+                conns = info["conns"] or 1
+                r = {"conns": info["conns"], "rss_before_kib": before, "rss_after_kib": after,
+                     "bytes_per_conn": (after - before) * 1024 / conns}
+                runs.setdefault(name, []).append(r)
+                print(f"  idle {info['conns']} conns  {name:10s} {r['bytes_per_conn']:8.0f} B/conn (user-space RSS)",
+                      flush=True)
+        self.results["idle"] = runs
+
+    def http_servers(self):
+        return {
+            "ursock": lambda: Server("ursock", [f"{self.b}/examples/http_echo", "127.0.0.1:0"]),
+            "epoll": lambda: Server("epoll", [f"{self.b}/bench/epoll_server", "127.0.0.1:0", "--http"]),
+            "blocking": lambda: Server("blocking", [f"{self.b}/bench/blocking_server", "127.0.0.1:0", "--http"]),
+            "nginx": lambda: Nginx(free_port()),
+        }
+
+    @staticmethod
+    def parse_wrk(out):
+        m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        n = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
+        if not m or not n:
+            return None
+        def us(tag):
+            mm = re.search(rf"^\s+{tag}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+            if not mm:
+                return None
+            return float(mm.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[mm.group(2)]
+        err = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+        return {"rate": float(m.group(1)), "msgs": int(n.group(1)), "p50_us": us("50"), "p99_us": us("99"),
+                "socket_errors": sum(int(x) for x in err.groups()) if err else 0,
+                "non2xx": bool(re.search(r"Non-2xx", out))}
+
+    def http(self):
+        conns = [64] if self.quick else [64, 256, 1024]
+        lua = os.path.join(ROOT, "bench", "pipeline.lua")
+        modes = [("plain", c) for c in conns] + [("pipelined16", 256 if not self.quick else 64)]
+        for mode, nc in modes:
+            runs = {}
+            for rep in range(self.reps):
+                for name, start in self.http_servers().items():
+                    cmd = lambda s: (["wrk", "-t1", f"-c{nc}", f"-d{int(self.secs)}s", "--latency", "--timeout", "5s"]
+                                     + (["-s", lua] if mode != "plain" else [])
+                                     + [f"http://127.0.0.1:{s.port}/"])
+                    r = self.measured(start, cmd, self.parse_wrk)
+                    r["cpu_us_per_req"] = r["server_cpu"] * 1e6 / max(r["msgs"], 1)
+                    runs.setdefault(name, []).append(r)
+                    print(f"  http {mode:11s} {nc:4d} conns  {name:9s} {r['rate']:10.0f} req/s  "
+                          f"{r['cpu_us_per_req']:6.2f} us CPU/req  errors {r['socket_errors']}", flush=True)
+            self.results["http"].append({"mode": mode, "conns": nc, "runs": runs})
+
+    def paced(self):
+        """Latency at equal offered load: about half of epoll's peak at 64 connections."""
+        peak = None
+        for p in self.results["echo"]:
+            if p["size"] == 64 and p["conns"] == 64:
+                peak = statistics.median(r["rate"] for r in p["runs"]["epoll"])
+        rate = int((peak or 60000) / 2)
+        runs = {}
+        for rep in range(self.reps):
+            for name, cmd in self.echo_servers().items():
+                r = self.measured(lambda: Server(name, cmd),
+                                  lambda s: [f"{self.b}/bench/echo_client", "--addr", f"127.0.0.1:{s.port}",
+                                             "--mode", "rate", "--rate", str(rate), "-c", "64", "-s", "64",
+                                             "-d", str(self.secs)],
+                                  lambda out: json.loads(out.strip().splitlines()[-1]))
+                r["cpu_us_per_msg"] = r["server_cpu"] * 1e6 / max(r["msgs"], 1)
+                runs.setdefault(name, []).append(r)
+                print(f"  paced {rate} msg/s x 64 conns  {name:10s} p50 {r['p50_us']:7.0f} us  p99 {r['p99_us']:7.0f} us",
+                      flush=True)
+        self.results["paced"] = {"rate": rate, "runs": runs}
+
+    def micro(self):
+        for alloc in ("sys", "jemalloc"):
+            out = subprocess.run(["taskset", "-c", "0", f"{self.b}/bench/micro_{alloc}", "--benchmark_format=json",
+                                  f"--benchmark_min_time={0.05 if self.quick else 0.3}"],
+                                 capture_output=True, text=True, cwd=ROOT).stdout
+            data = json.loads(out)
+            self.results["micro"][alloc] = {b["name"]: b["real_time"] for b in data["benchmarks"]}
+            self.results["micro"]["time_unit"] = data["benchmarks"][0]["time_unit"]
+        print("  micro: " + ", ".join(f"{k} {v:.0f}" for k, v in self.results["micro"]["sys"].items()), flush=True)
+
+
+def med(runs, key):
+    vals = [r[key] for r in runs if r.get(key) is not None]
+    if not vals:
+        return None, None, None
+    return statistics.median(vals), min(vals), max(vals)
+
+
+def fmt(v, nd=2):
+    return "-" if v is None else f"{v:.{nd}f}"
+
+
+def mm(runs, key, nd=2, scale=1.0):
+    m, lo, hi = med(runs, key)
+    if m is None:
+        return "-"
+    return f"{m * scale:.{nd}f} ({lo * scale:.{nd}f}-{hi * scale:.{nd}f})"
+
+
+def ratio(a_runs, b_runs, key):
+    a, b = med(a_runs, key)[0], med(b_runs, key)[0]
+    return a / b if a and b else None
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    feats = "?"
+    try:
+        out = subprocess.run([f"{ROOT}/build/tests/test_loop"], capture_output=True, text=True, timeout=60).stdout
+        m = re.search(r"features: (.*)", out)
+        feats = m.group(1) if m else "?"
+    except Exception:
+        pass
+    return {"kernel": platform.release(), "cpu": cpu, "cores": os.cpu_count(), "features": feats,
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def plots(res, out):
+    """PNG plots through gnuplot: rate, CPU/message and p99 against connections (64 B)."""
+    pts = [p for p in res["echo"] if p["size"] == 64]
+    if not pts or subprocess.run(["which", "gnuplot"], capture_output=True).returncode:
+        return []
+    names = list(pts[0]["runs"].keys())
+    made = []
+    for key, title, fname in (("rate", "echo 64 B: messages/s", "echo_rate.png"),
+                              ("cpu_us_per_msg", "echo 64 B: server CPU us per message", "echo_cpu.png"),
+                              ("p99_us", "echo 64 B: p99 latency (us)", "echo_p99.png")):
+        dat = os.path.join(out, fname + ".dat")
+        with open(dat, "w") as f:
+            for p in pts:
+                f.write(str(p["conns"]) + " " + " ".join(fmt(med(p["runs"][n], key)[0], 3) for n in names) + "\n")
+        plot = ", ".join(f"'{dat}' using 1:{i + 2} with linespoints title '{n}'" for i, n in enumerate(names))
+        script = (f"set terminal pngcairo size 800,500; set output '{os.path.join(out, fname)}';"
+                  f"set title '{title}'; set xlabel 'connections'; set logscale x 2; set key top left;"
+                  f"set grid; plot {plot}")
+        subprocess.run(["gnuplot", "-e", script], capture_output=True)
+        os.unlink(dat)
+        if os.path.exists(os.path.join(out, fname)):
+            made.append(fname)
+    hp = [p for p in res["http"] if p["mode"] == "plain"]
+    if hp:
+        names = list(hp[0]["runs"].keys())
+        dat = os.path.join(out, "http.dat")
+        with open(dat, "w") as f:
+            for p in hp:
+                f.write(str(p["conns"]) + " " + " ".join(fmt(med(p["runs"][n], "cpu_us_per_req")[0], 3) for n in names) + "\n")
+        plot = ", ".join(f"'{dat}' using 1:{i + 2} with linespoints title '{n}'" for i, n in enumerate(names))
+        subprocess.run(["gnuplot", "-e", f"set terminal pngcairo size 800,500; set output '{out}/http_cpu.png';"
+                        f"set title 'HTTP: server CPU us per request'; set xlabel 'connections'; set logscale x 2;"
+                        f"set grid; plot {plot}"], capture_output=True)
+        os.unlink(dat)
+        if os.path.exists(f"{out}/http_cpu.png"):
+            made.append("http_cpu.png")
+    return made
+
+
+def targets(res):
+    """The issue's targets, each met or not, from the medians of this run."""
+    rows = []
+    def echo_pt(size, nc):
+        return next((p["runs"] for p in res["echo"] if p["size"] == size and p["conns"] == nc), None)
+    for nc, lim in ((512, 0.85), (64, 0.95)):
+        pt = echo_pt(64, nc)
+        if pt:
+            r = ratio(pt["ursock"], pt["epoll"], "cpu_us_per_msg")
+            rows.append((f"echo 64 B x {nc}: ursock CPU/msg <= {lim}x epoll", r, r is not None and r <= lim))
+            r = ratio(pt["ursock"], pt["raw-uring"], "cpu_us_per_msg")
+            rows.append((f"echo 64 B x {nc}: ursock CPU/msg <= 1.03x raw liburing", r, r is not None and r <= 1.03))
+    pt = echo_pt(64, 512)
+    if pt:
+        s = med(pt["ursock"], "syscalls_per_msg")[0]
+        rows.append(("echo 64 B x 512: ursock syscalls/msg <= 0.05", s, s is not None and s <= 0.05))
+    hp = next((p["runs"] for p in res["http"] if p["mode"] == "plain" and p["conns"] == 256), None) or \
+        next((p["runs"] for p in res["http"] if p["mode"] == "plain"), None)
+    if hp:
+        r = ratio(hp["ursock"], hp["epoll"], "cpu_us_per_req")
+        rows.append(("http: ursock CPU/req <= 0.85x epoll", r, r is not None and r <= 0.85))
+        r = ratio(hp["ursock"], hp["nginx"], "cpu_us_per_req")
+        rows.append(("http: ursock CPU/req <= 0.6x nginx", r, r is not None and r <= 0.6))
+    if res["paced"]:
+        r = ratio(res["paced"]["runs"]["ursock"], res["paced"]["runs"]["epoll"], "p99_us")
+        rows.append((f"p99 at {res['paced']['rate']} msg/s (half epoll's peak) <= epoll's", r, r is not None and r <= 1.0))
+    if res["stream"]:
+        r = ratio(res["stream"]["ursock"], res["stream"]["epoll"], "bytes_per_s")
+        rows.append(("streaming throughput >= 0.98x epoll", r, r is not None and r >= 0.98))
+    if res["idle"]:
+        b = med(res["idle"]["ursock"], "bytes_per_conn")[0]
+        n = med(res["idle"]["ursock"], "conns")[0]
+        rows.append((f"user-space memory <= 128 B per idle connection ({int(n or 0)} conns)", b, b is not None and b <= 128))
+    return rows
+
+
+def report(res, out, mach, discarded, quick):
+    L = []
+    L.append(f"# ursock benchmark report{' (QUICK mode: 1 run a point, 1 s each)' if quick else ''}\n")
+    L.append(f"{mach['date']} - kernel {mach['kernel']} - {mach['cpu']} - {mach['cores']} cores  ")
+    L.append(f"loop features: `{mach['features']}`  ")
+    L.append(f"Servers pinned to CPU 0, load generators to CPU 1. Runs interleaved (A B C ...), "
+             f"medians with (min-max). Runs discarded for steal > 5 % or foreign CPU > 10 % and repeated: {discarded}.\n")
+    L.append("How to read it: on 2 cores the load generator saturates its own core before a good server does, so "
+             "rates differ by less than the noise. **Server CPU per message** (user+system of the server process "
+             "over the run, divided by the messages) and **syscalls per message** (io_uring_enter for ursock and "
+             "raw liburing; epoll_wait/read/write/accept for the baselines, counted by the servers) separate the "
+             "servers. Ratios below are computed within this run.\n")
+    L.append("## Targets\n\n| target | measured | met |\n|---|---|---|")
+    for name, v, ok in targets(res):
+        L.append(f"| {name} | {fmt(v, 3)} | {'yes' if ok else '**no**'} |")
+    L.append("\n## Echo (ping-pong, one message in flight per connection)\n")
+    L.append("| size | conns | server | msg/s | server CPU us/msg | syscalls/msg | p50 us | p99 us |\n|---|---|---|---|---|---|---|---|")
+    for p in res["echo"]:
+        for name, runs in p["runs"].items():
+            L.append(f"| {p['size']} | {p['conns']} | {name} | {mm(runs, 'rate', 0)} | {mm(runs, 'cpu_us_per_msg')} | "
+                     f"{mm(runs, 'syscalls_per_msg', 3)} | {mm(runs, 'p50_us', 0)} | {mm(runs, 'p99_us', 0)} |")
+        u = p["runs"].get("ursock")
+        rs = ", ".join(f"ursock/{n} {fmt(ratio(u, p['runs'][n], 'cpu_us_per_msg'))}" for n in p["runs"] if n != "ursock")
+        L.append(f"| | | CPU/msg ratios | {rs} | | | | |")
+    if res["paced"]:
+        L.append(f"\n## Latency at equal offered load ({res['paced']['rate']} msg/s, 64 connections, 64 B)\n")
+        L.append("| server | p50 us | p99 us | server CPU us/msg |\n|---|---|---|---|")
+        for name, runs in res["paced"]["runs"].items():
+            L.append(f"| {name} | {mm(runs, 'p50_us', 0)} | {mm(runs, 'p99_us', 0)} | {mm(runs, 'cpu_us_per_msg')} |")
+    if res["stream"]:
+        L.append("\n## Streaming (one connection, 64 KiB writes)\n\n| server | GB/s | server CPU s |\n|---|---|---|")
+        for name, runs in res["stream"].items():
+            L.append(f"| {name} | {mm(runs, 'bytes_per_s', 3, 1e-9)} | {mm(runs, 'server_cpu')} |")
+    if res["idle"]:
+        L.append("\n## Idle connections (user-space RSS growth per connection)\n\n| server | connections | bytes/conn |\n|---|---|---|")
+        for name, runs in res["idle"].items():
+            L.append(f"| {name} | {mm(runs, 'conns', 0)} | {mm(runs, 'bytes_per_conn', 0)} |")
+    L.append("\n## HTTP (wrk -t1 --latency; pipelined16: 16 requests per write)\n")
+    L.append("| mode | conns | server | req/s | server CPU us/req | p50 us | p99 us | socket errors |\n|---|---|---|---|---|---|---|---|")
+    for p in res["http"]:
+        for name, runs in p["runs"].items():
+            L.append(f"| {p['mode']} | {p['conns']} | {name} | {mm(runs, 'rate', 0)} | {mm(runs, 'cpu_us_per_req')} | "
+                     f"{mm(runs, 'p50_us', 0)} | {mm(runs, 'p99_us', 0)} | {mm(runs, 'socket_errors', 0)} |")
+        u = p["runs"]["ursock"]
+        rs = ", ".join(f"ursock/{n} {fmt(ratio(u, p['runs'][n], 'cpu_us_per_req'))}" for n in p["runs"] if n != "ursock")
+        L.append(f"| | | CPU/req ratios | {rs} | | | | |")
+    if res["micro"]:
+        unit = res["micro"].get("time_unit", "ns")
+        L.append(f"\n## Microbenchmarks (Google Benchmark, {unit} per iteration)\n\n| benchmark | system malloc | jemalloc |\n|---|---|---|")
+        for k, v in res["micro"]["sys"].items():
+            L.append(f"| {k} | {v:.1f} | {res['micro']['jemalloc'].get(k, 0):.1f} |")
+    for png in res.get("plots", []):
+        L.append(f"\n![{png}]({png})")
+    open(os.path.join(out, "report.md"), "w").write("\n".join(L) + "\n")
+    return "\n".join(L)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--out", default="bench/report")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="echo,paced,stream,idle,http,micro")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    b = Bench(args)
+    t0 = time.time()
+    for part in args.only.split(","):
+        print(f"== {part}", flush=True)
+        getattr(b, part)()
+    b.results["plots"] = plots(b.results, args.out)
+    mach = machine()
+    json.dump({"machine": mach, "discarded": b.discarded, "results": b.results},
+              open(os.path.join(args.out, "results.json"), "w"), indent=1)
+    print(report(b.results, args.out, mach, b.discarded, args.quick))
+    print(f"\nbench took {time.time() - t0:.0f} s; report in {args.out}/report.md")
+
+
+if __name__ == "__main__":
+    main()
