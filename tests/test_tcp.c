@@ -256,6 +256,17 @@ static void test_fallback_paths(void **state)
 	}
 }
 
+/* Batched waits (IORING_FEAT_MIN_TIMEOUT): the same echo, with and without the kernel
+ * feature (disabled: plain waits). */
+static void test_batched_waits(void **state)
+{
+	(void)state;
+	urs_loop_opts o = { .batch = 32, .batch_wait_us = 50 };
+	many_clients(&o, "127.0.0.1:0", 100);
+	o.disable = URS_FEAT_MIN_WAIT;
+	many_clients(&o, "[::1]:0", 40);
+}
+
 /* 4 small buffers, 16 streams: receives wait for buffers, every byte still arrives. */
 struct holder {
 	urs_buf held[4];
@@ -523,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_200_connections_sha256_v4),
 		cmocka_unit_test(test_200_connections_sha256_v6),
 		cmocka_unit_test(test_fallback_paths),
+		cmocka_unit_test(test_batched_waits),
 		cmocka_unit_test(test_buffer_exhaustion),
 		cmocka_unit_test(test_half_close),
 		cmocka_unit_test(test_connection_refused),

@@ -73,7 +73,8 @@ enum urs_feature {
 	URS_FEAT_OP_BIND = 1u << 9,         /* IORING_OP_BIND (6.11) */
 	URS_FEAT_OP_LISTEN = 1u << 10,      /* IORING_OP_LISTEN (6.11) */
 	URS_FEAT_SEND_ZC = 1u << 11,        /* IORING_OP_SEND_ZC (6.0) */
-	URS_FEAT_NODROP = 1u << 12          /* IORING_FEAT_NODROP (5.5): CQ overflow keeps CQEs */
+	URS_FEAT_NODROP = 1u << 12,         /* IORING_FEAT_NODROP (5.5): CQ overflow keeps CQEs */
+	URS_FEAT_MIN_WAIT = 1u << 13        /* IORING_FEAT_MIN_TIMEOUT (6.12): batched waits */
 };
 
 typedef struct urs_loop_opts {
@@ -83,6 +84,12 @@ typedef struct urs_loop_opts {
 	unsigned buf_size;    /* bytes per provided buffer; 0 = 4096 */
 	unsigned max_ops;     /* ops in flight at once; 0 = 65536 */
 	unsigned disable;     /* urs_feature bits not to use even where the kernel has them */
+	/* Batched waits (servers): a wait asks for up to batch completions but returns as soon
+	 * as batch_wait_us microseconds have passed with at least one. Fewer io_uring_enter
+	 * calls under load, at most batch_wait_us more latency. 0/1 = wake at the first. Needs
+	 * URS_FEAT_MIN_WAIT (6.12); without it waits are plain. */
+	unsigned batch;
+	unsigned batch_wait_us;
 } urs_loop_opts;
 
 typedef enum urs_run_mode {

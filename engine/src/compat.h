@@ -17,5 +17,8 @@
 #ifndef IORING_FEAT_REG_REG_RING /* 6.3: a registered ring fd can be used for io_uring_register */
 #define IORING_FEAT_REG_REG_RING (1U << 13)
 #endif
+#ifndef IORING_FEAT_MIN_TIMEOUT /* 6.12: min_wait_usec in io_uring_getevents_arg (was pad) */
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15)
+#endif
 
 #endif

@@ -103,6 +103,7 @@ struct urs_loop {
 	struct io_uring ring;
 	unsigned features;
 	unsigned ring_flags;
+	unsigned batch, batch_wait_us; /* urs_loop_opts: batched waits */
 	int depth;               /* > 0 while user callbacks run */
 	bool stop;
 	bool tearing_down;

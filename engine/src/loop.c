@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 
 enum { CQE_BATCH = 64 };
@@ -34,6 +35,8 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 	if (!loop)
 		return -ENOMEM;
 	loop->max_ops = o.max_ops;
+	loop->batch = o.batch;
+	loop->batch_wait_us = o.batch_wait_us;
 	int ret = urs__ring_setup(loop, &o);
 	if (ret < 0) {
 		free(loop);
@@ -128,12 +131,42 @@ static int reap(urs_loop *loop)
 	return total;
 }
 
+/* A batched wait (6.12): up to loop->batch completions, but back after batch_wait_us with at
+ * least one. liburing 2.3 has no call for it, so the SQ tail is published here as
+ * liburing's own submit does, and min_wait_usec goes where 2.3's header says "pad". */
+static int enter_batched(urs_loop *loop)
+{
+	struct io_uring *ring = &loop->ring;
+	struct io_uring_sq *sq = &ring->sq;
+	if (sq->sqe_head != sq->sqe_tail) {
+		sq->sqe_head = sq->sqe_tail;
+		io_uring_smp_store_release(sq->ktail, sq->sqe_tail);
+	}
+	unsigned to_submit = *sq->ktail - io_uring_smp_load_acquire(sq->khead);
+	struct io_uring_getevents_arg arg;
+	memset(&arg, 0, sizeof(arg));
+	arg.sigmask_sz = _NSIG / 8;
+	arg.pad = loop->batch_wait_us; /* min_wait_usec */
+	unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+	int fd = ring->ring_fd;
+	if (loop->features & URS_FEAT_REG_RING_FD) {
+		flags |= IORING_ENTER_REGISTERED_RING;
+		fd = ring->enter_ring_fd;
+	}
+	return io_uring_enter2((unsigned)fd, to_submit, loop->batch, flags, (sigset_t *)&arg,
+			       sizeof(arg));
+}
+
 /* One io_uring_enter: submit what is queued and wait for wait_nr completions. */
 static int enter(urs_loop *loop, unsigned wait_nr)
 {
 	if (io_uring_cq_ready(&loop->ring))
 		wait_nr = 0;
 	loop->stats.enters++;
+	if (wait_nr == 1 && loop->batch > 1 && (loop->features & URS_FEAT_MIN_WAIT)) {
+		int ret = enter_batched(loop);
+		return ret == -EINTR || ret == -EAGAIN || ret == -EBUSY || ret == -ETIME ? 0 : ret;
+	}
 	int ret = wait_nr ? io_uring_submit_and_wait(&loop->ring, wait_nr)
 			  : io_uring_submit_and_get_events(&loop->ring);
 	if (ret == -EINTR || ret == -EAGAIN || ret == -EBUSY || ret == -ETIME)

@@ -16,7 +16,7 @@ static const struct {
 	{ URS_FEAT_ACCEPT_MULTI, "accept_multi" },   { URS_FEAT_RECV_MULTI, "recv_multi" },
 	{ URS_FEAT_OP_SOCKET, "op_socket" },         { URS_FEAT_OP_BIND, "op_bind" },
 	{ URS_FEAT_OP_LISTEN, "op_listen" },         { URS_FEAT_SEND_ZC, "send_zc" },
-	{ URS_FEAT_NODROP, "nodrop" },
+	{ URS_FEAT_NODROP, "nodrop" },               { URS_FEAT_MIN_WAIT, "min_wait" },
 };
 
 int urs__ring_setup(urs_loop *loop, const urs_loop_opts *opts)
@@ -50,6 +50,8 @@ int urs__ring_setup(urs_loop *loop, const urs_loop_opts *opts)
 			loop->ring_flags = p.flags;
 			if (p.features & IORING_FEAT_NODROP)
 				loop->features |= URS_FEAT_NODROP;
+			if (p.features & IORING_FEAT_MIN_TIMEOUT)
+				loop->features |= URS_FEAT_MIN_WAIT;
 			break;
 		}
 		if (ret != -EINVAL)
