@@ -104,6 +104,7 @@ struct urs_loop {
 	unsigned features;
 	unsigned ring_flags;
 	unsigned batch, batch_wait_us; /* urs_loop_opts: batched waits */
+	unsigned last_reaped;    /* completions handled by the previous turn: how busy we are */
 	int depth;               /* > 0 while user callbacks run */
 	bool stop;
 	bool tearing_down;

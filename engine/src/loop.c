@@ -134,7 +134,7 @@ static int reap(urs_loop *loop)
 /* A batched wait (6.12): up to loop->batch completions, but back after batch_wait_us with at
  * least one. liburing 2.3 has no call for it, so the SQ tail is published here as
  * liburing's own submit does, and min_wait_usec goes where 2.3's header says "pad". */
-static int enter_batched(urs_loop *loop)
+static int enter_batched(urs_loop *loop, unsigned want)
 {
 	struct io_uring *ring = &loop->ring;
 	struct io_uring_sq *sq = &ring->sq;
@@ -153,7 +153,7 @@ static int enter_batched(urs_loop *loop)
 		flags |= IORING_ENTER_REGISTERED_RING;
 		fd = ring->enter_ring_fd;
 	}
-	return io_uring_enter2((unsigned)fd, to_submit, loop->batch, flags, (sigset_t *)&arg,
+	return io_uring_enter2((unsigned)fd, to_submit, want, flags, (sigset_t *)&arg,
 			       sizeof(arg));
 }
 
@@ -163,8 +163,13 @@ static int enter(urs_loop *loop, unsigned wait_nr)
 	if (io_uring_cq_ready(&loop->ring))
 		wait_nr = 0;
 	loop->stats.enters++;
-	if (wait_nr == 1 && loop->batch > 1 && (loop->features & URS_FEAT_MIN_WAIT)) {
-		int ret = enter_batched(loop);
+	/* Batch only when busy and only for what can come: no more than half the requests in
+	 * the kernel (one stream cannot complete 32 times at once), and only after a turn that
+	 * found several completions (a quiet loop must not wait). */
+	unsigned want = loop->inflight / 2 < loop->batch ? loop->inflight / 2 : loop->batch;
+	if (wait_nr == 1 && want > 1 && (loop->features & URS_FEAT_MIN_WAIT) &&
+	    loop->last_reaped >= 4) {
+		int ret = enter_batched(loop, want);
 		return ret == -EINTR || ret == -EAGAIN || ret == -EBUSY || ret == -ETIME ? 0 : ret;
 	}
 	int ret = wait_nr ? io_uring_submit_and_wait(&loop->ring, wait_nr)
@@ -190,7 +195,9 @@ URS_API int urs_loop_run(urs_loop *loop, urs_run_mode mode)
 		int ret = enter(loop, wait);
 		if (ret < 0)
 			return ret;
-		handled += reap(loop);
+		int n = reap(loop);
+		loop->last_reaped = (unsigned)n;
+		handled += n;
 		if (mode != URS_RUN_UNTIL_IDLE || loop->stop)
 			break;
 	}
