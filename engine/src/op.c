@@ -427,6 +427,15 @@ static void event_conn(struct urs_op *op, int res)
 	urs__event(op, &r);
 }
 
+/* A stream goes on: its request goes back to the kernel (counted when the kernel had
+ * ended a multishot one). */
+static void stream_rearm(struct urs_op *op)
+{
+	if (op->flags & OPF_MULTI)
+		op->loop->stats.rearms++;
+	submit(op);
+}
+
 /* What the op does once the kernel owes it nothing more for its current submission. */
 static void step(struct urs_op *op)
 {
@@ -457,9 +466,7 @@ static void step(struct urs_op *op)
 		if (res > 0 || (res == 0 && is_dgram(op->sock))) {
 			event_chunk(op, res, op->cflags);
 			if (op->state == OP_ACTIVE && !(op->flags & OPF_CANCEL)) {
-				if (op->flags & OPF_MULTI)
-					loop->stats.rearms++;
-				submit(op);
+				stream_rearm(op);
 				return;
 			}
 			res = -ECANCELED;
@@ -491,9 +498,7 @@ static void step(struct urs_op *op)
 		if (res >= 0) {
 			event_conn(op, res);
 			if (!(op->flags & OPF_CANCEL)) {
-				if (op->flags & OPF_MULTI)
-					loop->stats.rearms++;
-				submit(op);
+				stream_rearm(op);
 				return;
 			}
 			res = -ECANCELED;

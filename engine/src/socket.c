@@ -281,6 +281,20 @@ static urs_future start(urs_sock *s, enum op_kind kind, struct urs_op **out)
 	return urs__future_of(*out);
 }
 
+/* The ops that carry a buffer (or a size), a length and msg flags: take, fill, start. */
+static urs_future start_io(urs_sock *s, enum op_kind kind, const void *data, size_t len,
+			   int flags)
+{
+	struct urs_op *op;
+	urs_future f = start(s, kind, &op);
+	if (f.gen <= 0)
+		return f;
+	op->data = data;
+	op->len = len;
+	op->msgflags = flags;
+	return urs__op_start(op);
+}
+
 static bool is_conn_type(const urs_sock *s)
 {
 	return s->type == SOCK_STREAM || s->type == SOCK_SEQPACKET;
@@ -335,27 +349,14 @@ URS_API urs_future urs_recv(urs_sock *s, size_t bufsize, int flags)
 {
 	if (bufsize == 0 || bufsize > INT_MAX)
 		return urs__future_err(-EINVAL);
-	struct urs_op *op;
-	urs_future f = start(s, OPK_RECV, &op);
-	if (f.gen <= 0)
-		return f;
-	op->len = bufsize;
-	op->msgflags = flags;
-	return urs__op_start(op);
+	return start_io(s, OPK_RECV, NULL, bufsize, flags);
 }
 
 URS_API urs_future urs_recv_into(urs_sock *s, void *data, size_t len, int flags)
 {
 	if (!data || len == 0 || len > INT_MAX)
 		return urs__future_err(-EINVAL);
-	struct urs_op *op;
-	urs_future f = start(s, OPK_RECV_INTO, &op);
-	if (f.gen <= 0)
-		return f;
-	op->data = data;
-	op->len = len;
-	op->msgflags = flags;
-	return urs__op_start(op);
+	return start_io(s, OPK_RECV_INTO, data, len, flags);
 }
 
 URS_API urs_future urs_recvfrom(urs_sock *s, size_t bufsize, int flags)
@@ -364,13 +365,7 @@ URS_API urs_future urs_recvfrom(urs_sock *s, size_t bufsize, int flags)
 		return urs__future_err(-EINVAL);
 	if (s && s->state == SOCK_OPEN && s->type == SOCK_STREAM)
 		return urs__future_err(-EOPNOTSUPP); /* a stream has no datagrams: use urs_recv */
-	struct urs_op *op;
-	urs_future f = start(s, OPK_RECVFROM, &op);
-	if (f.gen <= 0)
-		return f;
-	op->len = bufsize;
-	op->msgflags = flags;
-	return urs__op_start(op);
+	return start_io(s, OPK_RECVFROM, NULL, bufsize, flags);
 }
 
 static urs_future stream_common(urs_sock *s, enum op_kind kind, urs_cb cb, void *user)
@@ -414,14 +409,7 @@ static urs_future send_common(urs_sock *s, enum op_kind kind, const void *data, 
 		return urs__future_err(-EINVAL); /* nothing to send on a stream */
 	if (len > (kind == OPK_SENDALL ? (size_t)SSIZE_MAX : (size_t)INT_MAX))
 		return urs__future_err(-EMSGSIZE);
-	struct urs_op *op;
-	urs_future f = start(s, kind, &op);
-	if (f.gen <= 0)
-		return f;
-	op->data = data;
-	op->len = len;
-	op->msgflags = flags;
-	return urs__op_start(op);
+	return start_io(s, kind, data, len, flags);
 }
 
 URS_API urs_future urs_send(urs_sock *s, const void *data, size_t len, int flags)
