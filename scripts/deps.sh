@@ -3,7 +3,7 @@
 # only when something is missing. Needs root (or sudo) on a Debian 12 machine.
 set -euo pipefail
 want=(make gcc g++ pkg-config liburing-dev libcmocka-dev libjemalloc-dev libbenchmark-dev
-      libssl-dev node-llhttp wrk clang)
+      libssl-dev node-llhttp wrk clang curl)
 missing=()
 for p in "${want[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
