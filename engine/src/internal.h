@@ -17,6 +17,7 @@ enum op_kind {
 	OPK_ACCEPT,
 	OPK_ACCEPT_STREAM,
 	OPK_CONNECT,
+	OPK_CONNECT_EX, /* connect_ex: resolves to the positive errno, as Python */
 	OPK_RECV,       /* into a provided buffer */
 	OPK_RECV_INTO,  /* into the caller's memory */
 	OPK_RECVFROM,   /* recvmsg into a provided buffer, with the sender */
@@ -45,8 +46,7 @@ enum op_flag {
 	OPF_QUEUED = 1u << 6,    /* waiting in a queue of ours, not in the kernel */
 	OPF_BACKOFF = 1u << 7,   /* accept stream: a backoff timer is in the kernel */
 	OPF_READY = 1u << 8,     /* on the loop's ready list */
-	OPF_EX = 1u << 9,        /* connect_ex: resolve to the positive errno */
-	OPF_MULTI = 1u << 10     /* the current submission is multishot */
+	OPF_MULTI = 1u << 9      /* the current submission is multishot */
 };
 
 struct urs_op {

@@ -188,6 +188,7 @@ static void submit(struct urs_op *op)
 		}
 		break;
 	case OPK_CONNECT:
+	case OPK_CONNECT_EX:
 		io_uring_prep_connect(sqe, fd, &op->r.addr.u.sa, op->r.addr.len);
 		break;
 	case OPK_RECV_STREAM:
@@ -563,6 +564,7 @@ static void step(struct urs_op *op)
 		break;
 	case OPK_NOP:
 	case OPK_CONNECT:
+	case OPK_CONNECT_EX:
 	case OPK_RECV_INTO:
 	case OPK_SHUTDOWN:
 	case OPK_CLOSE:
@@ -570,7 +572,8 @@ static void step(struct urs_op *op)
 	}
 	if (res == -ECANCELED && timedout && !cancel) {
 		if (nonblocking(op))
-			res = op->kind == OPK_CONNECT ? -EINPROGRESS : -EAGAIN;
+			res = op->kind == OPK_CONNECT || op->kind == OPK_CONNECT_EX ? -EINPROGRESS
+											 : -EAGAIN;
 		else
 			res = -ETIMEDOUT;
 	} else if (res == -ETIME && timedout) {
@@ -578,7 +581,7 @@ static void step(struct urs_op *op)
 	} else if (cancel && res < 0 && op->kind != OPK_CLOSE) {
 		res = -ECANCELED;
 	}
-	if (op->kind == OPK_CONNECT && (op->flags & OPF_EX))
+	if (op->kind == OPK_CONNECT_EX)
 		res = res < 0 ? -res : 0;
 	finish(op, res);
 }

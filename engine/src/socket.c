@@ -281,9 +281,11 @@ static urs_future start(urs_sock *s, enum op_kind kind, struct urs_op **out)
 	return urs__future_of(*out);
 }
 
-/* The ops that carry a buffer (or a size), a length and msg flags: take, fill, start. */
+/* Every async method with arguments ends here: take an op, fill it, start it. data/len are
+ * the buffer (or a receive size), flags the msg flags (shutdown: how), addr the target or
+ * NULL. */
 static urs_future start_io(urs_sock *s, enum op_kind kind, const void *data, size_t len,
-			   int flags)
+			   int flags, const urs_addr *addr)
 {
 	struct urs_op *op;
 	urs_future f = start(s, kind, &op);
@@ -292,6 +294,8 @@ static urs_future start_io(urs_sock *s, enum op_kind kind, const void *data, siz
 	op->data = data;
 	op->len = len;
 	op->msgflags = flags;
+	if (addr)
+		op->r.addr = *addr;
 	return urs__op_start(op);
 }
 
@@ -332,14 +336,7 @@ static urs_future connect_common(urs_sock *s, const urs_addr *a, bool ex)
 		ret = urs__addr_check(s, a);
 	if (ret < 0)
 		return urs__future_err(ret);
-	struct urs_op *op;
-	urs_future f = start(s, OPK_CONNECT, &op);
-	if (f.gen <= 0)
-		return f;
-	op->r.addr = *a;
-	if (ex)
-		op->flags |= OPF_EX;
-	return urs__op_start(op);
+	return start_io(s, ex ? OPK_CONNECT_EX : OPK_CONNECT, NULL, 0, 0, a);
 }
 
 URS_API urs_future urs_connect(urs_sock *s, const urs_addr *a) { return connect_common(s, a, false); }
@@ -349,14 +346,14 @@ URS_API urs_future urs_recv(urs_sock *s, size_t bufsize, int flags)
 {
 	if (bufsize == 0 || bufsize > INT_MAX)
 		return urs__future_err(-EINVAL);
-	return start_io(s, OPK_RECV, NULL, bufsize, flags);
+	return start_io(s, OPK_RECV, NULL, bufsize, flags, NULL);
 }
 
 URS_API urs_future urs_recv_into(urs_sock *s, void *data, size_t len, int flags)
 {
 	if (!data || len == 0 || len > INT_MAX)
 		return urs__future_err(-EINVAL);
-	return start_io(s, OPK_RECV_INTO, data, len, flags);
+	return start_io(s, OPK_RECV_INTO, data, len, flags, NULL);
 }
 
 URS_API urs_future urs_recvfrom(urs_sock *s, size_t bufsize, int flags)
@@ -365,7 +362,7 @@ URS_API urs_future urs_recvfrom(urs_sock *s, size_t bufsize, int flags)
 		return urs__future_err(-EINVAL);
 	if (s && s->state == SOCK_OPEN && s->type == SOCK_STREAM)
 		return urs__future_err(-EOPNOTSUPP); /* a stream has no datagrams: use urs_recv */
-	return start_io(s, OPK_RECVFROM, NULL, bufsize, flags);
+	return start_io(s, OPK_RECVFROM, NULL, bufsize, flags, NULL);
 }
 
 static urs_future stream_common(urs_sock *s, enum op_kind kind, urs_cb cb, void *user)
@@ -409,7 +406,7 @@ static urs_future send_common(urs_sock *s, enum op_kind kind, const void *data, 
 		return urs__future_err(-EINVAL); /* nothing to send on a stream */
 	if (len > (kind == OPK_SENDALL ? (size_t)SSIZE_MAX : (size_t)INT_MAX))
 		return urs__future_err(-EMSGSIZE);
-	return start_io(s, kind, data, len, flags);
+	return start_io(s, kind, data, len, flags, NULL);
 }
 
 URS_API urs_future urs_send(urs_sock *s, const void *data, size_t len, int flags)
@@ -434,27 +431,14 @@ URS_API urs_future urs_sendto(urs_sock *s, const void *data, size_t len, int fla
 		ret = -EMSGSIZE;
 	if (ret < 0)
 		return urs__future_err(ret);
-	struct urs_op *op;
-	urs_future f = start(s, OPK_SENDTO, &op);
-	if (f.gen <= 0)
-		return f;
-	op->data = data;
-	op->len = len;
-	op->msgflags = flags;
-	op->r.addr = *a;
-	return urs__op_start(op);
+	return start_io(s, OPK_SENDTO, data, len, flags, a);
 }
 
 URS_API urs_future urs_shutdown(urs_sock *s, int how)
 {
 	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
 		return urs__future_err(-EINVAL);
-	struct urs_op *op;
-	urs_future f = start(s, OPK_SHUTDOWN, &op);
-	if (f.gen <= 0)
-		return f;
-	op->msgflags = how;
-	return urs__op_start(op);
+	return start_io(s, OPK_SHUTDOWN, NULL, 0, how, NULL);
 }
 
 URS_API urs_future urs_close(urs_sock *s)
