@@ -324,6 +324,12 @@ def ratio(a_runs, b_runs, key):
     return a / b if a and b else None
 
 
+def ratio_row(runs, key, label):
+    """A table row of ursock's median over every other server's, within this run."""
+    rs = ", ".join(f"ursock/{n} {fmt(ratio(runs['ursock'], runs[n], key))}" for n in runs if n != "ursock")
+    return f"| | | {label} ratios | {rs} | | | | |"
+
+
 def machine():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     feats = "?"
@@ -337,42 +343,36 @@ def machine():
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
+def gnuplot(out, fname, title, rows, names, key, nd=3):
+    """One PNG: for each row (x, {name: runs}) the median of key per server, against x."""
+    dat = os.path.join(out, fname + ".dat")
+    with open(dat, "w") as f:
+        for x, runs in rows:
+            f.write(str(x) + " " + " ".join(fmt(med(runs[n], key)[0], nd) for n in names) + "\n")
+    plot = ", ".join(f"'{dat}' using 1:{i + 2} with linespoints title '{n}'" for i, n in enumerate(names))
+    subprocess.run(["gnuplot", "-e", f"set terminal pngcairo size 800,500; set output '{os.path.join(out, fname)}';"
+                    f"set title '{title}'; set xlabel 'connections'; set logscale x 2; set key top left;"
+                    f"set grid; plot {plot}"], capture_output=True)
+    os.unlink(dat)
+    return [fname] if os.path.exists(os.path.join(out, fname)) else []
+
+
 def plots(res, out):
-    """PNG plots through gnuplot: rate, CPU/message and p99 against connections (64 B)."""
-    pts = [p for p in res["echo"] if p["size"] == 64]
-    if not pts or subprocess.run(["which", "gnuplot"], capture_output=True).returncode:
+    """PNG plots through gnuplot: rate, CPU/message and p99 against connections (64 B);
+    HTTP CPU/request against connections."""
+    if subprocess.run(["which", "gnuplot"], capture_output=True).returncode:
         return []
-    names = list(pts[0]["runs"].keys())
     made = []
-    for key, title, fname in (("rate", "echo 64 B: messages/s", "echo_rate.png"),
-                              ("cpu_us_per_msg", "echo 64 B: server CPU us per message", "echo_cpu.png"),
-                              ("p99_us", "echo 64 B: p99 latency (us)", "echo_p99.png")):
-        dat = os.path.join(out, fname + ".dat")
-        with open(dat, "w") as f:
-            for p in pts:
-                f.write(str(p["conns"]) + " " + " ".join(fmt(med(p["runs"][n], key)[0], 3) for n in names) + "\n")
-        plot = ", ".join(f"'{dat}' using 1:{i + 2} with linespoints title '{n}'" for i, n in enumerate(names))
-        script = (f"set terminal pngcairo size 800,500; set output '{os.path.join(out, fname)}';"
-                  f"set title '{title}'; set xlabel 'connections'; set logscale x 2; set key top left;"
-                  f"set grid; plot {plot}")
-        subprocess.run(["gnuplot", "-e", script], capture_output=True)
-        os.unlink(dat)
-        if os.path.exists(os.path.join(out, fname)):
-            made.append(fname)
-    hp = [p for p in res["http"] if p["mode"] == "plain"]
+    pts = [(p["conns"], p["runs"]) for p in res["echo"] if p["size"] == 64]
+    if pts:
+        names = list(pts[0][1].keys())
+        made += gnuplot(out, "echo_rate.png", "echo 64 B: messages/s", pts, names, "rate")
+        made += gnuplot(out, "echo_cpu.png", "echo 64 B: server CPU us per message", pts, names, "cpu_us_per_msg")
+        made += gnuplot(out, "echo_p99.png", "echo 64 B: p99 latency (us)", pts, names, "p99_us")
+    hp = [(p["conns"], p["runs"]) for p in res["http"] if p["mode"] == "plain"]
     if hp:
-        names = list(hp[0]["runs"].keys())
-        dat = os.path.join(out, "http.dat")
-        with open(dat, "w") as f:
-            for p in hp:
-                f.write(str(p["conns"]) + " " + " ".join(fmt(med(p["runs"][n], "cpu_us_per_req")[0], 3) for n in names) + "\n")
-        plot = ", ".join(f"'{dat}' using 1:{i + 2} with linespoints title '{n}'" for i, n in enumerate(names))
-        subprocess.run(["gnuplot", "-e", f"set terminal pngcairo size 800,500; set output '{out}/http_cpu.png';"
-                        f"set title 'HTTP: server CPU us per request'; set xlabel 'connections'; set logscale x 2;"
-                        f"set grid; plot {plot}"], capture_output=True)
-        os.unlink(dat)
-        if os.path.exists(f"{out}/http_cpu.png"):
-            made.append("http_cpu.png")
+        made += gnuplot(out, "http_cpu.png", "HTTP: server CPU us per request", hp, list(hp[0][1].keys()),
+                        "cpu_us_per_req")
     return made
 
 
@@ -433,9 +433,7 @@ def report(res, out, mach, discarded, quick):
         for name, runs in p["runs"].items():
             L.append(f"| {p['size']} | {p['conns']} | {name} | {mm(runs, 'rate', 0)} | {mm(runs, 'cpu_us_per_msg')} | "
                      f"{mm(runs, 'syscalls_per_msg', 3)} | {mm(runs, 'p50_us', 0)} | {mm(runs, 'p99_us', 0)} |")
-        u = p["runs"].get("ursock")
-        rs = ", ".join(f"ursock/{n} {fmt(ratio(u, p['runs'][n], 'cpu_us_per_msg'))}" for n in p["runs"] if n != "ursock")
-        L.append(f"| | | CPU/msg ratios | {rs} | | | | |")
+        L.append(ratio_row(p["runs"], "cpu_us_per_msg", "CPU/msg"))
     if res["paced"]:
         L.append(f"\n## Latency at equal offered load ({res['paced']['rate']} msg/s, 64 connections, 64 B)\n")
         L.append("| server | p50 us | p99 us | server CPU us/msg |\n|---|---|---|---|")
@@ -455,9 +453,7 @@ def report(res, out, mach, discarded, quick):
         for name, runs in p["runs"].items():
             L.append(f"| {p['mode']} | {p['conns']} | {name} | {mm(runs, 'rate', 0)} | {mm(runs, 'cpu_us_per_req')} | "
                      f"{mm(runs, 'p50_us', 0)} | {mm(runs, 'p99_us', 0)} | {mm(runs, 'socket_errors', 0)} |")
-        u = p["runs"]["ursock"]
-        rs = ", ".join(f"ursock/{n} {fmt(ratio(u, p['runs'][n], 'cpu_us_per_req'))}" for n in p["runs"] if n != "ursock")
-        L.append(f"| | | CPU/req ratios | {rs} | | | | |")
+        L.append(ratio_row(p["runs"], "cpu_us_per_req", "CPU/req"))
     if res["micro"]:
         unit = res["micro"].get("time_unit", "ns")
         L.append(f"\n## Microbenchmarks (Google Benchmark, {unit} per iteration)\n\n| benchmark | system malloc | jemalloc |\n|---|---|---|")

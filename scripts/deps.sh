@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages ursock builds with, only those missing; apt-get update runs
-# only when something is missing. Needs root (or sudo) on a Debian 12 machine.
+# Installs Debian packages, only those missing; apt-get update runs only when something is
+# missing. With no arguments: what ursock builds and tests with. Needs root (or sudo).
 set -euo pipefail
-want=(make gcc g++ pkg-config liburing-dev libcmocka-dev libjemalloc-dev libbenchmark-dev
-      libssl-dev node-llhttp wrk clang curl)
+want=("$@")
+[ ${#want[@]} -eq 0 ] && want=(make gcc g++ pkg-config liburing-dev libcmocka-dev libjemalloc-dev
+	libbenchmark-dev libssl-dev node-llhttp wrk clang curl)
 missing=()
 for p in "${want[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -88,10 +88,7 @@ int main(int argc, char **argv)
 	if (!text)
 		return 2;
 	http_limits_default(&limits);
-	signal(SIGPIPE, SIG_IGN);
-	struct sigaction sa = { .sa_handler = on_term }; /* no SA_RESTART: accept returns EINTR */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	install_signals(on_term);
 	int port = 0;
 	int lfd = listen_on(text, &port, 0);
 	if (lfd < 0) {

@@ -75,6 +75,18 @@ static inline void announce(const char *text, int port)
 	fflush(stdout);
 }
 
+/* SIGPIPE ignored; SIGTERM/SIGINT run on_term without SA_RESTART, so a blocking accept or
+ * epoll_wait returns EINTR and the server sees its stop flag. */
+static inline void install_signals(void (*on_term)(int))
+{
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
 static inline void report_exit(void)
 {
 	fprintf(stderr, "syscalls %ld\n", atomic_load(&n_syscalls));

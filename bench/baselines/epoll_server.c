@@ -158,10 +158,7 @@ int main(int argc, char **argv)
 	if (!addr_text)
 		return 2;
 	http_limits_default(&limits);
-	signal(SIGPIPE, SIG_IGN);
-	struct sigaction sa = { .sa_handler = on_term };
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	install_signals(on_term);
 	/* The first listener picks the port; the others share it with SO_REUSEPORT. */
 	int probe = listen_on(addr_text, &port, 1);
 	if (probe < 0) {

@@ -61,10 +61,7 @@ int main(int argc, char **argv)
 		printf("usage: %s ADDRESS\n", argv[0]);
 		return argc == 2 ? 0 : 2;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	struct sigaction sa = { .sa_handler = on_term };
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	install_signals(on_term);
 	int port = 0;
 	lfd = listen_on(argv[1], &port, 0);
 	struct io_uring_params p = { .flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN };
