@@ -10,10 +10,13 @@
  * The first line on stdout is "listening on <address>" with the real port; SIGINT or
  * SIGTERM stop it cleanly (exit 0). Each connection streams its received chunks (multishot
  * recv into the loop's provided buffers) and sends each buffer back as it is, releasing it
- * when its send completes: no copy and no malloc per message. */
+ * when its send completes: no copy and no malloc per message. A connection's state is freed
+ * in its close callback, the last callback on its socket, so a peer that resets in the
+ * middle of anything cannot make a callback see freed memory. */
 #include "ursock.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,20 +24,24 @@
 
 struct conn {
 	urs_sock *sock;
-	uint32_t head, tail;  /* buffers being sent back, oldest first (ids, linked by next[]) */
-	int eof;              /* the peer is done: close once the last send completes */
+	urs_buf *held;        /* buffers being sent back, oldest first (a ring of cap entries) */
+	uint32_t head, n, cap;
+	bool closing;
 	struct conn *prev, *next;
 };
 
 static urs_loop *loop;
-static uint32_t *next_buf;    /* per buffer id: the next buffer of the same connection */
 static struct conn *conns;
 static volatile sig_atomic_t stopping;
 
 static void on_signal(int sig) { (void)sig; stopping = 1; }
 
-static void conn_free(struct conn *c)
+/* The close callback is the last on the connection: nothing calls back with c after it,
+ * so this is where c goes. Every send has resolved by now, so no buffer is held. */
+static void on_closed(urs_result *r, void *user)
 {
+	struct conn *c = user;
+	(void)r;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -42,43 +49,78 @@ static void conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	urs_sock_free(c->sock);
+	free(c->held);
 	free(c);
 }
 
-/* A send finished: the buffer it sent goes back to the loop (sends on a socket complete
- * in order, so it is the oldest one). */
+/* Graceful unless abort: the echoes already queued still go, then the FIN. */
+static void conn_close(struct conn *c, bool abort)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	urs_future f = urs_close(c->sock);
+	urs_then(f, on_closed, c);
+	if (abort)
+		urs_cancel(f); /* queued echoes are dropped, the peer gets a reset */
+}
+
+/* A send finished: the buffer it sent goes back to the loop. Sends on a socket resolve in
+ * order, so it is the oldest one; when one fails, those behind it fail too (-EPIPE) and
+ * come back here one by one. */
 static void on_sent(urs_result *r, void *user)
 {
 	struct conn *c = user;
-	urs_buf b = { NULL, 0, c->head, loop };
-	c->head = next_buf[c->head];
-	if (c->head == URS_BUF_NONE)
-		c->tail = URS_BUF_NONE;
-	urs_buf_release(&b);
-	if ((c->eof && c->head == URS_BUF_NONE) || r->res < 0)
-		conn_free(c);
+	urs_buf_release(&c->held[c->head]);
+	c->head = (c->head + 1) % c->cap;
+	c->n--;
+	if (r->res < 0)
+		conn_close(c, true);
+}
+
+static bool hold(struct conn *c, const urs_buf *b)
+{
+	if (c->n == c->cap) {
+		uint32_t cap = c->cap ? 2 * c->cap : 8;
+		urs_buf *h = malloc(cap * sizeof(*h));
+		if (!h)
+			return false;
+		for (uint32_t i = 0; i < c->n; i++)
+			h[i] = c->held[(c->head + i) % c->cap];
+		free(c->held);
+		c->held = h;
+		c->head = 0;
+		c->cap = cap;
+	}
+	c->held[(c->head + c->n++) % c->cap] = *b;
+	return true;
 }
 
 static void on_chunk(urs_result *r, void *user)
 {
 	struct conn *c = user;
 	if (!(r->flags & URS_RES_MORE)) { /* EOF, error or close: the stream is over */
-		c->eof = 1;
-		if (c->head == URS_BUF_NONE)
-			conn_free(c);
+		conn_close(c, r->res < 0 && r->res != -ECANCELED);
 		return;
 	}
-	urs_future f = urs_sendall(c->sock, r->buf.data, r->buf.len, 0);
-	if (urs_then(f, on_sent, c) < 0) {
+	if (r->flags & URS_RES_TRUNC) {
+		/* A seqpacket message longer than a buffer: echoing the part would hand the
+		 * peer a message it never sent. Say so and drop the connection. */
+		fprintf(stderr, "stream_echo: a message over %u bytes was cut; closing that "
+				"connection\n", r->buf.len);
+		urs_buf_release(&r->buf);
+		conn_close(c, true);
+		return;
+	}
+	if (c->closing || !hold(c, &r->buf)) {
 		urs_buf_release(&r->buf);
 		return;
 	}
-	next_buf[r->buf.id] = URS_BUF_NONE;
-	if (c->tail != URS_BUF_NONE)
-		next_buf[c->tail] = r->buf.id;
-	else
-		c->head = r->buf.id;
-	c->tail = r->buf.id;
+	if (urs_then(urs_sendall(c->sock, r->buf.data, r->buf.len, 0), on_sent, c) < 0) {
+		c->n--; /* never started: its buffer is the newest held */
+		urs_buf_release(&c->held[(c->head + c->n) % c->cap]);
+		conn_close(c, true);
+	}
 }
 
 static void on_conn(urs_result *r, void *user)
@@ -92,13 +134,12 @@ static void on_conn(urs_result *r, void *user)
 		return;
 	}
 	c->sock = r->sock;
-	c->head = c->tail = URS_BUF_NONE;
 	c->next = conns;
 	if (conns)
 		conns->prev = c;
 	conns = c;
 	if (urs_future_error(urs_recv_stream(c->sock, on_chunk, c)) < 0)
-		conn_free(c);
+		conn_close(c, true);
 }
 
 int main(int argc, char **argv)
@@ -130,7 +171,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "urs_loop_new: %s\n", strerror(-ret));
 		return 1;
 	}
-	next_buf = calloc(opts.buf_count, sizeof(*next_buf));
 	urs_sock *l;
 	int one = 1;
 	if ((ret = urs_socket(loop, addr.u.sa.sa_family, type, 0, &l)) < 0 ||
@@ -151,21 +191,18 @@ int main(int argc, char **argv)
 	urs_future acc = urs_accept_stream(l, on_conn, NULL);
 	while (!stopping && urs_loop_run(loop, URS_RUN_ONCE) >= 0)
 		;
-	/* Stop accepting, let every connection's pending sends finish, then close. */
+	/* Stop accepting, let every connection's pending echoes finish, then close. */
 	urs_cancel(acc);
 	for (struct conn *c = conns; c; c = c->next)
-		urs_detach(urs_shutdown(c->sock, SHUT_RD));
+		conn_close(c, false);
 	urs_sock_free(l);
 	urs_loop_run(loop, URS_RUN_UNTIL_IDLE);
-	while (conns)
-		conn_free(conns);
 	/* For the benchmark: how often the loop entered the kernel (its only syscall on the
 	 * request path). */
 	urs_loop_stats st;
 	urs_loop_stats_get(loop, &st);
 	fprintf(stderr, "syscalls %llu\n", (unsigned long long)st.enters);
 	urs_loop_free(loop);
-	free(next_buf);
 	if (text[0] == '/')
 		unlink(text); /* the path this server created */
 	return 0;

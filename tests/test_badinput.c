@@ -114,9 +114,9 @@ static void test_buffer_misuse(void **state)
 	assert_int_equal(urs_buf_release(&r.buf), 0);
 	assert_int_equal(urs_buf_release(&r.buf), 0);        /* emptied view: no-op */
 	assert_int_equal(urs_buf_release(&copy), -EALREADY); /* a second release */
-	urs_buf junk = { NULL, 1, 1u << 30, loop };
+	urs_buf junk = { .len = 1, .id = 1u << 30, .loop = loop };
 	assert_int_equal(urs_buf_release(&junk), -EINVAL);
-	urs_buf orphan = { NULL, 1, 0, NULL };
+	urs_buf orphan = { .len = 1, .id = 0 };
 	assert_int_equal(urs_buf_release(&orphan), -EINVAL);
 	tu_close(p[0]);
 	tu_close(p[1]);

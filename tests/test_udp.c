@@ -33,11 +33,11 @@ static void basic(const char *where)
 	assert_int_equal(urs_addr_port(&r.addr), urs_addr_port(&aa));
 	assert_int_equal(r.flags & URS_RES_TRUNC, 0);
 	urs_buf_release(&r.buf);
-	/* Truncation: the datagram's real length, the bytes that fit, the flag. */
+	/* Truncation: the bytes that fit, and the flag. */
 	char big[1000];
 	memset(big, 'b', sizeof(big));
 	tu_await_eq(urs_sendto(b, big, sizeof(big), 0, &aa), 1000, NULL);
-	tu_await_eq(urs_recvfrom(a, 10, 0), 1000, &r);
+	tu_await_eq(urs_recvfrom(a, 10, 0), 10, &r);
 	assert_int_equal(r.buf.len, 10);
 	assert_true(r.flags & URS_RES_TRUNC);
 	urs_buf_release(&r.buf);

@@ -5,8 +5,20 @@
  *  - every int result is >= 0 on success and -errno on failure; errno is never read or set;
  *  - a loop and everything made on it belong to the thread that runs it;
  *  - callbacks run only inside urs_loop_run() or urs_await(), never inside the call that
- *    started the operation; a call that fails at once never runs its callback;
- *  - every future resolves exactly once: with its result, -ECANCELED, or -ETIMEDOUT. */
+ *    started, cancelled or freed anything; a call that fails at once never runs its
+ *    callback;
+ *  - every future resolves exactly once: with its result, -ECANCELED, or -ETIMEDOUT.
+ *
+ * Lifetimes — every object has one end:
+ *  - loop:   urs_loop_new .. urs_loop_free (sockets you still hold survive it as husks);
+ *  - socket: urs_socket/accept/adopt .. urs_sock_free. Its close resolves after every
+ *            other op on it has resolved and run its callback: the close callback is the
+ *            last callback on the socket, the place to free per-connection state. After
+ *            urs_sock_free returns no callback on it runs, except that close callback;
+ *  - future: returned by a call .. consumed by urs_then's callback, urs_await or
+ *            urs_detach; a stale handle answers -EINVAL, never touches memory;
+ *  - urs_buf: lent by a receive .. urs_buf_release (a stale copy answers an error);
+ *  - FILE from urs_makefile: .. fclose, also after the socket or loop is gone. */
 #ifndef URSOCK_H
 #define URSOCK_H
 
@@ -72,17 +84,19 @@ enum urs_feature {
 	URS_FEAT_OP_SOCKET = 1u << 8,       /* IORING_OP_SOCKET (5.19) */
 	URS_FEAT_OP_BIND = 1u << 9,         /* IORING_OP_BIND (6.11) */
 	URS_FEAT_OP_LISTEN = 1u << 10,      /* IORING_OP_LISTEN (6.11) */
-	URS_FEAT_SEND_ZC = 1u << 11,        /* IORING_OP_SEND_ZC (6.0) */
+	URS_FEAT_SEND_ZC = 1u << 11,        /* IORING_OP_SEND_ZC (6.0): not used yet */
 	URS_FEAT_NODROP = 1u << 12,         /* IORING_FEAT_NODROP (5.5): CQ overflow keeps CQEs */
 	URS_FEAT_MIN_WAIT = 1u << 13        /* IORING_FEAT_MIN_TIMEOUT (6.12): batched waits */
 };
 
 typedef struct urs_loop_opts {
 	unsigned sq_entries;  /* SQ size; 0 = 256 */
-	unsigned cq_entries;  /* CQ size; 0 = 4 x sq_entries (tests use tiny ones to force overflow) */
+	unsigned cq_entries;  /* CQ size, >= sq_entries; 0 = 4 x sq_entries (tests use tiny ones to
+				 force overflow) */
 	unsigned buf_count;   /* provided buffers, a power of two; 0 = 1024 */
 	unsigned buf_size;    /* bytes per provided buffer; 0 = 4096 */
-	unsigned max_ops;     /* ops in flight at once; 0 = 65536 */
+	unsigned max_ops;     /* ops at once, including one reserved per socket for its close;
+				 0 = 65536. More answers -EBUSY, never a hang. */
 	unsigned disable;     /* urs_feature bits not to use even where the kernel has them */
 	/* Batched waits (servers): a wait asks for up to batch completions but returns as soon
 	 * as batch_wait_us microseconds have passed with at least one. Fewer io_uring_enter
@@ -103,11 +117,17 @@ typedef enum urs_run_mode {
 typedef struct urs_loop_stats {
 	uint64_t enters;        /* io_uring_enter calls made by the loop */
 	uint64_t cqes;          /* completions handled */
-	uint64_t nobufs;        /* receives that found the buffer ring empty and waited */
+	uint64_t nobufs;        /* times a receive found no free buffer and waited for one */
+	uint64_t stalls;        /* waits refused with -ENOBUFS: every pending op waited for a
+				   buffer the user holds, so nothing could ever wake the loop */
 	uint64_t rearms;        /* multishot requests re-armed after the kernel ended them */
 	uint64_t stale_cqes;    /* completions for a handle no longer live (ignored) */
-	uint32_t ops_in_use;    /* ops taken from the pool and not yet returned */
+	uint64_t cq_overflows;  /* turns that found the CQ overflowed (the kernel kept them) */
+	uint64_t cq_dropped;    /* times the kernel lost completions (-EBADR); see urs_loop_run */
+	uint32_t ops_in_use;    /* ops taken from the pool (one per live socket is its close) */
+	uint32_t ops_max;       /* the pool's limit (urs_loop_opts.max_ops) */
 	uint32_t bufs_lent;     /* provided buffers held by the user */
+	uint32_t bufs_total;    /* provided buffers of the loop */
 	uint32_t socks_open;    /* sockets not yet closed */
 	uint32_t socks_alive;   /* urs_sock objects not yet freed */
 } urs_loop_stats;
@@ -115,21 +135,32 @@ typedef struct urs_loop_stats {
 /* Makes a loop: one ring, its op pool and its buffers. opts may be NULL. Returns 0 and
  * *out, or -errno (-ENOSYS/-EPERM where io_uring is unavailable). The caller owns *out. */
 URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts);
-/* Cancels every pending op, runs their callbacks with -ECANCELED, closes every socket still
- * open, and frees the loop. NULL is ignored. */
-URS_API void urs_loop_free(urs_loop *loop);
-/* Drives the loop (see urs_run_mode). Returns the number of completions handled, or
- * -EDEADLK when called from inside a callback of the same loop, -EINVAL for a bad mode. */
+/* Ends the loop: every socket closes at once (queued sends are dropped, TCP connections
+ * reset), every pending op resolves -ECANCELED and its callback runs (it may free what it
+ * owns), results nobody consumed are released, then the loop is freed. Socket objects you
+ * have not freed stay valid as husks: every call on them answers -EBADF, urs_sock_free
+ * frees them, and a FILE from urs_makefile on one still fcloses (the loop never frees
+ * what you hold). Returns 0 (also for NULL), or -EDEADLK from inside one of its callbacks
+ * (nothing is changed then). */
+URS_API int urs_loop_free(urs_loop *loop);
+/* Drives the loop (see urs_run_mode). Returns the number of resolutions and stream events
+ * handled, or -EDEADLK when called from inside a callback of the same loop, -EINVAL for a
+ * bad mode, -ENOBUFS when it would wait for ever: every pending op waits for a provided
+ * buffer you hold and nothing is in the kernel (release one; stats.stalls counts these).
+ * If the kernel ever drops completions (-EBADR, memory exhausted), the ops whose
+ * completions were lost resolve -EBADR instead of hanging; the rest go on. */
 URS_API int urs_loop_run(urs_loop *loop, urs_run_mode mode);
-/* Makes a running URS_RUN_UNTIL_IDLE return after the current batch. */
+/* Makes a running URS_RUN_UNTIL_IDLE return after the current turn; called before a run,
+ * that run handles what is ready without waiting and returns. */
 URS_API void urs_loop_stop(urs_loop *loop);
 /* The ring's fd: readable when completions are waiting. A host event loop polls it and
  * then calls urs_loop_run(loop, URS_RUN_NOWAIT). */
 URS_API int urs_loop_fd(const urs_loop *loop);
-/* The urs_feature bits the kernel gave this loop. */
+/* The urs_feature bits this loop uses (the kernel has them and they were not disabled). */
 URS_API unsigned urs_loop_features(const urs_loop *loop);
-/* A printable form of those bits ("defer_taskrun single_issuer buf_ring ..."); the string
- * belongs to the loop. */
+/* A printable form: "backend=io_uring single_issuer ... buf_ring ...", and why a feature
+ * the loop wanted is missing ("no_buf_ring(register: ENOMEM)"); the string belongs to the
+ * loop. */
 URS_API const char *urs_loop_features_str(urs_loop *loop);
 /* Fills *out with the loop's counters. */
 URS_API void urs_loop_stats_get(const urs_loop *loop, urs_loop_stats *out);
@@ -138,26 +169,30 @@ URS_API void urs_loop_stats_get(const urs_loop *loop, urs_loop_stats *out);
 
 /* A view of received bytes lent to the caller. data points into the loop's provided
  * buffers (or nowhere when len is 0 and no buffer was used). Give it back with
- * urs_buf_release; until then that buffer cannot receive again. */
+ * urs_buf_release; until then that buffer cannot receive again. The view is a value: a
+ * copy kept after the release is stale, and releasing it is refused. */
 typedef struct urs_buf {
 	char *data;
 	uint32_t len;
 	uint32_t id;     /* the buffer's index in its loop; URS_BUF_NONE when no buffer is held */
+	uint32_t gen;    /* which lending of that buffer this view is */
 	urs_loop *loop;
 } urs_buf;
 
-enum { URS_BUF_NONE = 0xffffffffu };
+#define URS_BUF_NONE 0xffffffffu
 
-/* Gives a lent buffer back to its loop; a receive waiting for buffers is re-armed. Returns
- * 0, or -EINVAL for a buffer never lent, -EALREADY for one already given back. Releasing
- * an empty view (id == URS_BUF_NONE) is a no-op returning 0. */
+/* Gives a lent buffer back to its loop; a receive waiting for buffers goes on. Returns 0,
+ * or -EALREADY for a view already given back (also a stale copy of it), -EINVAL for one
+ * never lent (a forged id or generation); an error changes nothing. Releasing an empty
+ * view (id == URS_BUF_NONE) is a no-op returning 0. */
 URS_API int urs_buf_release(urs_buf *buf);
 
 /* ---------------------------------------------------------------- futures */
 
 /* What an operation resolved to. Fields beyond res are filled as the op says. */
 typedef struct urs_result {
-	int res;          /* >= 0: bytes / 0 / as the op says; < 0: -errno */
+	int res;          /* >= 0: bytes / 0 / as the op says; < 0: -errno. For a receive, the
+			     bytes delivered (r.buf.len), also when URS_RES_TRUNC says more were cut */
 	unsigned flags;   /* URS_RES_* */
 	urs_buf buf;      /* recv, recvfrom, streams: the received bytes, lent to you */
 	urs_sock *sock;   /* accept: the new connection, yours (close/free it) */
@@ -167,7 +202,8 @@ typedef struct urs_result {
 
 enum {
 	URS_RES_MORE = 1u << 0,  /* a stream event: more events follow on the same callback */
-	URS_RES_TRUNC = 1u << 1  /* recvfrom: the datagram was longer than the buffer (MSG_TRUNC) */
+	URS_RES_TRUNC = 1u << 1  /* a datagram or seqpacket message was longer than the room for
+				    it: the rest of that message is dropped (MSG_TRUNC) */
 };
 
 /* A small value handle to one pending operation. A failed-at-once call returns a future
@@ -194,8 +230,10 @@ URS_API int urs_then(urs_future f, urs_cb cb, void *user);
  * called from inside a callback, -EINVAL/-EALREADY as urs_then. */
 URS_API int urs_await(urs_future f, urs_result *out);
 /* Asks for f to be cancelled: it resolves -ECANCELED unless it completed first (then its
- * result stands and no data is lost). Returns 0, -EINVAL for a stale handle, -EALREADY when
- * it has already resolved. */
+ * result stands and no data is lost). A cancelled stream send or sendall fails the ordered
+ * ops queued behind it (see urs_send); a cancelled close becomes an abortive close (see
+ * urs_close). Returns 0, -EINVAL for a stale handle, -EALREADY when it has already
+ * resolved. */
 URS_API int urs_cancel(urs_future f);
 /* Nobody will consume f: its result is dropped when it resolves (a received buffer is
  * released, an accepted socket closed). Returns 0 or -EINVAL/-EALREADY. */
@@ -214,8 +252,12 @@ URS_API int urs_socket(urs_loop *loop, int family, int type, int proto, urs_sock
 URS_API int urs_sock_adopt(urs_loop *loop, int fd, urs_sock **out);
 /* A connected pair (AF_UNIX), like socketpair(2). */
 URS_API int urs_socketpair(urs_loop *loop, int type, urs_sock *out[2]);
-/* Frees a socket object. An open socket is closed first (its pending ops resolve
- * -ECANCELED); the object is gone once that close completes. sock must not be used after. */
+/* You are done with sock: no callback on it runs after this returns (the results of its
+ * pending ops are dropped: buffers go back, accepted sockets are closed; an awaiter still
+ * gets its result, and a close callback you attached with urs_then(urs_close(sock), ...)
+ * still runs, last). An open socket is closed as urs_close does (sends already queued still
+ * go, then the FIN). The object is freed once it is closed and no FILE from urs_makefile
+ * uses it. sock must not be used after. NULL is ignored. */
 URS_API void urs_sock_free(urs_sock *sock);
 
 /* Binds to addr (sync; IORING_OP_BIND when the kernel has it and the loop is idle).
@@ -238,18 +280,20 @@ URS_API urs_future urs_connect_ex(urs_sock *sock, const urs_addr *addr);
 
 /* Receives at most bufsize bytes into a provided buffer: resolves to the byte count with
  * r->buf (lent to you), 0 = the peer closed. Never loses bytes when buffers run out: it
- * waits for one to be released. */
+ * waits for one to be released (and honours the socket's timeout meanwhile). On a datagram
+ * or seqpacket socket one message: URS_RES_TRUNC when it was longer than the room. */
 URS_API urs_future urs_recv(urs_sock *sock, size_t bufsize, int flags);
 /* Receives at most len bytes into the caller's memory, which belongs to the kernel until
- * the future resolves. Resolves to the byte count. */
+ * the future resolves. Resolves to the byte count (URS_RES_TRUNC as urs_recv). */
 URS_API urs_future urs_recv_into(urs_sock *sock, void *data, size_t len, int flags);
 /* A datagram and its sender: resolves to the byte count with r->buf and r->addr;
- * URS_RES_TRUNC when the datagram was longer than bufsize (the rest is dropped, as
- * MSG_TRUNC says); res is then the datagram's full length, r->buf.len the bytes kept. */
+ * URS_RES_TRUNC when the datagram was longer than bufsize or the loop's buffer (the rest is
+ * dropped, as MSG_TRUNC says); res and r->buf.len are then the bytes kept. */
 URS_API urs_future urs_recvfrom(urs_sock *sock, size_t bufsize, int flags);
 /* Streams received chunks: cb runs per chunk with URS_RES_MORE and r->buf (lent to you);
  * the stream ends (cb without URS_RES_MORE) at EOF (res 0), on an error, cancel or close.
- * Uses multishot recv where the kernel has it. */
+ * Uses multishot recv where the kernel has it. On a datagram or seqpacket socket each
+ * event is one message, as urs_recvfrom_stream. */
 URS_API urs_future urs_recv_stream(urs_sock *sock, urs_cb cb, void *user);
 
 /* Streams datagrams with their senders: cb runs per datagram with URS_RES_MORE, r->buf
@@ -260,18 +304,30 @@ URS_API urs_future urs_recv_stream(urs_sock *sock, urs_cb cb, void *user);
 URS_API urs_future urs_recvfrom_stream(urs_sock *sock, urs_cb cb, void *user);
 
 /* Sends; resolves to the bytes sent, possibly fewer than len. data belongs to the kernel
- * until the future resolves. Sends on one stream or seqpacket socket run in the order
- * issued (one at a time); datagram sends may be in flight together. */
+ * until the future resolves. On a stream or seqpacket socket sends, sendall and shutdown
+ * run one at a time in the order issued; when one of them does not complete whole (an
+ * error, a timeout, a cancel, a short send), every one queued behind it at that moment
+ * resolves -EPIPE without sending a byte — the peer never sees data from after a hole —
+ * and the socket is torn: shutdown(SHUT_WR) answers -EPIPE and close resets a TCP
+ * connection instead of sending a FIN. Datagram sends may be in flight together. A queued
+ * send honours the socket's timeout from the moment it was issued. */
 URS_API urs_future urs_send(urs_sock *sock, const void *data, size_t len, int flags);
 /* Sends every byte: resolves 0 once all are sent, or -errno; r->sent says how many went. */
 URS_API urs_future urs_sendall(urs_sock *sock, const void *data, size_t len, int flags);
 /* Sends a datagram to addr; resolves to the bytes sent. */
 URS_API urs_future urs_sendto(urs_sock *sock, const void *data, size_t len, int flags,
 			      const urs_addr *addr);
-/* Shuts down reading (SHUT_RD), writing (SHUT_WR) or both; resolves 0 or -errno. */
+/* Shuts down reading (SHUT_RD), writing (SHUT_WR) or both; resolves 0 or -errno.
+ * SHUT_WR/SHUT_RDWR wait behind the queued sends, so the FIN follows every byte; on a torn
+ * socket they answer -EPIPE. */
 URS_API urs_future urs_shutdown(urs_sock *sock, int how);
-/* Closes: pending ops are cancelled and resolve first, then the fd closes
- * (IORING_OP_CLOSE). Later calls on sock answer -EBADF; free it with urs_sock_free. */
+/* Closes gracefully, and never fails for want of memory (the op is reserved with the
+ * socket): receives, accepts and connects are cancelled at once; sends and a shutdown
+ * already queued still go, each within its timeout; once every op on sock has resolved and
+ * run its callback the fd is closed and the close resolves 0 — its callback is the last
+ * on sock. Cancelling the close makes it abortive: the queued sends are cancelled too and
+ * a TCP connection is reset; it still resolves 0. Later calls on sock answer -EBADF; free
+ * the object with urs_sock_free (in the close callback, for instance). */
 URS_API urs_future urs_close(urs_sock *sock);
 
 /* The peer's / own address (sync). Returns 0 or -errno (-ENOTCONN, -EBADF). */
@@ -309,8 +365,9 @@ URS_API urs_future urs_sleep(urs_loop *loop, double seconds);
  * loop, so they honour its timeout (errno ETIMEDOUT) and never raise SIGPIPE (a closed peer
  * gives EPIPE through ferror/errno). They drive the loop: called from inside a loop
  * callback they fail with errno EDEADLK instead of deadlocking. fclose leaves the socket
- * open (close it yourself, as in Python); the socket object outlives urs_sock_free until
- * the last FILE on it is closed. Returns NULL with *err (if err) set to -errno. */
+ * open (close it yourself, as in Python); the socket object outlives urs_sock_free and
+ * even urs_loop_free until the last FILE on it is closed (I/O then fails with EBADF).
+ * Returns NULL with *err (if err) set to -errno. */
 URS_API FILE *urs_makefile(urs_sock *sock, const char *mode, int *err);
 
 #ifdef __cplusplus

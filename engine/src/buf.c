@@ -1,7 +1,8 @@
 /* Provided buffers: one buffer ring per loop (group 0) from which the kernel picks a buffer
- * when data arrives; the buffer is lent to the user until urs_buf_release. Without buffer
- * rings (or with URS_FEAT_BUF_RING disabled) the same buffers are handed out by us, one
- * per receive, from a free stack. */
+ * when data arrives; the buffer is lent to the user until urs_buf_release. Without a buffer
+ * ring (an old kernel, a refused registration, or URS_FEAT_BUF_RING disabled) the same
+ * buffers are handed out by us, one per receive, from a free stack. Either way every
+ * buffer comes back through urs__buf_back, which wakes a receive waiting for one. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -13,6 +14,13 @@ static size_t page_round(size_t n)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
 	return (n + pg - 1) & ~(pg - 1);
+}
+
+static void ring_add(urs_loop *loop, uint32_t id, int offset)
+{
+	loop->buf_in_ring++;
+	io_uring_buf_ring_add(loop->br, urs__buf_addr(loop, id), loop->buf_size, (unsigned short)id,
+			      io_uring_buf_ring_mask(loop->buf_count), offset);
 }
 
 static int ring_init(urs_loop *loop)
@@ -35,10 +43,8 @@ static int ring_init(urs_loop *loop)
 		loop->br = NULL;
 		return ret;
 	}
-	int mask = io_uring_buf_ring_mask(loop->buf_count);
 	for (uint32_t i = 0; i < loop->buf_count; i++)
-		io_uring_buf_ring_add(loop->br, urs__buf_addr(loop, i), loop->buf_size,
-				      (unsigned short)i, mask, (int)i);
+		ring_add(loop, i, (int)i);
 	io_uring_buf_ring_advance(loop->br, (int)loop->buf_count);
 	return 0;
 }
@@ -56,15 +62,19 @@ int urs__buf_init(urs_loop *loop, const urs_loop_opts *opts)
 		return -ENOMEM;
 	loop->buf_base = p;
 	loop->buf_lent = calloc(loop->buf_count, 1);
-	if (!loop->buf_lent)
+	loop->buf_gen = calloc(loop->buf_count, sizeof(uint32_t));
+	loop->buf_free = malloc(loop->buf_count * sizeof(uint32_t));
+	if (!loop->buf_lent || !loop->buf_gen || !loop->buf_free)
 		goto nomem;
-	/* Fall back by trying: a kernel without buffer rings refuses the registration. */
-	if ((loop->features & URS_FEAT_BUF_RING) && ring_init(loop) < 0)
-		loop->features &= ~URS_FEAT_BUF_RING;
-	if (!(loop->features & URS_FEAT_BUF_RING)) {
-		loop->buf_free = malloc(loop->buf_count * sizeof(uint32_t));
-		if (!loop->buf_free)
-			goto nomem;
+	/* Fall back by trying; the reason is kept for urs_loop_features_str. */
+	if (loop->features & URS_FEAT_BUF_RING) {
+		int ret = ring_init(loop);
+		if (ret < 0) {
+			loop->features &= ~URS_FEAT_BUF_RING;
+			loop->buf_ring_err = ret;
+		}
+	}
+	if (!loop->br) {
 		for (uint32_t i = 0; i < loop->buf_count; i++)
 			loop->buf_free[i] = loop->buf_count - 1 - i;
 		loop->buf_nfree = loop->buf_count;
@@ -86,80 +96,130 @@ void urs__buf_fini(urs_loop *loop)
 		munmap(loop->buf_base, loop->buf_map_len);
 	loop->buf_base = NULL;
 	free(loop->buf_lent);
-	loop->buf_lent = NULL;
+	free(loop->buf_gen);
 	free(loop->buf_free);
+	loop->buf_lent = NULL;
+	loop->buf_gen = NULL;
 	loop->buf_free = NULL;
 }
 
-int urs__buf_take(urs_loop *loop)
+int urs__buf_claim(struct urs_op *op)
 {
+	urs_loop *loop = op->loop;
+	if (loop->br || op->bid != URS_BUF_NONE)
+		return 0;
 	if (!loop->buf_nfree)
 		return -ENOBUFS;
-	return (int)loop->buf_free[--loop->buf_nfree];
+	op->bid = loop->buf_free[--loop->buf_nfree];
+	return 0;
 }
 
-void urs__buf_lend(urs_loop *loop, urs_buf *b, uint32_t id, uint32_t len)
+void urs__buf_take(struct urs_op *op, int res, uint32_t cflags, uint32_t keep)
 {
-	b->data = urs__buf_addr(loop, id);
+	urs_loop *loop = op->loop;
+	uint32_t id = op->bid;
+	if (cflags & IORING_CQE_F_BUFFER) {
+		id = cflags >> IORING_CQE_BUFFER_SHIFT;
+		loop->buf_in_ring--;
+	}
+	op->bid = URS_BUF_NONE;
+	op->blen = 0;
+	op->bdata = NULL;
+	if (id == URS_BUF_NONE)
+		return;
+	if (res <= 0) {
+		urs__buf_back(loop, id);
+		return;
+	}
+	uint32_t len = (uint32_t)res;
+	if (len > keep)
+		len = keep;
+	if (len > loop->buf_size)
+		len = loop->buf_size;
+	op->bid = id;
+	op->bdata = urs__buf_addr(loop, id);
+	op->blen = len;
+}
+
+void urs__buf_back(urs_loop *loop, uint32_t id)
+{
+	if (loop->br) {
+		ring_add(loop, id, 0);
+		io_uring_buf_ring_advance(loop->br, 1);
+	} else {
+		loop->buf_free[loop->buf_nfree++] = id;
+	}
+	struct urs_op *w = urs__opq_pop(&loop->bufwait);
+	if (w) {
+		urs__op_unpark(w);
+		urs__op_submit(w);
+	}
+}
+
+void urs__buf_lend(urs_loop *loop, urs_buf *b, uint32_t id, char *data, uint32_t len)
+{
+	loop->buf_gen[id]++;
+	b->data = data;
 	b->len = len;
 	b->id = id;
+	b->gen = loop->buf_gen[id];
 	b->loop = loop;
 	loop->buf_lent[id] = 1;
 	loop->stats.bufs_lent++;
 }
 
-void urs__buf_put(urs_loop *loop, uint32_t id)
-{
-	if (loop->br) {
-		io_uring_buf_ring_add(loop->br, urs__buf_addr(loop, id), loop->buf_size,
-				      (unsigned short)id, io_uring_buf_ring_mask(loop->buf_count), 0);
-		io_uring_buf_ring_advance(loop->br, 1);
-	} else {
-		loop->buf_free[loop->buf_nfree++] = id;
-	}
-}
-
-/* Could a receive find a buffer now? With a ring, every buffer not lent is in the ring or
- * in a CQE about to be handled; without one, the free stack says. */
+/* Could a receive find a buffer now? A buffer the user released while the kernel was
+ * answering -ENOBUFS woke nobody, so the waiter checks for itself. */
 static bool bufs_free(const urs_loop *loop)
 {
-	return loop->br ? loop->stats.bufs_lent < loop->buf_count : loop->buf_nfree > 0;
+	return loop->br ? loop->buf_in_ring > 0 : loop->buf_nfree > 0;
 }
 
-/* A receive found no buffer (-ENOBUFS): it waits, in order, for one to come back. No byte
- * is lost: the data stays in the socket until the receive is re-armed. */
-void urs__buf_wait(urs_loop *loop, struct urs_op *op)
+enum op_next urs__buf_wait(struct urs_op *op)
 {
+	urs_loop *loop = op->loop;
+	if (urs__op_nonblocking(op)) {
+		op->res = -EAGAIN;
+		return NEXT_DECIDE;
+	}
 	loop->stats.nobufs++;
-	op->flags |= OPF_QUEUED;
-	op->next = NULL;
-	if (loop->bufwait_tail)
-		loop->bufwait_tail->next = op;
-	else
-		loop->bufwait = op;
-	loop->bufwait_tail = op;
-	/* Buffers released between the kernel's -ENOBUFS and now wake nobody else. */
-	if (bufs_free(loop) && loop->bufwait == op) {
-		loop->bufwait = loop->bufwait_tail = NULL;
-		urs__op_rearm(op);
-	}
+	if (bufs_free(loop) && !loop->bufwait.n)
+		return NEXT_AGAIN;
+	urs__op_park(op, &loop->bufwait);
+	return NEXT_PARKED;
 }
 
-bool urs__buf_unwait(urs_loop *loop, struct urs_op *op)
+/* After CQEs were dropped the kernel may have taken buffers whose completions we never
+ * saw: with nothing in the kernel any more, every buffer that is neither lent nor held by
+ * an op's result is free again. */
+void urs__buf_rebuild(urs_loop *loop)
 {
-	struct urs_op *prev = NULL;
-	for (struct urs_op *o = loop->bufwait; o; prev = o, o = o->next) {
-		if (o != op)
-			continue;
-		if (prev)
-			prev->next = o->next;
-		else
-			loop->bufwait = o->next;
-		if (loop->bufwait_tail == o)
-			loop->bufwait_tail = prev;
-		return true;
+	uint8_t *held = calloc(loop->buf_count, 1);
+	if (!held)
+		return;
+	for (uint32_t i = 0; i < loop->buf_count; i++)
+		held[i] = loop->buf_lent[i];
+	for (uint32_t c = 0; c < loop->nchunks; c++)
+		for (uint32_t i = 0; i < OP_CHUNK; i++) {
+			struct urs_op *op = &loop->chunks[c][i];
+			if (op->state != OP_FREE && op->bid != URS_BUF_NONE && op->bid < loop->buf_count)
+				held[op->bid] = 1;
+		}
+	if (loop->br) {
+		io_uring_buf_ring_init(loop->br);
+		loop->buf_in_ring = 0;
+		int n = 0;
+		for (uint32_t i = 0; i < loop->buf_count; i++)
+			if (!held[i])
+				ring_add(loop, i, n++);
+		io_uring_buf_ring_advance(loop->br, n);
+	} else {
+		loop->buf_nfree = 0;
+		for (uint32_t i = loop->buf_count; i-- > 0;)
+			if (!held[i])
+				loop->buf_free[loop->buf_nfree++] = i;
 	}
-	return false;
+	free(held);
 }
 
 URS_API int urs_buf_release(urs_buf *b)
@@ -171,20 +231,18 @@ URS_API int urs_buf_release(urs_buf *b)
 	urs_loop *loop = b->loop;
 	if (!loop || b->id >= loop->buf_count)
 		return -EINVAL;
+	uint32_t cur = loop->buf_gen[b->id];
+	if (b->gen != cur)
+		/* A copy from an earlier lending (already given back), or a made-up one. */
+		return (int32_t)(cur - b->gen) > 0 ? -EALREADY : -EINVAL;
 	if (!loop->buf_lent[b->id])
 		return -EALREADY;
 	loop->buf_lent[b->id] = 0;
 	loop->stats.bufs_lent--;
-	urs__buf_put(loop, b->id);
+	uint32_t id = b->id;
 	b->id = URS_BUF_NONE;
 	b->data = NULL;
 	b->len = 0;
-	struct urs_op *w = loop->bufwait;
-	if (w) {
-		loop->bufwait = w->next;
-		if (!loop->bufwait)
-			loop->bufwait_tail = NULL;
-		urs__op_rearm(w);
-	}
+	urs__buf_back(loop, id);
 	return 0;
 }

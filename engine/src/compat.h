@@ -20,5 +20,21 @@
 #ifndef IORING_FEAT_MIN_TIMEOUT /* 6.12: min_wait_usec in io_uring_getevents_arg (was pad) */
 #define IORING_FEAT_MIN_TIMEOUT (1U << 15)
 #endif
+#ifndef IORING_ASYNC_CANCEL_ALL /* 5.19 */
+#define IORING_ASYNC_CANCEL_ALL (1U << 0)
+#endif
+#ifndef IORING_ASYNC_CANCEL_ANY /* 5.19 */
+#define IORING_ASYNC_CANCEL_ANY (1U << 2)
+#endif
+
+/* The extended wait argument (5.11). liburing 2.3 names the 6.12 min_wait_usec field "pad";
+ * newer releases renamed it. This layout is the kernel ABI, identical in both, so the loop
+ * fills its own copy instead of depending on either name. */
+struct urs_getevents_arg {
+	__u64 sigmask;
+	__u32 sigmask_sz;
+	__u32 min_wait_usec;
+	__u64 ts;
+};
 
 #endif

@@ -11,9 +11,13 @@ struct cookie {
 };
 
 /* Awaiting inside a callback of the same loop would wait for ourselves: refuse before an
- * op is started, so nothing is left pending. */
-static bool in_callback(const struct cookie *ck)
+ * op is started, so nothing is left pending. A socket whose loop is gone is closed. */
+static bool refused(const struct cookie *ck)
 {
+	if (!ck->sock->loop) {
+		errno = EBADF;
+		return true;
+	}
 	if (!ck->sock->loop->depth)
 		return false;
 	errno = EDEADLK;
@@ -23,7 +27,7 @@ static bool in_callback(const struct cookie *ck)
 static ssize_t file_read(void *c, char *buf, size_t size)
 {
 	struct cookie *ck = c;
-	if (in_callback(ck))
+	if (refused(ck))
 		return -1;
 	if (size > INT32_MAX)
 		size = INT32_MAX;
@@ -39,7 +43,7 @@ static ssize_t file_write(void *c, const char *buf, size_t size)
 {
 	struct cookie *ck = c;
 	urs_result r;
-	if (in_callback(ck))
+	if (refused(ck))
 		return 0;
 	int ret = urs_await(urs_sendall(ck->sock, buf, size, 0), &r);
 	if (ret < 0) {
@@ -55,8 +59,7 @@ static int file_close(void *c)
 	struct cookie *ck = c;
 	urs_sock *s = ck->sock;
 	free(ck);
-	if (--s->files == 0 && s->free_on_close && s->state == SOCK_CLOSED)
-		urs__sock_destroy(s);
+	urs__sock_file_closed(s);
 	return 0;
 }
 
@@ -66,7 +69,7 @@ URS_API FILE *urs_makefile(urs_sock *sock, const char *mode, int *err)
 	const char *m = NULL;
 	if (!sock || !mode)
 		e = -EINVAL;
-	else if (sock->state != SOCK_OPEN)
+	else if (urs__sock_check(sock) < 0)
 		e = -EBADF;
 	else if (!strcmp(mode, "r") || !strcmp(mode, "rb"))
 		m = "r";

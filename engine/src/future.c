@@ -1,5 +1,6 @@
-/* Futures: value handles to ops, and the hand-over of a result to whoever consumes it
- * (a callback, an awaiter, or nobody). Hops 5 and 6 of the request path. */
+/* Futures: value handles to ops, and the hand-over of a decided op's result to whoever
+ * consumes it — a callback, an awaiter, or nobody (hop 6). Decided ops with a consumer
+ * wait on the loop's ready list, so a callback only ever runs from the loop's own turn. */
 #include "internal.h"
 
 #include <string.h>
@@ -18,7 +19,7 @@ static struct urs_op *lookup(urs_future f, int *err)
 		return NULL;
 	}
 	struct urs_op *op = f.loop ? urs__op_at(f.loop, f.idx) : NULL;
-	if (!op || op->gen != f.gen || op->state == OP_FREE) {
+	if (!op || op->gen != f.gen || op->state == OP_FREE || op->state == OP_RESERVED) {
 		*err = -EINVAL;
 		return NULL;
 	}
@@ -35,6 +36,29 @@ void urs__result_drop(urs_result *r)
 	}
 }
 
+/* The result a consumer sees, built when it is handed over: the buffer is lent and the
+ * accepted socket changes hands only now. */
+static void build(struct urs_op *op, urs_result *r)
+{
+	urs_loop *loop = op->loop;
+	memset(r, 0, offsetof(urs_result, addr));
+	r->res = op->res;
+	r->flags = op->rflags;
+	r->buf.id = URS_BUF_NONE;
+	r->buf.loop = loop;
+	if (op->bid != URS_BUF_NONE) {
+		urs__buf_lend(loop, &r->buf, op->bid, op->bdata, op->blen);
+		op->bid = URS_BUF_NONE;
+	}
+	r->sock = op->newsock;
+	op->newsock = NULL;
+	if (urs__kind(op)->flags & KF_PEER)
+		r->addr = op->addr;
+	else
+		r->addr.len = 0;
+	r->sent = op->done;
+}
+
 static void run_cb(urs_loop *loop, urs_cb cb, urs_result *r, void *user)
 {
 	loop->depth++;
@@ -42,31 +66,58 @@ static void run_cb(urs_loop *loop, urs_cb cb, urs_result *r, void *user)
 	loop->depth--;
 }
 
-/* A stream's event (a chunk, a connection): its callback runs, the op stays. */
 void urs__event(struct urs_op *op, urs_result *r)
 {
-	run_cb(op->loop, op->cb, r, op->user);
+	if (op->flags & OPF_BOUND)
+		run_cb(op->loop, op->cb, r, op->user);
+	else
+		urs__result_drop(r);
 }
 
-/* The op has its result (op->r): give it to its consumer, or keep it until one comes. */
-void urs__future_resolve(struct urs_op *op)
+void urs__future_resolved(struct urs_op *op)
 {
+	if (!(op->flags & (OPF_BOUND | OPF_DETACHED)))
+		return; /* an awaiter, or a consumer still to come, takes it */
 	urs_loop *loop = op->loop;
-	if (op->state == OP_ACTIVE) {
-		op->state = OP_DONE;
-		loop->active--;
-	}
-	if (op->flags & OPF_BOUND) {
-		/* The handle goes stale before the callback runs: the callback owns the result. */
-		urs_cb cb = op->cb;
-		void *user = op->user;
-		urs_result r = op->r;
-		urs__op_free(loop, op);
+	op->flags |= OPF_READY;
+	op->next = NULL;
+	if (loop->ready_tail)
+		loop->ready_tail->next = op;
+	else
+		loop->ready = op;
+	loop->ready_tail = op;
+}
+
+/* The handle goes stale before the callback runs: the callback owns the result. */
+static void deliver(urs_loop *loop, struct urs_op *op)
+{
+	urs_result r;
+	build(op, &r);
+	urs__op_retire(op);
+	urs_cb cb = op->cb;
+	void *user = op->user;
+	bool bound = op->flags & OPF_BOUND;
+	urs__op_free(loop, op);
+	if (bound)
 		run_cb(loop, cb, &r, user);
-	} else if (op->flags & OPF_DETACHED) {
-		urs__result_drop(&op->r);
-		urs__op_free(loop, op);
+	else
+		urs__result_drop(&r);
+}
+
+int urs__ready_run(urs_loop *loop)
+{
+	int n = 0;
+	while (loop->ready) {
+		struct urs_op *op = loop->ready;
+		loop->ready = op->next;
+		if (!loop->ready)
+			loop->ready_tail = NULL;
+		op->next = NULL;
+		op->flags &= ~OPF_READY;
+		deliver(loop, op);
+		n++;
 	}
+	return n;
 }
 
 URS_API int urs_then(urs_future f, urs_cb cb, void *user)
@@ -83,7 +134,7 @@ URS_API int urs_then(urs_future f, urs_cb cb, void *user)
 	op->user = user;
 	op->flags |= OPF_BOUND;
 	if (op->state == OP_DONE)
-		urs__ready_push(op->loop, op);
+		urs__future_resolved(op);
 	return 0;
 }
 
@@ -105,12 +156,16 @@ URS_API int urs_await(urs_future f, urs_result *out)
 	if (loop->depth)
 		return -EDEADLK;
 	op->flags |= OPF_AWAITED;
-	int ret = urs__loop_until(loop, op, f.gen);
-	if (ret < 0) {
-		op->flags &= ~OPF_AWAITED;
-		return ret;
+	while (op->state != OP_DONE) {
+		int ret = urs__loop_turn(loop, true);
+		if (ret < 0) {
+			op->flags &= ~OPF_AWAITED; /* still pending: the handle stays good */
+			return ret;
+		}
 	}
-	urs_result r = op->r;
+	urs_result r;
+	build(op, &r);
+	urs__op_retire(op);
 	urs__op_free(loop, op);
 	if (out)
 		*out = r;
@@ -125,7 +180,7 @@ URS_API int urs_cancel(urs_future f)
 	struct urs_op *op = lookup(f, &err);
 	if (!op)
 		return err;
-	if (op->state != OP_ACTIVE || (op->flags & OPF_READY))
+	if (op->state == OP_DONE)
 		return -EALREADY;
 	urs__op_cancel(op);
 	return 0;
@@ -139,12 +194,9 @@ URS_API int urs_detach(urs_future f)
 		return err;
 	if (op->flags & (OPF_BOUND | OPF_DETACHED | OPF_AWAITED))
 		return -EALREADY;
-	if (op->state == OP_DONE && !(op->flags & OPF_READY)) {
-		urs__result_drop(&op->r);
-		urs__op_free(op->loop, op);
-		return 0;
-	}
 	op->flags |= OPF_DETACHED;
+	if (op->state == OP_DONE)
+		urs__future_resolved(op); /* dropped at the next turn, like every other */
 	return 0;
 }
 
@@ -158,3 +210,23 @@ URS_API urs_future urs_nop(urs_loop *loop)
 		return urs__future_err(ret);
 	return urs__op_start(op);
 }
+
+static int nop_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+{
+	(void)op;
+	io_uring_prep_nop(sqe);
+	return 0;
+}
+
+static enum op_next nop_complete(struct urs_op *op, int res, unsigned cflags)
+{
+	(void)cflags;
+	op->res = res;
+	return NEXT_DECIDE;
+}
+
+const struct urs_op_kind urs__kind_nop = {
+	.name = "nop",
+	.prepare = nop_prepare,
+	.complete = nop_complete,
+};

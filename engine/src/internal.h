@@ -1,5 +1,8 @@
-/* What the files of engine/src share: the loop, socket and op bodies and the urs__ calls
- * between the six hops of the request path (see DESIGN.md). */
+/* What the files of engine/src share. The request path (docs/DESIGN.md) is six hops:
+ *   socket.c (API) -> op.c start -> backend submit (uring.c + kind->prepare)
+ *   -> loop.c wait -> op.c CQE -> kind->complete -> op.c decide -> future.c deliver.
+ * The loop core (loop.c, op.c, future.c, buf.c, timer.c, uring.c) knows op kinds only
+ * through the table below; socket code (sock.c, socket.c, *_ops.c) plugs in through it. */
 #ifndef URS_INTERNAL_H
 #define URS_INTERNAL_H
 
@@ -9,113 +12,280 @@
 #include <linux/time_types.h>
 #include <sys/uio.h>
 
-/* ---------------------------------------------------------------- ops (op.c) */
+/* ---------------------------------------------------------------- op kinds */
 
 enum op_kind {
 	OPK_NOP,
-	OPK_SLEEP,      /* IORING_OP_TIMEOUT */
-	OPK_ACCEPT,
+	OPK_SLEEP,           /* timer.c: IORING_OP_TIMEOUT */
+	OPK_CLOSE,           /* sock.c: the socket's reserved close, last of its ordered ops */
+	OPK_ACCEPT,          /* conn_ops.c */
 	OPK_ACCEPT_STREAM,
 	OPK_CONNECT,
-	OPK_CONNECT_EX, /* connect_ex: resolves to the positive errno, as Python */
-	OPK_RECV,       /* into a provided buffer */
-	OPK_RECV_INTO,  /* into the caller's memory */
-	OPK_RECVFROM,   /* recvmsg into a provided buffer, with the sender */
+	OPK_CONNECT_EX,      /* resolves to the positive errno, as Python */
+	OPK_RECV,            /* stream_ops.c: into a provided buffer */
+	OPK_RECV_INTO,       /* into the caller's memory */
 	OPK_RECV_STREAM,
-	OPK_RECVFROM_STREAM, /* datagrams with their senders: multishot recvmsg */
-	OPK_SEND,
+	OPK_SEND,            /* ordered on stream and seqpacket sockets */
 	OPK_SENDALL,
+	OPK_SHUTDOWN,        /* SHUT_WR/SHUT_RDWR are ordered: the FIN follows queued bytes */
+	OPK_RECVFROM,        /* dgram_ops.c: recvmsg into a provided buffer, with the sender */
+	OPK_RECVFROM_STREAM, /* messages with their senders: multishot recvmsg */
 	OPK_SENDTO,
-	OPK_SHUTDOWN,
-	OPK_CLOSE
+	OPK__COUNT
 };
 
-enum op_state { OP_FREE, OP_ACTIVE, OP_DONE };
+/* What a kind's complete() asks for once the kernel owes its current submission nothing. */
+enum op_next {
+	NEXT_DECIDE, /* op->res is the result */
+	NEXT_AGAIN,  /* submit the next step (short send, a stream going on) */
+	NEXT_PARKED  /* the kind put the op in a queue of ours (urs__op_park) */
+};
 
-/* Which of an op's SQEs a CQE answers: its own request or its linked timeout. A CQE of a
- * cancel request carries UD_IGNORE and no op. */
-enum { UD_MAIN = 0, UD_TIMEOUT = 1, UD_IGNORE = 2 };
+enum kind_flag {
+	KF_SOCK = 1u << 0,       /* names a socket: linked into its op list while it lives */
+	KF_TIMEOUT = 1u << 1,    /* honours the socket's timeout (deadline from the start) */
+	KF_BUF = 1u << 2,        /* receives into a provided buffer: may wait for one */
+	KF_STREAM = 1u << 3,     /* many events (URS_RES_MORE) then one resolution */
+	KF_TRY_ONCE = 1u << 4,   /* non-blocking mode is a zero timeout (no MSG_DONTWAIT) */
+	KF_PEER = 1u << 5,       /* the result carries the peer's address (accept, recvfrom) */
+	KF_ORDERED = 1u << 6     /* on a stream or seqpacket socket, runs in issue order */
+};
+
+struct urs_op;
+struct io_uring_sqe;
+
+/* One row per kind, as the kernel's io_uring/opdef.c. Only prepare and complete are
+ * required; the rest are hooks a kind may need. */
+struct urs_op_kind {
+	const char *name;
+	unsigned flags;
+	/* The first step: returns true to submit now, false when the kind queued the op (an
+	 * ordered send behind another). NULL: submit now. */
+	bool (*start)(struct urs_op *op);
+	/* Fills the SQE of the op's current step. Returns 0, or a -errno that decides the op
+	 * without submitting anything. */
+	int (*prepare)(struct urs_op *op, struct io_uring_sqe *sqe);
+	/* A CQE with IORING_CQE_F_MORE: one event of a stream; the request stays armed. */
+	void (*event)(struct urs_op *op, int res, unsigned cflags);
+	/* The kernel owes the current submission nothing more: continue or decide. */
+	enum op_next (*complete)(struct urs_op *op, int res, unsigned cflags);
+	/* The op is being cancelled while it waits in a queue of the kind's (not the kernel):
+	 * leave it. Returns false when the kind handles the cancel itself (a close). */
+	bool (*cancel)(struct urs_op *op);
+	/* The op was just decided (op->res final, callbacks not yet run): a queue moves on. */
+	void (*decided)(struct urs_op *op);
+	/* The op is done with its socket (decided and, with a callback, delivered). */
+	void (*retire)(struct urs_op *op);
+};
+
+extern const struct urs_op_kind *const urs__kinds[OPK__COUNT];
+extern const struct urs_op_kind urs__kind_nop, urs__kind_sleep, urs__kind_close,
+	urs__kind_accept, urs__kind_accept_stream, urs__kind_connect, urs__kind_connect_ex,
+	urs__kind_recv, urs__kind_recv_into, urs__kind_recv_stream, urs__kind_send,
+	urs__kind_sendall, urs__kind_shutdown, urs__kind_recvfrom, urs__kind_recvfrom_stream,
+	urs__kind_sendto;
+
+/* ---------------------------------------------------------------- ops (op.c) */
+
+enum op_state {
+	OP_FREE,     /* in the pool */
+	OP_RESERVED, /* a socket's close op, held for it until the socket closes */
+	OP_WAITING,  /* started, waiting outside the kernel: a queue of ours or a turn */
+	OP_KERNEL,   /* submitted: the kernel owes it kpending CQEs */
+	OP_DONE      /* decided: the result waits for its consumer (or the ready list) */
+};
+
+/* Which of an op's SQEs a CQE answers. UD_LOOP marks the loop's own requests (a cancel,
+ * the recovery barrier): no op. */
+enum { UD_MAIN = 0, UD_TIMEOUT = 1, UD_LOOP = 2 };
+enum { UD_LOOP_IGNORE = 0, UD_LOOP_BARRIER = 1 };
 
 enum op_flag {
-	OPF_BOUND = 1u << 0,     /* a callback is attached */
-	OPF_DETACHED = 1u << 1,  /* nobody consumes the result */
-	OPF_AWAITED = 1u << 2,   /* urs_await is waiting for it */
-	OPF_CANCEL = 1u << 3,    /* cancel asked (urs_cancel, close, loop teardown) */
-	OPF_TIMEDOUT = 1u << 4,  /* the linked timeout fired */
-	OPF_LINKED = 1u << 5,    /* the current submission carries a linked timeout */
-	OPF_QUEUED = 1u << 6,    /* waiting in a queue of ours, not in the kernel */
-	OPF_BACKOFF = 1u << 7,   /* accept stream: a backoff timer is in the kernel */
-	OPF_READY = 1u << 8,     /* on the loop's ready list */
-	OPF_MULTI = 1u << 9      /* the current submission is multishot */
+	OPF_BOUND = 1u << 0,    /* a callback is attached */
+	OPF_DETACHED = 1u << 1, /* nobody consumes the result: dropped at delivery */
+	OPF_AWAITED = 1u << 2,  /* urs_await is waiting for it */
+	OPF_CANCEL = 1u << 3,   /* cancel asked (urs_cancel, close, teardown) */
+	OPF_TIMEDOUT = 1u << 4, /* its deadline passed (linked timeout fired, or ours) */
+	OPF_MULTI = 1u << 5,    /* the current submission is multishot */
+	OPF_READY = 1u << 6,    /* on the loop's ready list */
+	OPF_BACKOFF = 1u << 7,  /* accept stream: the current submission is its backoff timer */
+	OPF_HEAP = 1u << 8,     /* in the deadline heap */
+	OPF_RETIRED = 1u << 9   /* no longer counted on its socket */
+};
+
+/* A FIFO of ops waiting outside the kernel (doubly linked: cancel leaves in O(1)). */
+struct urs_opq {
+	struct urs_op *head, *tail;
+	uint32_t n;
 };
 
 struct urs_op {
 	urs_loop *loop;
-	uint8_t kind;
-	uint8_t state;
-	uint8_t kpending;        /* CQEs still to come for the current submission */
-	uint16_t flags;
 	uint32_t idx;
 	int32_t gen;
-	int res;                 /* result of the latest main CQE */
-	uint32_t cflags;         /* its CQE flags */
+	uint8_t kind;
+	uint8_t state;
+	uint8_t kpending;        /* CQEs still owed for the current submission */
+	uint16_t flags;
+	int res;                 /* the latest main CQE's result, then the decided result */
+	uint32_t cflags;
 	urs_sock *sock;
 	urs_cb cb;
 	void *user;
-	struct urs_op *next;     /* free list, ready list, a socket's send queue, buffer waiters */
-	struct urs_op *sprev, *snext; /* the socket's list of live ops */
-	const char *data;        /* send: what to send; recv_into: where to receive */
+	struct urs_op *next, *prev; /* the one list it is in: free, ready, or q */
+	struct urs_opq *q;          /* the waiting queue it is in, if any */
+	struct urs_op *snext, *sprev; /* its socket's op list */
+	uint32_t heap;           /* index in the deadline heap while OPF_HEAP */
+	int64_t deadline;        /* CLOCK_MONOTONIC ns at which it times out; 0 = never */
+	/* arguments and progress */
+	const char *data;        /* send: the bytes; recv_into: where to receive */
 	size_t len;
-	size_t done;             /* sendall: bytes sent so far */
-	int msgflags;
-	uint32_t bid;            /* fallback receive: the buffer id this op holds, or URS_BUF_NONE */
-	int64_t deadline;        /* sendall: CLOCK_MONOTONIC ns at which the whole call expires */
-	struct __kernel_timespec ts; /* the linked timeout's (read by the kernel at submit) */
-	struct msghdr msg;       /* recvfrom */
+	size_t done;             /* bytes sent so far (send, sendall) */
+	int msgflags;            /* send/recv flags; shutdown: how */
+	unsigned rflags;         /* URS_RES_* of the result */
+	uint32_t bid;            /* a buffer this op holds, or URS_BUF_NONE */
+	uint32_t blen;           /* bytes of it that are the result */
+	char *bdata;             /* where those bytes start in the buffer */
+	urs_sock *newsock;       /* accept: the new connection, until consumed */
+	urs_addr addr;           /* connect/sendto: the target; accept/recvfrom: the peer */
+	struct msghdr msg;       /* recvmsg/sendmsg (read by the kernel until completion) */
 	struct iovec iov;
-	urs_result r;            /* what the future resolves to */
 };
 
 enum { OP_CHUNK = 256 };
 
-/* ---------------------------------------------------------------- socket (socket.c) */
+/* The pool: ops come from chunks grown on demand up to max_ops, never freed before the
+ * loop, so a handle's index always names memory. */
+int urs__op_new(urs_loop *loop, enum op_kind kind, urs_sock *sock, struct urs_op **out);
+int urs__op_reserve(urs_loop *loop, struct urs_op **out); /* a socket's close op */
+void urs__op_unreserve(urs_loop *loop, struct urs_op *op);
+struct urs_op *urs__op_at(urs_loop *loop, uint32_t idx);
+void urs__op_free(urs_loop *loop, struct urs_op *op);
+void urs__pool_free(urs_loop *loop);
+static inline const struct urs_op_kind *urs__kind(const struct urs_op *op)
+{
+	return urs__kinds[op->kind];
+}
+
+/* The op's life: start (hop 2) -> submit -> CQEs (hop 4) -> decide (hop 5). */
+urs_future urs__op_start(struct urs_op *op);
+void urs__op_submit(struct urs_op *op);
+void urs__op_cqe(urs_loop *loop, uint64_t ud, int res, uint32_t cflags);
+void urs__op_decide(struct urs_op *op, int res);
+void urs__op_cancel(struct urs_op *op);
+void urs__op_expire(struct urs_op *op);
+/* The op is done with its socket: at its decision, or after its callback when it has one. */
+void urs__op_retire(struct urs_op *op);
+/* Waiting outside the kernel: in q (or in no queue when q is NULL), with its deadline
+ * armed in the loop's heap. unpark takes it out of both. */
+void urs__op_park(struct urs_op *op, struct urs_opq *q);
+void urs__op_unpark(struct urs_op *op);
+/* A non-blocking op (timeout 0) that would have to wait: it resolves -EAGAIN instead. */
+bool urs__op_nonblocking(const struct urs_op *op);
+static inline uint64_t urs__ud(const struct urs_op *op, unsigned part)
+{
+	return ((uint64_t)(uint32_t)op->gen << 32) | ((uint64_t)op->idx << 2) | part;
+}
+static inline uint64_t urs__ud_loop(unsigned what) { return ((uint64_t)what << 2) | UD_LOOP; }
+
+void urs__opq_push(struct urs_opq *q, struct urs_op *op);
+struct urs_op *urs__opq_pop(struct urs_opq *q);
+void urs__opq_remove(struct urs_op *op);
+
+/* ---------------------------------------------------------------- futures (future.c) */
+
+urs_future urs__future_of(const struct urs_op *op);
+static inline urs_future urs__future_err(int err)
+{
+	urs_future f = { NULL, 0, err };
+	return f;
+}
+/* The op is decided: hand its result to its consumer through the ready list. */
+void urs__future_resolved(struct urs_op *op);
+/* Runs what the ready list holds: callbacks, dropped results. Returns how many. */
+int urs__ready_run(urs_loop *loop);
+/* A stream's event: runs its callback now, or drops the payload when nobody listens. */
+void urs__event(struct urs_op *op, urs_result *r);
+void urs__result_drop(urs_result *r);
+
+/* ---------------------------------------------------------------- sockets (sock.c) */
 
 enum sock_state { SOCK_OPEN, SOCK_CLOSING, SOCK_CLOSED };
 
 struct urs_sock {
-	urs_loop *loop;
+	urs_loop *loop;          /* NULL once the loop is gone: a husk answering -EBADF */
 	int fd;
 	int family, type, proto;
 	uint8_t state;
-	bool free_on_close;      /* urs_sock_free was called while it was open */
+	bool free_asked;         /* urs_sock_free was called */
+	bool torn;               /* a send stopped part-way: close resets, shutdown refuses */
+	bool abort;              /* close with a reset (cancelled close, teardown) */
+	bool dead;               /* freed: waits in loop->dead for the end of the turn */
 	uint32_t files;          /* FILE streams from urs_makefile still open on it */
-	int64_t timeout_ns;      /* < 0 none, 0 non-blocking, > 0 linked timeout */
-	uint32_t nops;           /* live ops naming this socket */
+	int64_t timeout_ns;      /* < 0 none, 0 non-blocking, > 0 a deadline per op */
+	uint32_t nops;           /* live ops naming this socket (not its close) */
 	struct urs_op *ops;      /* those ops (sprev/snext) */
-	struct urs_op *sendq, *sendq_tail; /* stream sends in order; the head is in the kernel */
-	struct urs_op *close_op; /* a close waiting for nops to reach 0 */
-	urs_sock *lprev, *lnext; /* the loop's list of socket objects */
+	struct urs_op *send_head;/* the ordered op in progress (in the kernel or a turn) */
+	struct urs_opq sendq;    /* ordered ops behind it, in issue order */
+	struct urs_op *close_op; /* reserved at creation: closing never needs the pool */
+	urs_sock *lprev, *lnext; /* the loop's socket objects */
 };
 
+urs_sock *urs__sock_new(urs_loop *loop, int fd, int family, int type, int proto, int *err);
+void urs__sock_retire(struct urs_op *op);
+void urs__sock_file_closed(urs_sock *s);
+void urs__sock_reap_dead(urs_loop *loop);
+void urs__sock_teardown_start(urs_loop *loop);
+void urs__sock_teardown(urs_loop *loop);
+int urs__sock_check(const urs_sock *s);
+static inline bool urs__sock_ordered(const urs_sock *s)
+{
+	return s->type == SOCK_STREAM || s->type == SOCK_SEQPACKET;
+}
+static inline bool urs__sock_dgram(const urs_sock *s)
+{
+	return s->type == SOCK_DGRAM || s->type == SOCK_RAW || s->type == SOCK_RDM;
+}
+
+/* The ordered queue (stream_ops.c): sends, shutdown and close on a stream socket go one at
+ * a time, in issue order. */
+bool urs__ordered_start(struct urs_op *op);
+void urs__ordered_decided(struct urs_op *op);
+/* sock.c: the close op's turn came, or an op left a closing socket. */
+void urs__close_step(urs_sock *s);
+
 /* ---------------------------------------------------------------- loop (loop.c) */
+
+struct urs_heap {
+	struct urs_op **v;
+	uint32_t n, cap;
+};
 
 struct urs_loop {
 	struct io_uring ring;
 	unsigned features;
 	unsigned ring_flags;
-	unsigned batch, batch_wait_us; /* urs_loop_opts: batched waits */
+	unsigned batch, batch_wait_us;
 	unsigned last_reaped;    /* completions handled by the previous turn: how busy we are */
 	int depth;               /* > 0 while user callbacks run */
 	bool stop;
 	bool tearing_down;
+	bool recovering;         /* CQEs were dropped (-EBADR): a barrier is draining the ring */
+	int buf_ring_err;        /* why there is no buffer ring (0: there is one, or disabled) */
 
 	/* op pool (op.c) */
 	struct urs_op **chunks;
-	uint32_t nchunks, max_ops;
+	uint32_t nchunks, nops_alloc, max_ops;
 	struct urs_op *free_ops;
-	struct urs_op *ready, *ready_tail; /* resolved without a CQE; callbacks run next */
-	uint32_t active;         /* ops not yet resolved: they keep URS_RUN_UNTIL_IDLE running */
+	struct urs_op *ready, *ready_tail; /* decided, consumer to run */
+	uint32_t active;         /* ops started and not yet decided */
 	uint32_t inflight;       /* CQEs the kernel still owes us (ops, timeouts, cancels) */
+	struct urs_opq backlog;  /* ops that found the SQ full: submitted at the next turn */
+	struct urs_op **cancels; /* ops whose cancel request found the SQ full */
+	int32_t *cancel_gens;
+	uint32_t ncancels, cancels_cap;
+	struct urs_heap deadlines; /* ops waiting outside the kernel that can time out */
+	struct __kernel_timespec *sqe_ts; /* per SQE slot: a timeout read by the kernel at submit */
 
 	/* provided buffers (buf.c) */
 	char *buf_base;
@@ -123,75 +293,82 @@ struct urs_loop {
 	uint32_t buf_size, buf_count;
 	struct io_uring_buf_ring *br;
 	size_t br_map_len;
-	uint8_t *buf_lent;       /* one byte per buffer: 1 while the user holds it */
-	uint32_t *buf_free;      /* fallback (no buffer ring): stack of free ids */
+	uint8_t *buf_lent;       /* per buffer: 1 while the user holds it */
+	uint32_t *buf_gen;       /* per buffer: generation of its latest lending */
+	uint32_t *buf_free;      /* without a buffer ring: stack of free ids */
 	uint32_t buf_nfree;
-	struct urs_op *bufwait, *bufwait_tail; /* receives waiting for a buffer */
+	uint32_t buf_in_ring;    /* with a ring: buffers the kernel can pick from */
+	struct urs_opq bufwait;  /* receives waiting for a buffer */
 
 	urs_sock *socks;
+	urs_sock *dead;          /* freed objects, released at the end of the turn */
 	urs_loop_stats stats;
-	char feat_str[320];
+	/* test hooks (tests link the static library and set these through internal.h) */
+	unsigned fault_drop_cqes;  /* drop this many CQEs, then report -EBADR as the kernel */
+	bool fault_badr;
+	char feat_str[512];
 };
 
 /* loop.c */
-struct io_uring_sqe *urs__sqe(urs_loop *loop);
-void urs__ready_push(urs_loop *loop, struct urs_op *op);
-int urs__loop_until(urs_loop *loop, struct urs_op *op, int32_t gen);
+int urs__loop_turn(urs_loop *loop, bool block);
+int64_t urs__now_ns(void);
 
-/* op.c: the pool */
-int urs__op_new(urs_loop *loop, enum op_kind kind, urs_sock *sock, struct urs_op **out);
-struct urs_op *urs__op_at(urs_loop *loop, uint32_t idx);
-void urs__op_free(urs_loop *loop, struct urs_op *op);
-void urs__pool_free(urs_loop *loop);
-/* op.c: the ring side of an op */
-urs_future urs__op_start(struct urs_op *op);
-void urs__op_cqe(urs_loop *loop, uint64_t ud, int res, uint32_t cflags);
-void urs__op_cancel(struct urs_op *op);
+/* uring.c: the io_uring backend */
+struct io_uring_sqe *urs__sqe(urs_loop *loop, unsigned need);
+int urs__ring_enter(urs_loop *loop, bool block, int64_t deadline);
+int urs__ring_reap(urs_loop *loop);
+void urs__ring_flush(urs_loop *loop);
+void urs__ring_cancel(struct urs_op *op);
+bool urs__ring_waiting(const urs_loop *loop);
 struct io_uring_sqe *urs__sync_sqe(urs_loop *loop);
 int urs__sync_wait(urs_loop *loop);
-void urs__op_rearm(struct urs_op *op);
-static inline uint64_t urs__ud(const struct urs_op *op, unsigned part)
+static inline struct __kernel_timespec *urs__sqe_ts(urs_loop *loop, struct io_uring_sqe *sqe)
 {
-	return ((uint64_t)(uint32_t)op->gen << 32) | ((uint64_t)op->idx << 2) | part;
+	return &loop->sqe_ts[sqe - loop->ring.sq.sqes];
 }
-
-/* future.c */
-void urs__future_resolve(struct urs_op *op);
-void urs__event(struct urs_op *op, urs_result *r);
-urs_future urs__future_of(const struct urs_op *op);
-static inline urs_future urs__future_err(int err)
-{
-	urs_future f = { NULL, 0, err };
-	return f;
-}
-void urs__result_drop(urs_result *r);
 
 /* buf.c */
 int urs__buf_init(urs_loop *loop, const urs_loop_opts *opts);
 void urs__buf_fini(urs_loop *loop);
-int urs__buf_take(urs_loop *loop);           /* fallback: a free id or -ENOBUFS */
-void urs__buf_lend(urs_loop *loop, urs_buf *b, uint32_t id, uint32_t len);
-void urs__buf_put(urs_loop *loop, uint32_t id); /* back to the kernel/free stack */
-void urs__buf_wait(urs_loop *loop, struct urs_op *op);
-bool urs__buf_unwait(urs_loop *loop, struct urs_op *op);
+/* Without a buffer ring, a receive takes its buffer before it is submitted: returns 0
+ * (op->bid holds it) or -ENOBUFS. */
+int urs__buf_claim(struct urs_op *op);
+/* Turns the buffer a receive got (from the CQE, or claimed) into op->bid/bdata/blen. */
+void urs__buf_take(struct urs_op *op, int res, uint32_t cflags, uint32_t keep);
+/* Every way a buffer returns to the loop: back to the kernel or the free stack, and a
+ * waiting receive goes on. */
+void urs__buf_back(urs_loop *loop, uint32_t id);
+void urs__buf_lend(urs_loop *loop, urs_buf *b, uint32_t id, char *data, uint32_t len);
+/* A receive found no buffer: it waits for one (or -EAGAIN when non-blocking). */
+enum op_next urs__buf_wait(struct urs_op *op);
+void urs__buf_rebuild(urs_loop *loop);
 static inline char *urs__buf_addr(const urs_loop *loop, uint32_t id)
 {
 	return loop->buf_base + (size_t)id * loop->buf_size;
 }
+static inline bool urs__buf_select(const urs_loop *loop)
+{
+	return loop->br != NULL;
+}
+
+/* timer.c */
+void urs__deadline_set(struct urs_op *op);
+int64_t urs__deadline_left(const struct urs_op *op);
+int urs__heap_reserve(urs_loop *loop, uint32_t n);
+void urs__heap_add(urs_loop *loop, struct urs_op *op);
+void urs__heap_del(urs_loop *loop, struct urs_op *op);
+int64_t urs__heap_next(const urs_loop *loop);
+int urs__heap_expire(urs_loop *loop, int64_t now);
+void urs__heap_free(urs_loop *loop);
+void urs__ts_set(struct __kernel_timespec *ts, int64_t ns);
 
 /* probe.c */
 int urs__ring_setup(urs_loop *loop, const urs_loop_opts *opts);
+void urs__probe_multishot(urs_loop *loop);
 void urs__features_str(urs_loop *loop);
 
-/* socket.c */
-urs_sock *urs__sock_new(urs_loop *loop, int fd, int family, int type, int proto);
-void urs__sock_op_done(urs_sock *sock, struct urs_op *op);
-void urs__sock_destroy(urs_sock *sock);
-
-/* timeout.c */
-int64_t urs__now_ns(void);
-void urs__link_timeout(struct urs_op *op, struct io_uring_sqe *sqe, int64_t ns);
-int64_t urs__op_timeout_ns(struct urs_op *op);
+/* addr.c */
+int urs__addr_check(const urs_sock *sock, const urs_addr *a);
 
 /* The one place a libc call's errno becomes our -errno: ret < 0 gives -errno, else ret. */
 #include <errno.h>
@@ -199,8 +376,5 @@ static inline int urs__sys(int ret)
 {
 	return ret < 0 ? -errno : ret;
 }
-
-/* addr.c */
-int urs__addr_check(const urs_sock *sock, const urs_addr *a);
 
 #endif

@@ -1,13 +1,11 @@
-/* The loop: one ring per thread, submit + wait in one io_uring_enter, completions handed
- * to their ops. Hops 3 and 4 of the request path (DESIGN.md). */
+/* The loop: one ring per thread. A turn runs what is ready, submits and waits in one
+ * io_uring_enter (hop 3), hands the completions to their ops and runs the callbacks
+ * (hops 4-6); it times out ops waiting outside the kernel and never blocks when nothing
+ * could wake it. */
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
-#include <unistd.h>
-
-enum { CQE_BATCH = 64 };
 
 static bool is_pow2(unsigned v) { return v && !(v & (v - 1)); }
 
@@ -19,6 +17,8 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 	urs_loop_opts o = opts ? *opts : (urs_loop_opts){ 0 };
 	if (!o.sq_entries)
 		o.sq_entries = 256;
+	if (!o.cq_entries)
+		o.cq_entries = 4 * o.sq_entries;
 	if (!o.buf_count)
 		o.buf_count = 1024;
 	if (!o.buf_size)
@@ -27,7 +27,7 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 		o.max_ops = 65536;
 	/* A buffer ring holds at most 32768 entries; a buffer id is 16 bits. */
 	if (!is_pow2(o.buf_count) || o.buf_count > 32768 || o.buf_size > (1u << 30) ||
-	    o.sq_entries > 32768 || (o.cq_entries && o.cq_entries < o.sq_entries) ||
+	    o.sq_entries > 32768 || o.cq_entries < o.sq_entries || o.cq_entries > 65536 ||
 	    o.max_ops > (1u << 28))
 		return -EINVAL;
 
@@ -37,17 +37,22 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 	loop->max_ops = o.max_ops;
 	loop->batch = o.batch;
 	loop->batch_wait_us = o.batch_wait_us;
+	loop->stats.ops_max = o.max_ops;
+	loop->stats.bufs_total = o.buf_count;
 	int ret = urs__ring_setup(loop, &o);
 	if (ret < 0) {
 		free(loop);
 		return ret;
 	}
-	ret = urs__buf_init(loop, &o);
+	loop->sqe_ts = calloc(loop->ring.sq.ring_entries, sizeof(*loop->sqe_ts));
+	ret = loop->sqe_ts ? urs__buf_init(loop, &o) : -ENOMEM;
 	if (ret < 0) {
+		free(loop->sqe_ts);
 		io_uring_queue_exit(&loop->ring);
 		free(loop);
 		return ret;
 	}
+	urs__probe_multishot(loop);
 	urs__features_str(loop);
 	*out = loop;
 	return 0;
@@ -56,6 +61,7 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 URS_API int urs_loop_fd(const urs_loop *loop) { return loop ? loop->ring.ring_fd : -EINVAL; }
 URS_API unsigned urs_loop_features(const urs_loop *loop) { return loop ? loop->features : 0; }
 URS_API const char *urs_loop_features_str(urs_loop *loop) { return loop ? loop->feat_str : ""; }
+
 URS_API void urs_loop_stop(urs_loop *loop)
 {
 	if (loop)
@@ -69,114 +75,36 @@ URS_API void urs_loop_stats_get(const urs_loop *loop, urs_loop_stats *out)
 	*out = loop->stats;
 }
 
-/* An SQE, submitting what is queued when the SQ is full (a callback may start many ops
- * between two enters). */
-struct io_uring_sqe *urs__sqe(urs_loop *loop)
+/* One turn. Returns the number of resolutions and events handled, or -ENOBUFS when it
+ * was asked to block but nothing could ever wake it: every pending op waits for a buffer
+ * the user holds, and none is in the kernel or has a deadline. */
+int urs__loop_turn(urs_loop *loop, bool block)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
-	while (!sqe) {
-		loop->stats.enters++;
-		int ret = io_uring_submit(&loop->ring);
-		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
-			return NULL;
-		sqe = io_uring_get_sqe(&loop->ring);
-	}
-	return sqe;
-}
-
-void urs__ready_push(urs_loop *loop, struct urs_op *op)
-{
-	op->flags |= OPF_READY;
-	op->next = NULL;
-	if (loop->ready_tail)
-		loop->ready_tail->next = op;
-	else
-		loop->ready = op;
-	loop->ready_tail = op;
-}
-
-/* Copies a batch of CQEs out and frees their slots before any handler runs, so a handler
- * (a user callback) may submit and even drive nothing re-entrantly. */
-static int reap(urs_loop *loop)
-{
-	int total = 0;
-	for (;;) {
-		struct io_uring_cqe *cqes[CQE_BATCH];
-		uint64_t ud[CQE_BATCH];
-		int res[CQE_BATCH];
-		uint32_t fl[CQE_BATCH];
-		unsigned n = io_uring_peek_batch_cqe(&loop->ring, cqes, CQE_BATCH);
-		for (unsigned i = 0; i < n; i++) {
-			ud[i] = cqes[i]->user_data;
-			res[i] = cqes[i]->res;
-			fl[i] = cqes[i]->flags;
+	int n = urs__ready_run(loop);
+	if (loop->deadlines.n)
+		n += urs__heap_expire(loop, urs__now_ns());
+	n += urs__ready_run(loop);
+	if (n)
+		block = false;
+	if (block && !loop->inflight && !urs__ring_waiting(loop)) {
+		if (!loop->active) {
+			block = false;
+		} else if (!loop->deadlines.n) {
+			loop->stats.stalls++;
+			return -ENOBUFS;
 		}
-		io_uring_cq_advance(&loop->ring, n);
-		for (unsigned i = 0; i < n; i++)
-			urs__op_cqe(loop, ud[i], res[i], fl[i]);
-		total += (int)n;
-		loop->stats.cqes += n;
-		if (n < CQE_BATCH)
-			break;
 	}
-	while (loop->ready) {
-		struct urs_op *op = loop->ready;
-		loop->ready = op->next;
-		if (!loop->ready)
-			loop->ready_tail = NULL;
-		op->flags &= ~OPF_READY;
-		urs__future_resolve(op);
-		total++;
-	}
-	return total;
-}
-
-/* A batched wait (6.12): up to loop->batch completions, but back after batch_wait_us with at
- * least one. liburing 2.3 has no call for it, so the SQ tail is published here as
- * liburing's own submit does, and min_wait_usec goes where 2.3's header says "pad". */
-static int enter_batched(urs_loop *loop, unsigned want)
-{
-	struct io_uring *ring = &loop->ring;
-	struct io_uring_sq *sq = &ring->sq;
-	if (sq->sqe_head != sq->sqe_tail) {
-		sq->sqe_head = sq->sqe_tail;
-		io_uring_smp_store_release(sq->ktail, sq->sqe_tail);
-	}
-	unsigned to_submit = *sq->ktail - io_uring_smp_load_acquire(sq->khead);
-	struct io_uring_getevents_arg arg;
-	memset(&arg, 0, sizeof(arg));
-	arg.sigmask_sz = _NSIG / 8;
-	arg.pad = loop->batch_wait_us; /* min_wait_usec */
-	unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
-	int fd = ring->ring_fd;
-	if (loop->features & URS_FEAT_REG_RING_FD) {
-		flags |= IORING_ENTER_REGISTERED_RING;
-		fd = ring->enter_ring_fd;
-	}
-	return io_uring_enter2((unsigned)fd, to_submit, want, flags, (sigset_t *)&arg,
-			       sizeof(arg));
-}
-
-/* One io_uring_enter: submit what is queued and wait for wait_nr completions. */
-static int enter(urs_loop *loop, unsigned wait_nr)
-{
-	if (io_uring_cq_ready(&loop->ring))
-		wait_nr = 0;
-	loop->stats.enters++;
-	/* Batch only when busy and only for what can come: no more than half the requests in
-	 * the kernel (one stream cannot complete 32 times at once), and only after a turn that
-	 * found several completions (a quiet loop must not wait). */
-	unsigned want = loop->inflight / 2 < loop->batch ? loop->inflight / 2 : loop->batch;
-	if (wait_nr == 1 && want > 1 && (loop->features & URS_FEAT_MIN_WAIT) &&
-	    loop->last_reaped >= 4) {
-		int ret = enter_batched(loop, want);
-		return ret == -EINTR || ret == -EAGAIN || ret == -EBUSY || ret == -ETIME ? 0 : ret;
-	}
-	int ret = wait_nr ? io_uring_submit_and_wait(&loop->ring, wait_nr)
-			  : io_uring_submit_and_get_events(&loop->ring);
-	if (ret == -EINTR || ret == -EAGAIN || ret == -EBUSY || ret == -ETIME)
-		ret = 0;
-	return ret;
+	int ret = urs__ring_enter(loop, block, urs__heap_next(loop));
+	if (ret < 0)
+		return ret;
+	int reaped = urs__ring_reap(loop);
+	loop->last_reaped = (unsigned)reaped;
+	n += reaped;
+	if (loop->deadlines.n)
+		n += urs__heap_expire(loop, urs__now_ns());
+	n += urs__ready_run(loop);
+	urs__sock_reap_dead(loop);
+	return n;
 }
 
 URS_API int urs_loop_run(urs_loop *loop, urs_run_mode mode)
@@ -185,68 +113,70 @@ URS_API int urs_loop_run(urs_loop *loop, urs_run_mode mode)
 		return -EINVAL;
 	if (loop->depth)
 		return -EDEADLK;
-	loop->stop = false;
+	bool stopped = loop->stop; /* urs_loop_stop before the run: one look, then return */
 	int handled = 0;
 	for (;;) {
-		bool idle = loop->active == 0 && !loop->ready && !io_uring_cq_ready(&loop->ring);
-		if (idle && mode != URS_RUN_NOWAIT && !io_uring_sq_ready(&loop->ring))
+		bool pending = loop->active || loop->ready;
+		if (mode == URS_RUN_UNTIL_IDLE && !pending && !io_uring_cq_ready(&loop->ring))
 			break;
-		unsigned wait = (mode == URS_RUN_NOWAIT || loop->ready || idle) ? 0 : 1;
-		int ret = enter(loop, wait);
-		if (ret < 0)
+		int ret = urs__loop_turn(loop, mode != URS_RUN_NOWAIT && pending && !stopped);
+		if (ret < 0) {
+			loop->stop = false;
 			return ret;
-		int n = reap(loop);
-		loop->last_reaped = (unsigned)n;
-		handled += n;
-		if (mode != URS_RUN_UNTIL_IDLE || loop->stop)
+		}
+		handled += ret;
+		/* ONCE is one turn: a signal that interrupted the wait returns to the caller,
+		 * who may have a flag to look at. */
+		if (mode != URS_RUN_UNTIL_IDLE || loop->stop || stopped)
 			break;
 	}
+	loop->stop = false;
+	urs__sock_reap_dead(loop);
 	return handled;
 }
 
-/* Drives the loop until op leaves OP_ACTIVE; used by urs_await. */
-int urs__loop_until(urs_loop *loop, struct urs_op *op, int32_t gen)
+/* Runs turns until nothing is pending or in flight (teardown). */
+static void drain(urs_loop *loop)
 {
-	while (op->gen == gen && op->state == OP_ACTIVE) {
-		int ret = enter(loop, loop->ready ? 0 : 1);
-		if (ret < 0)
-			return ret;
-		reap(loop);
+	while (loop->active || loop->ready || loop->inflight || urs__ring_waiting(loop)) {
+		if (urs__loop_turn(loop, loop->active || loop->inflight) < 0)
+			break;
 	}
-	return 0;
 }
 
-URS_API void urs_loop_free(urs_loop *loop)
+URS_API int urs_loop_free(urs_loop *loop)
 {
 	if (!loop)
-		return;
+		return 0;
+	if (loop->depth)
+		return -EDEADLK;
 	loop->tearing_down = true;
-	loop->depth = 0;
-	/* Cancel everything pending; each future resolves (callbacks see -ECANCELED). */
+	/* Every socket closes at once and every op is cancelled; each future resolves
+	 * (callbacks see -ECANCELED and may free what they own). */
+	urs__sock_teardown_start(loop);
 	for (uint32_t c = 0; c < loop->nchunks; c++)
 		for (uint32_t i = 0; i < OP_CHUNK; i++) {
 			struct urs_op *op = &loop->chunks[c][i];
-			if (op->state == OP_ACTIVE)
+			if (op->loop == loop && (op->state == OP_WAITING || op->state == OP_KERNEL))
 				urs__op_cancel(op);
 		}
-	while (loop->active || loop->ready) {
-		if (enter(loop, loop->ready ? 0 : 1) < 0)
-			break;
-		reap(loop);
-	}
-	/* Results nobody consumed: give back their buffers and sockets. */
+	drain(loop);
+	/* Results nobody consumed: their buffers go back, their sockets are freed. */
 	for (uint32_t c = 0; c < loop->nchunks; c++)
 		for (uint32_t i = 0; i < OP_CHUNK; i++) {
 			struct urs_op *op = &loop->chunks[c][i];
-			if (op->state == OP_DONE) {
-				urs__result_drop(&op->r);
-				urs__op_free(loop, op);
+			if (op->loop == loop && op->state == OP_DONE && !(op->flags & OPF_READY)) {
+				op->flags = (uint16_t)((op->flags & ~OPF_BOUND) | OPF_DETACHED);
+				urs__future_resolved(op);
 			}
 		}
-	while (loop->socks)
-		urs__sock_destroy(loop->socks);
+	drain(loop);
+	urs__sock_teardown(loop);
 	urs__buf_fini(loop);
 	io_uring_queue_exit(&loop->ring);
+	urs__heap_free(loop);
 	urs__pool_free(loop);
+	free(loop->sqe_ts);
 	free(loop);
+	return 0;
 }

@@ -1,10 +1,14 @@
 /* Asks the kernel once per loop what it has, into urs_feature bits (see kernel-notes/).
  * Set-up flags are probed by trying them, newest first; opcodes through
- * IORING_REGISTER_PROBE; buffer rings and multishot by trying at first use. */
+ * IORING_REGISTER_PROBE; multishot accept and receive by trying them on throwaway sockets
+ * at set-up. A bit is decided here and never cleared later by an error a caller's input
+ * can cause. */
+#define _GNU_SOURCE
 #include "internal.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct {
 	unsigned bit;
@@ -15,8 +19,8 @@ static const struct {
 	{ URS_FEAT_REG_RING_FD, "reg_ring_fd" },     { URS_FEAT_BUF_RING, "buf_ring" },
 	{ URS_FEAT_ACCEPT_MULTI, "accept_multi" },   { URS_FEAT_RECV_MULTI, "recv_multi" },
 	{ URS_FEAT_OP_SOCKET, "op_socket" },         { URS_FEAT_OP_BIND, "op_bind" },
-	{ URS_FEAT_OP_LISTEN, "op_listen" },         { URS_FEAT_SEND_ZC, "send_zc" },
-	{ URS_FEAT_NODROP, "nodrop" },               { URS_FEAT_MIN_WAIT, "min_wait" },
+	{ URS_FEAT_OP_LISTEN, "op_listen" },         { URS_FEAT_NODROP, "nodrop" },
+	{ URS_FEAT_MIN_WAIT, "min_wait" },
 };
 
 int urs__ring_setup(urs_loop *loop, const urs_loop_opts *opts)
@@ -39,18 +43,15 @@ int urs__ring_setup(urs_loop *loop, const urs_loop_opts *opts)
 			continue;
 		struct io_uring_params p;
 		memset(&p, 0, sizeof(p));
-		p.flags = tries[i].flags;
-		if (opts->cq_entries) {
-			p.flags |= IORING_SETUP_CQSIZE;
-			p.cq_entries = opts->cq_entries;
-		}
+		p.flags = tries[i].flags | IORING_SETUP_CQSIZE;
+		p.cq_entries = opts->cq_entries;
 		ret = io_uring_queue_init_params(opts->sq_entries, &loop->ring, &p);
 		if (ret == 0) {
 			loop->features = tries[i].feats;
 			loop->ring_flags = p.flags;
 			if (p.features & IORING_FEAT_NODROP)
 				loop->features |= URS_FEAT_NODROP;
-			if (p.features & IORING_FEAT_MIN_TIMEOUT)
+			if ((p.features & IORING_FEAT_MIN_TIMEOUT) && loop->batch > 1)
 				loop->features |= URS_FEAT_MIN_WAIT;
 			break;
 		}
@@ -71,31 +72,93 @@ int urs__ring_setup(urs_loop *loop, const urs_loop_opts *opts)
 			loop->features |= URS_FEAT_OP_BIND;
 		if (io_uring_opcode_supported(probe, IORING_OP_LISTEN))
 			loop->features |= URS_FEAT_OP_LISTEN;
-		if (io_uring_opcode_supported(probe, IORING_OP_SEND_ZC)) {
-			/* SEND_ZC (6.0) came with multishot recv; multishot accept (5.19) and
-			 * buffer rings (5.19) are older. Each is still confirmed by trying:
-			 * registration of the ring, -EINVAL from the first multishot. */
-			loop->features |= URS_FEAT_SEND_ZC | URS_FEAT_RECV_MULTI;
-		}
-		if (io_uring_opcode_supported(probe, IORING_OP_SOCKET))
-			loop->features |= URS_FEAT_ACCEPT_MULTI | URS_FEAT_BUF_RING;
+		/* Candidates, confirmed by trying: buffer rings at registration (buf.c),
+		 * multishot in urs__probe_multishot. */
+		loop->features |= URS_FEAT_BUF_RING | URS_FEAT_ACCEPT_MULTI | URS_FEAT_RECV_MULTI;
 		io_uring_free_probe(probe);
 	}
 	loop->features &= ~off;
 	return 0;
 }
 
+/* Submits a multishot request on fd and cancels it at once: a kernel without the feature
+ * fails the request -EINVAL before the cancel finds it. */
+static bool try_multishot(urs_loop *loop, int fd, bool accept)
+{
+	struct io_uring *ring = &loop->ring;
+	enum { PROBE_UD = UD_LOOP | (7u << 2) };
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	struct io_uring_sqe *cancel = sqe ? io_uring_get_sqe(ring) : NULL;
+	if (!cancel)
+		return false;
+	if (accept) {
+		io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
+	} else {
+		io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = 0;
+	}
+	sqe->user_data = PROBE_UD;
+	io_uring_prep_cancel64(cancel, PROBE_UD, 0);
+	cancel->user_data = urs__ud_loop(UD_LOOP_IGNORE);
+	if (io_uring_submit_and_wait(ring, 2) < 0)
+		return false;
+	bool ok = false;
+	for (int seen = 0; seen < 2;) {
+		struct io_uring_cqe *cqe;
+		if (io_uring_wait_cqe(ring, &cqe) < 0)
+			return false;
+		if (cqe->user_data == PROBE_UD && !(cqe->flags & IORING_CQE_F_MORE)) {
+			ok = cqe->res == -ECANCELED;
+			seen++;
+		} else if (cqe->user_data != PROBE_UD) {
+			seen++;
+		}
+		io_uring_cqe_seen(ring, cqe);
+	}
+	return ok;
+}
+
+void urs__probe_multishot(urs_loop *loop)
+{
+	unsigned want = loop->features & (URS_FEAT_ACCEPT_MULTI | URS_FEAT_RECV_MULTI);
+	loop->features &= ~(URS_FEAT_ACCEPT_MULTI | URS_FEAT_RECV_MULTI);
+	if ((want & URS_FEAT_RECV_MULTI) && loop->br) {
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+			if (try_multishot(loop, sv[0], false))
+				loop->features |= URS_FEAT_RECV_MULTI;
+			close(sv[0]);
+			close(sv[1]);
+		}
+	}
+	if (want & URS_FEAT_ACCEPT_MULTI) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		/* An address of just the family autobinds to a free abstract name. */
+		if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(sa_family_t)) == 0 &&
+		    listen(fd, 1) == 0 && try_multishot(loop, fd, true))
+			loop->features |= URS_FEAT_ACCEPT_MULTI;
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
 void urs__features_str(urs_loop *loop)
 {
-	size_t n = 0;
-	loop->feat_str[0] = '\0';
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	size_t n = 0, cap = sizeof(loop->feat_str);
+	int w = snprintf(loop->feat_str, cap, "backend=io_uring");
+	n = (size_t)w;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && n < cap; i++) {
 		if (!(loop->features & names[i].bit))
 			continue;
-		int w = snprintf(loop->feat_str + n, sizeof(loop->feat_str) - n, "%s%s",
-				 n ? " " : "", names[i].name);
-		if (w < 0 || (size_t)w >= sizeof(loop->feat_str) - n)
+		w = snprintf(loop->feat_str + n, cap - n, " %s", names[i].name);
+		if (w < 0 || (size_t)w >= cap - n)
 			break;
 		n += (size_t)w;
 	}
+	if (loop->buf_ring_err && n < cap)
+		snprintf(loop->feat_str + n, cap - n, " no_buf_ring(register: %s)",
+			 strerrorname_np(-loop->buf_ring_err) ? strerrorname_np(-loop->buf_ring_err)
+							       : "error");
 }

@@ -1,0 +1,199 @@
+/* Connection ops: accept (one, or a server's stream of them) and connect. An accepted
+ * connection becomes a urs_sock at once, so it is never an fd without an owner. */
+#include "internal.h"
+
+#include <string.h>
+#include <unistd.h>
+
+enum { BACKOFF_NS = 20 * 1000 * 1000 };
+
+/* The new connection's socket object; on failure the fd is closed and the error returned. */
+static int adopt(struct urs_op *op, int fd, urs_sock **out)
+{
+	urs_sock *l = op->sock;
+	int err = 0;
+	*out = urs__sock_new(op->loop, fd, l->family, l->type, l->proto, &err);
+	if (!*out) {
+		close(fd);
+		return err;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- accept */
+
+static int accept_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+{
+	op->addr.len = sizeof(op->addr.u);
+	io_uring_prep_accept(sqe, op->sock->fd, &op->addr.u.sa, &op->addr.len, SOCK_CLOEXEC);
+	return 0;
+}
+
+static enum op_next accept_complete(struct urs_op *op, int res, unsigned cflags)
+{
+	(void)cflags;
+	if (res >= 0)
+		res = adopt(op, res, &op->newsock);
+	op->res = res;
+	return NEXT_DECIDE;
+}
+
+const struct urs_op_kind urs__kind_accept = {
+	.name = "accept",
+	.flags = KF_SOCK | KF_TIMEOUT | KF_TRY_ONCE | KF_PEER,
+	.prepare = accept_prepare,
+	.complete = accept_complete,
+	.retire = urs__sock_retire,
+};
+
+/* ---------------------------------------------------------------- accept stream */
+
+/* op->msgflags is 1 while the next submission is the backoff timer. */
+static int accept_stream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+{
+	int fd = op->sock->fd;
+	if (op->msgflags) {
+		op->msgflags = 0;
+		struct __kernel_timespec *ts = urs__sqe_ts(op->loop, sqe);
+		urs__ts_set(ts, BACKOFF_NS);
+		io_uring_prep_timeout(sqe, ts, 0, 0);
+		op->flags |= OPF_BACKOFF;
+	} else if (op->loop->features & URS_FEAT_ACCEPT_MULTI) {
+		io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
+		op->flags |= OPF_MULTI;
+	} else {
+		io_uring_prep_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
+	}
+	return 0;
+}
+
+/* One event: a connection (r->sock, r->addr), or an error the server should see (out of
+ * fds) while accepting goes on. */
+static void conn_event(struct urs_op *op, int res)
+{
+	urs_result r;
+	memset(&r, 0, sizeof(r));
+	r.flags = URS_RES_MORE;
+	r.buf.id = URS_BUF_NONE;
+	r.res = res < 0 ? res : 0;
+	if (res >= 0) {
+		r.res = adopt(op, res, &r.sock);
+		/* Multishot accept shares one address buffer between connections, so the peer
+		 * comes from getpeername instead. */
+		r.addr.len = sizeof(r.addr.u);
+		if (r.sock && getpeername(res, &r.addr.u.sa, &r.addr.len) < 0)
+			r.addr.len = 0;
+		if (!r.sock)
+			r.addr.len = 0;
+	}
+	urs__event(op, &r);
+}
+
+static void accept_stream_event(struct urs_op *op, int res, unsigned cflags)
+{
+	(void)cflags;
+	conn_event(op, res);
+}
+
+static bool is_transient(int res)
+{
+	/* This connection failed, not the listener: accept the next one at once. */
+	return res == -ECONNABORTED || res == -EINTR || res == -EAGAIN;
+}
+
+static bool is_pressure(int res)
+{
+	/* Out of fds or memory, or refused by a policy: tell the server, wait a little, try
+	 * again — never spin on it. */
+	return res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM ||
+	       res == -EPERM || res == -EPROTO;
+}
+
+static enum op_next accept_stream_complete(struct urs_op *op, int res, unsigned cflags)
+{
+	(void)cflags;
+	bool cancel = op->flags & OPF_CANCEL;
+	if (op->flags & OPF_BACKOFF) {
+		op->res = -ECANCELED;
+		return cancel ? NEXT_DECIDE : NEXT_AGAIN;
+	}
+	if (res >= 0) {
+		conn_event(op, res);
+		if (op->flags & OPF_CANCEL) {
+			op->res = -ECANCELED;
+			return NEXT_DECIDE;
+		}
+		if (op->flags & OPF_MULTI)
+			op->loop->stats.rearms++;
+		return NEXT_AGAIN;
+	}
+	if (!cancel && is_transient(res))
+		return NEXT_AGAIN;
+	if (!cancel && is_pressure(res)) {
+		conn_event(op, res);
+		if (!(op->flags & OPF_CANCEL)) {
+			op->msgflags = 1;
+			return NEXT_AGAIN;
+		}
+	}
+	/* Cancelled, closed, or an error of the listener itself (-EINVAL: not listening):
+	 * the stream ends with it. */
+	op->res = res;
+	return NEXT_DECIDE;
+}
+
+const struct urs_op_kind urs__kind_accept_stream = {
+	.name = "accept_stream",
+	.flags = KF_SOCK | KF_STREAM,
+	.prepare = accept_stream_prepare,
+	.event = accept_stream_event,
+	.complete = accept_stream_complete,
+	.retire = urs__sock_retire,
+};
+
+/* ---------------------------------------------------------------- connect */
+
+static int connect_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+{
+	io_uring_prep_connect(sqe, op->sock->fd, &op->addr.u.sa, op->addr.len);
+	return 0;
+}
+
+static enum op_next connect_complete(struct urs_op *op, int res, unsigned cflags)
+{
+	(void)cflags;
+	op->res = res;
+	return NEXT_DECIDE;
+}
+
+/* A non-blocking connect that could not finish at once is in progress, as connect(2) says. */
+static void connect_decided(struct urs_op *op)
+{
+	if (op->res == -EAGAIN)
+		op->res = -EINPROGRESS;
+}
+
+/* Python's connect_ex: 0 or the positive errno. */
+static void connect_ex_decided(struct urs_op *op)
+{
+	connect_decided(op);
+	op->res = op->res < 0 ? -op->res : 0;
+}
+
+const struct urs_op_kind urs__kind_connect = {
+	.name = "connect",
+	.flags = KF_SOCK | KF_TIMEOUT | KF_TRY_ONCE,
+	.prepare = connect_prepare,
+	.complete = connect_complete,
+	.decided = connect_decided,
+	.retire = urs__sock_retire,
+};
+
+const struct urs_op_kind urs__kind_connect_ex = {
+	.name = "connect_ex",
+	.flags = KF_SOCK | KF_TIMEOUT | KF_TRY_ONCE,
+	.prepare = connect_prepare,
+	.complete = connect_complete,
+	.decided = connect_ex_decided,
+	.retire = urs__sock_retire,
+};

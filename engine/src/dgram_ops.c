@@ -1,0 +1,252 @@
+/* Datagram ops: recvfrom (one message with its sender), the stream of them (multishot
+ * recvmsg), and sendto. Used by UDP, raw, Unix datagram — and by seqpacket receives,
+ * because a message is what they carry: a message longer than the buffer is flagged
+ * URS_RES_TRUNC, never silently cut. */
+#include "internal.h"
+
+#include <string.h>
+
+static int dg_flags(const struct urs_op *op, int mf)
+{
+	return urs__op_nonblocking(op) ? mf | MSG_DONTWAIT : mf;
+}
+
+/* One recvmsg into a provided buffer (or the one claimed without a ring), the sender into
+ * op->addr; MSG_TRUNC makes the kernel report the message's real length. */
+static void prep_recvmsg_once(struct urs_op *op, struct io_uring_sqe *sqe, unsigned len)
+{
+	urs_loop *loop = op->loop;
+	bool sel = urs__buf_select(loop);
+	memset(&op->msg, 0, sizeof(op->msg));
+	op->msg.msg_name = &op->addr.u;
+	op->msg.msg_namelen = sizeof(op->addr.u);
+	op->iov.iov_base = sel ? NULL : urs__buf_addr(loop, op->bid);
+	op->iov.iov_len = len;
+	op->msg.msg_iov = &op->iov;
+	op->msg.msg_iovlen = 1;
+	io_uring_prep_recvmsg(sqe, op->sock->fd, &op->msg, dg_flags(op, op->msgflags) | MSG_TRUNC);
+	if (sel) {
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = 0;
+	}
+}
+
+/* res bytes of a message arrived in the op's buffer: keep what fits and say if it was cut. */
+static int take_once(struct urs_op *op, int res, unsigned cflags)
+{
+	unsigned keep = (unsigned)op->iov.iov_len;
+	op->addr.len = op->msg.msg_namelen;
+	urs__buf_take(op, res, cflags, keep);
+	if (res > (int)keep || (op->msg.msg_flags & MSG_TRUNC)) {
+		op->rflags |= URS_RES_TRUNC;
+		return res > (int)keep ? (int)keep : res;
+	}
+	return res;
+}
+
+/* ---------------------------------------------------------------- recvfrom */
+
+static unsigned want(const struct urs_op *op)
+{
+	return op->len < op->loop->buf_size ? (unsigned)op->len : op->loop->buf_size;
+}
+
+static int recvfrom_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+{
+	prep_recvmsg_once(op, sqe, want(op));
+	return 0;
+}
+
+static enum op_next recvfrom_complete(struct urs_op *op, int res, unsigned cflags)
+{
+	if (res == -ENOBUFS && !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT)))
+		return urs__buf_wait(op);
+	if (res < 0) {
+		urs__buf_take(op, res, cflags, 0);
+		op->res = res;
+		return NEXT_DECIDE;
+	}
+	op->res = take_once(op, res, cflags);
+	return NEXT_DECIDE;
+}
+
+const struct urs_op_kind urs__kind_recvfrom = {
+	.name = "recvfrom",
+	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_PEER,
+	.prepare = recvfrom_prepare,
+	.complete = recvfrom_complete,
+	.retire = urs__sock_retire,
+};
+
+/* ---------------------------------------------------------------- recvfrom stream */
+
+/* Room for a sender's address in a multishot recvmsg buffer; none on a connected
+ * seqpacket socket, whose sender is always its peer, so the payload gets that room. */
+static unsigned name_room(const urs_sock *s)
+{
+	if (s->type == SOCK_SEQPACKET)
+		return 0;
+	return s->family == AF_INET ? sizeof(struct sockaddr_in)
+	       : s->family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					: sizeof(struct sockaddr_un);
+}
+
+static bool use_multi(const struct urs_op *op)
+{
+	urs_loop *loop = op->loop;
+	return (loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(loop) && !op->deadline &&
+	       !urs__op_nonblocking(op);
+}
+
+static int rstream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+{
+	if (use_multi(op)) {
+		/* The kernel lays out each buffer as io_uring_recvmsg_out, the name
+		 * (msg_namelen bytes), then the payload; the flags carry MSG_TRUNC. */
+		memset(&op->msg, 0, sizeof(op->msg));
+		op->msg.msg_namelen = name_room(op->sock);
+		io_uring_prep_recvmsg_multishot(sqe, op->sock->fd, &op->msg, op->msgflags | MSG_TRUNC);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = 0;
+		op->flags |= OPF_MULTI;
+		return 0;
+	}
+	prep_recvmsg_once(op, sqe, op->loop->buf_size);
+	return 0;
+}
+
+static void deliver(struct urs_op *op, urs_result *r)
+{
+	if (op->bid != URS_BUF_NONE) {
+		urs__buf_lend(op->loop, &r->buf, op->bid, op->bdata, op->blen);
+		op->bid = URS_BUF_NONE;
+	}
+	urs__event(op, r);
+}
+
+static void event_init(struct urs_op *op, urs_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->flags = URS_RES_MORE;
+	r->buf.id = URS_BUF_NONE;
+	r->buf.loop = op->loop;
+}
+
+/* A multishot buffer: header, name, payload. The lent view starts at the payload; the
+ * whole buffer goes back on release (by id). */
+static void multi_event(struct urs_op *op, int res, unsigned cflags)
+{
+	urs_result r;
+	event_init(op, &r);
+	urs__buf_take(op, res, cflags, op->loop->buf_size);
+	if (op->bid == URS_BUF_NONE) {
+		r.res = res < 0 ? res : -EMSGSIZE;
+		urs__event(op, &r);
+		return;
+	}
+	struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(op->bdata, res, &op->msg);
+	if (!o) {
+		uint32_t id = op->bid;
+		op->bid = URS_BUF_NONE;
+		urs__buf_back(op->loop, id);
+		r.res = -EMSGSIZE;
+		urs__event(op, &r);
+		return;
+	}
+	socklen_t nl = o->namelen < op->msg.msg_namelen ? o->namelen : op->msg.msg_namelen;
+	memcpy(&r.addr.u, io_uring_recvmsg_name(o), nl);
+	r.addr.len = nl;
+	op->bdata = io_uring_recvmsg_payload(o, &op->msg);
+	op->blen = io_uring_recvmsg_payload_length(o, res, &op->msg);
+	r.res = (int)op->blen;
+	if ((o->flags & MSG_TRUNC) || o->payloadlen > op->blen)
+		r.flags |= URS_RES_TRUNC;
+	deliver(op, &r);
+}
+
+static void once_event(struct urs_op *op, int res, unsigned cflags)
+{
+	urs_result r;
+	event_init(op, &r);
+	r.res = take_once(op, res, cflags);
+	r.flags |= op->rflags & URS_RES_TRUNC;
+	op->rflags = 0;
+	r.addr = op->addr;
+	deliver(op, &r);
+}
+
+static void rstream_event(struct urs_op *op, int res, unsigned cflags)
+{
+	multi_event(op, res, cflags);
+}
+
+static enum op_next rstream_complete(struct urs_op *op, int res, unsigned cflags)
+{
+	urs_sock *s = op->sock;
+	bool multi = op->flags & OPF_MULTI;
+	/* On a datagram socket 0 bytes is an empty datagram; on seqpacket it is the end. */
+	bool message = res > 0 || (res == 0 && urs__sock_dgram(s) && !multi);
+	if (message) {
+		if (multi)
+			multi_event(op, res, cflags);
+		else
+			once_event(op, res, cflags);
+		if (op->flags & OPF_CANCEL) {
+			op->res = -ECANCELED;
+			return NEXT_DECIDE;
+		}
+		if (multi)
+			op->loop->stats.rearms++;
+		urs__deadline_set(op);
+		return NEXT_AGAIN;
+	}
+	urs__buf_take(op, res, cflags, 0);
+	if (res == -ENOBUFS && !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT))) {
+		if (multi)
+			op->loop->stats.rearms++;
+		return urs__buf_wait(op);
+	}
+	op->res = res;
+	return NEXT_DECIDE;
+}
+
+const struct urs_op_kind urs__kind_recvfrom_stream = {
+	.name = "recvfrom_stream",
+	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_STREAM,
+	.prepare = rstream_prepare,
+	.event = rstream_event,
+	.complete = rstream_complete,
+	.retire = urs__sock_retire,
+};
+
+/* ---------------------------------------------------------------- sendto */
+
+static int sendto_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+{
+	memset(&op->msg, 0, sizeof(op->msg));
+	op->msg.msg_name = op->addr.len ? &op->addr.u : NULL;
+	op->msg.msg_namelen = op->addr.len;
+	op->iov.iov_base = (void *)op->data;
+	op->iov.iov_len = op->len;
+	op->msg.msg_iov = &op->iov;
+	op->msg.msg_iovlen = 1;
+	io_uring_prep_sendmsg(sqe, op->sock->fd, &op->msg, dg_flags(op, op->msgflags) | MSG_NOSIGNAL);
+	return 0;
+}
+
+static enum op_next sendto_complete(struct urs_op *op, int res, unsigned cflags)
+{
+	(void)cflags;
+	if (res > 0)
+		op->done = (size_t)res;
+	op->res = res;
+	return NEXT_DECIDE;
+}
+
+const struct urs_op_kind urs__kind_sendto = {
+	.name = "sendto",
+	.flags = KF_SOCK | KF_TIMEOUT,
+	.prepare = sendto_prepare,
+	.complete = sendto_complete,
+	.retire = urs__sock_retire,
+};

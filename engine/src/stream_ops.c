@@ -1,0 +1,312 @@
+/* Stream ops: receives (into a provided buffer, into the caller's memory, as a stream of
+ * chunks) and the ordered queue that sends, sendall and shutdown share. On a stream or
+ * seqpacket socket ordered ops run one at a time in issue order: two sends in the kernel at
+ * once may be woken in either order, and a short send would interleave. When one of them
+ * stops short, every op queued behind it fails -EPIPE, so the peer never sees a byte from
+ * after a hole; the socket is then "torn": shutdown refuses and close resets (TCP). */
+#include "internal.h"
+
+#include <string.h>
+
+enum { SEND_CHUNK = 1 << 30 };
+
+/* ---------------------------------------------------------------- the ordered queue */
+
+bool urs__ordered_start(struct urs_op *op)
+{
+	urs_sock *s = op->sock;
+	if (!urs__sock_ordered(s))
+		return true; /* datagram sends may be in flight together */
+	if (!s->send_head) {
+		s->send_head = op;
+		return true;
+	}
+	if (urs__op_nonblocking(op)) {
+		urs__op_decide(op, -EAGAIN); /* it would have to wait its turn */
+		return false;
+	}
+	urs__op_park(op, &s->sendq);
+	return false;
+}
+
+/* The op in progress is decided: the next one goes, or — when it stopped short — every op
+ * behind it fails without sending anything. */
+void urs__ordered_decided(struct urs_op *op)
+{
+	urs_sock *s = op->sock;
+	if (!s || s->send_head != op)
+		return; /* a queued op that was cancelled or timed out, or a datagram send */
+	s->send_head = NULL;
+	bool whole = op->res >= 0 && op->done == op->len;
+	if (!whole) {
+		if (op->done > 0 || s->sendq.n)
+			s->torn = true;
+		struct urs_op *o;
+		while ((o = urs__opq_pop(&s->sendq)))
+			urs__op_decide(o, -EPIPE);
+		return;
+	}
+	struct urs_op *next = urs__opq_pop(&s->sendq);
+	if (next) {
+		s->send_head = next;
+		urs__op_unpark(next);
+		urs__op_submit(next);
+	}
+}
+
+static int sock_flags(const struct urs_op *op, int mf)
+{
+	if (urs__op_nonblocking(op))
+		mf |= MSG_DONTWAIT;
+	return mf;
+}
+
+/* ---------------------------------------------------------------- recv */
+
+static unsigned recv_len(const struct urs_op *op)
+{
+	return op->len < op->loop->buf_size ? (unsigned)op->len : op->loop->buf_size;
+}
+
+/* On a datagram or seqpacket socket MSG_TRUNC makes the kernel report a message's real
+ * length, so a message longer than the buffer is flagged, never silently cut. */
+static int trunc_flag(const urs_sock *s)
+{
+	return s->type == SOCK_STREAM ? 0 : MSG_TRUNC;
+}
+
+static void prep_recv_buf(struct urs_op *op, struct io_uring_sqe *sqe, unsigned len, int mf)
+{
+	urs_loop *loop = op->loop;
+	if (urs__buf_select(loop)) {
+		io_uring_prep_recv(sqe, op->sock->fd, NULL, len, mf);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = 0;
+	} else {
+		io_uring_prep_recv(sqe, op->sock->fd, urs__buf_addr(loop, op->bid), len, mf);
+	}
+}
+
+static int recv_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+{
+	prep_recv_buf(op, sqe, recv_len(op), sock_flags(op, op->msgflags | trunc_flag(op->sock)));
+	return 0;
+}
+
+/* What a receive of up to keep bytes got: res bytes (more than keep: a message was cut). */
+static int kept(struct urs_op *op, int res, unsigned keep)
+{
+	if (res > (int)keep) {
+		op->rflags |= URS_RES_TRUNC;
+		return (int)keep;
+	}
+	return res;
+}
+
+static enum op_next recv_complete(struct urs_op *op, int res, unsigned cflags)
+{
+	if (res == -ENOBUFS && !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT))) {
+		urs__buf_take(op, res, cflags, 0);
+		return urs__buf_wait(op);
+	}
+	unsigned keep = recv_len(op);
+	urs__buf_take(op, res, cflags, keep);
+	op->res = res > 0 ? kept(op, res, keep) : res;
+	return NEXT_DECIDE;
+}
+
+const struct urs_op_kind urs__kind_recv = {
+	.name = "recv",
+	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF,
+	.prepare = recv_prepare,
+	.complete = recv_complete,
+	.retire = urs__sock_retire,
+};
+
+static int recv_into_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+{
+	io_uring_prep_recv(sqe, op->sock->fd, (void *)op->data, (unsigned)op->len,
+			   sock_flags(op, op->msgflags | trunc_flag(op->sock)));
+	return 0;
+}
+
+static enum op_next recv_into_complete(struct urs_op *op, int res, unsigned cflags)
+{
+	(void)cflags;
+	op->res = res > 0 ? kept(op, res, (unsigned)op->len) : res;
+	return NEXT_DECIDE;
+}
+
+const struct urs_op_kind urs__kind_recv_into = {
+	.name = "recv_into",
+	.flags = KF_SOCK | KF_TIMEOUT,
+	.prepare = recv_into_prepare,
+	.complete = recv_into_complete,
+	.retire = urs__sock_retire,
+};
+
+/* ---------------------------------------------------------------- recv stream */
+
+/* A stream on a connected stream socket: one multishot recv where the kernel has it and no
+ * timeout is set (a timeout is the idle time between chunks: one linked timeout per chunk
+ * needs one request per chunk). */
+static int recv_stream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+{
+	urs_loop *loop = op->loop;
+	if ((loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(loop) && !op->deadline &&
+	    !urs__op_nonblocking(op)) {
+		io_uring_prep_recv_multishot(sqe, op->sock->fd, NULL, 0, op->msgflags);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = 0;
+		op->flags |= OPF_MULTI;
+		return 0;
+	}
+	prep_recv_buf(op, sqe, loop->buf_size, sock_flags(op, op->msgflags));
+	return 0;
+}
+
+static void chunk(struct urs_op *op, int res, unsigned cflags)
+{
+	urs_result r;
+	memset(&r, 0, sizeof(r));
+	r.flags = URS_RES_MORE;
+	r.res = res;
+	r.buf.id = URS_BUF_NONE;
+	r.buf.loop = op->loop;
+	urs__buf_take(op, res, cflags, op->loop->buf_size);
+	if (op->bid != URS_BUF_NONE) {
+		urs__buf_lend(op->loop, &r.buf, op->bid, op->bdata, op->blen);
+		op->bid = URS_BUF_NONE;
+	}
+	urs__event(op, &r);
+}
+
+static void recv_stream_event(struct urs_op *op, int res, unsigned cflags)
+{
+	chunk(op, res, cflags);
+}
+
+static enum op_next recv_stream_complete(struct urs_op *op, int res, unsigned cflags)
+{
+	bool multi = op->flags & OPF_MULTI;
+	if (res > 0) {
+		chunk(op, res, cflags);
+		if (op->flags & OPF_CANCEL) {
+			op->res = -ECANCELED;
+			return NEXT_DECIDE;
+		}
+		if (multi)
+			op->loop->stats.rearms++;
+		urs__deadline_set(op); /* the idle time starts again */
+		return NEXT_AGAIN;
+	}
+	urs__buf_take(op, res, cflags, 0);
+	if (res == -ENOBUFS && !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT))) {
+		if (multi)
+			op->loop->stats.rearms++;
+		return urs__buf_wait(op);
+	}
+	op->res = res; /* 0: the peer closed; else an error, a cancel or the idle timeout */
+	return NEXT_DECIDE;
+}
+
+const struct urs_op_kind urs__kind_recv_stream = {
+	.name = "recv_stream",
+	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_STREAM,
+	.prepare = recv_stream_prepare,
+	.event = recv_stream_event,
+	.complete = recv_stream_complete,
+	.retire = urs__sock_retire,
+};
+
+/* ---------------------------------------------------------------- send, sendall */
+
+static int send_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+{
+	size_t left = op->len - op->done;
+	unsigned n = left > SEND_CHUNK ? SEND_CHUNK : (unsigned)left;
+	int mf = sock_flags(op, op->msgflags | MSG_NOSIGNAL);
+	/* MSG_WAITALL lets the kernel continue a short stream send itself (5.19+). */
+	if (op->kind == OPK_SENDALL && op->sock->type == SOCK_STREAM && !(mf & MSG_DONTWAIT))
+		mf |= MSG_WAITALL;
+	io_uring_prep_send(sqe, op->sock->fd, op->data + op->done, n, mf);
+	return 0;
+}
+
+static enum op_next send_complete(struct urs_op *op, int res, unsigned cflags)
+{
+	(void)cflags;
+	if (res > 0)
+		op->done += (size_t)res;
+	op->res = res;
+	return NEXT_DECIDE;
+}
+
+static enum op_next sendall_complete(struct urs_op *op, int res, unsigned cflags)
+{
+	(void)cflags;
+	if (res > 0)
+		op->done += (size_t)res;
+	if (op->done == op->len) {
+		op->res = 0;
+		return NEXT_DECIDE;
+	}
+	if (res >= 0 && !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT)))
+		return NEXT_AGAIN; /* the deadline bounds the whole call: checked at submit */
+	op->res = res >= 0 ? (op->flags & OPF_CANCEL ? -ECANCELED : -ETIMEDOUT) : res;
+	return NEXT_DECIDE;
+}
+
+const struct urs_op_kind urs__kind_send = {
+	.name = "send",
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED,
+	.start = urs__ordered_start,
+	.prepare = send_prepare,
+	.complete = send_complete,
+	.decided = urs__ordered_decided,
+	.retire = urs__sock_retire,
+};
+
+const struct urs_op_kind urs__kind_sendall = {
+	.name = "sendall",
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED,
+	.start = urs__ordered_start,
+	.prepare = send_prepare,
+	.complete = sendall_complete,
+	.decided = urs__ordered_decided,
+	.retire = urs__sock_retire,
+};
+
+/* ---------------------------------------------------------------- shutdown */
+
+/* SHUT_WR and SHUT_RDWR wait behind the queued sends: the FIN follows every byte. SHUT_RD
+ * stops reading at once. */
+static bool shutdown_start(struct urs_op *op)
+{
+	return op->msgflags == SHUT_RD ? true : urs__ordered_start(op);
+}
+
+static int shutdown_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+{
+	if (op->msgflags != SHUT_RD && op->sock->torn)
+		return -EPIPE; /* a FIN after a hole would make a cut stream look complete */
+	io_uring_prep_shutdown(sqe, op->sock->fd, op->msgflags);
+	return 0;
+}
+
+static enum op_next shutdown_complete(struct urs_op *op, int res, unsigned cflags)
+{
+	(void)cflags;
+	op->res = res;
+	return NEXT_DECIDE;
+}
+
+const struct urs_op_kind urs__kind_shutdown = {
+	.name = "shutdown",
+	.flags = KF_SOCK | KF_ORDERED,
+	.start = shutdown_start,
+	.prepare = shutdown_prepare,
+	.complete = shutdown_complete,
+	.decided = urs__ordered_decided,
+	.retire = urs__sock_retire,
+};

@@ -1,0 +1,213 @@
+/* Time: Python's settimeout/gettimeout/setblocking, each op's deadline, the loop's one
+ * timer structure (a heap of the ops that wait outside the kernel and can time out), and
+ * urs_sleep. An op in the kernel carries its deadline as an IORING_OP_LINK_TIMEOUT (see
+ * kernel-notes/link-timeout.md); an op in a queue of ours is in the heap, and the loop's
+ * wait ends at the heap's earliest deadline. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+int64_t urs__now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void urs__ts_set(struct __kernel_timespec *ts, int64_t ns)
+{
+	ts->tv_sec = ns / 1000000000;
+	ts->tv_nsec = ns % 1000000000;
+}
+
+/* now + the socket's timeout, saturating: a timeout of centuries is as good as none but
+ * must not wrap into the past. */
+void urs__deadline_set(struct urs_op *op)
+{
+	int64_t t = op->sock ? op->sock->timeout_ns : -1;
+	if (t <= 0) {
+		op->deadline = 0;
+		return;
+	}
+	int64_t now = urs__now_ns();
+	op->deadline = t > INT64_MAX - now ? INT64_MAX : now + t;
+}
+
+int64_t urs__deadline_left(const struct urs_op *op)
+{
+	int64_t left = op->deadline - urs__now_ns();
+	return left > 0 ? left : 0;
+}
+
+/* ---------------------------------------------------------------- the heap */
+
+static void heap_set(struct urs_heap *h, uint32_t i, struct urs_op *op)
+{
+	h->v[i] = op;
+	op->heap = i;
+}
+
+static void sift_up(struct urs_heap *h, uint32_t i)
+{
+	struct urs_op *op = h->v[i];
+	while (i > 0) {
+		uint32_t p = (i - 1) / 2;
+		if (h->v[p]->deadline <= op->deadline)
+			break;
+		heap_set(h, i, h->v[p]);
+		i = p;
+	}
+	heap_set(h, i, op);
+}
+
+static void sift_down(struct urs_heap *h, uint32_t i)
+{
+	struct urs_op *op = h->v[i];
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && h->v[c + 1]->deadline < h->v[c]->deadline)
+			c++;
+		if (op->deadline <= h->v[c]->deadline)
+			break;
+		heap_set(h, i, h->v[c]);
+		i = c;
+	}
+	heap_set(h, i, op);
+}
+
+/* Room for every op that could wait at once, made when an op is taken from the pool, so
+ * that parking an op can never fail for want of memory. */
+int urs__heap_reserve(urs_loop *loop, uint32_t n)
+{
+	struct urs_heap *h = &loop->deadlines;
+	if (n <= h->cap)
+		return 0;
+	uint32_t cap = h->cap ? h->cap : 64;
+	while (cap < n)
+		cap *= 2;
+	struct urs_op **v = realloc(h->v, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	h->v = v;
+	h->cap = cap;
+	return 0;
+}
+
+void urs__heap_add(urs_loop *loop, struct urs_op *op)
+{
+	struct urs_heap *h = &loop->deadlines;
+	op->flags |= OPF_HEAP;
+	h->v[h->n] = op;
+	sift_up(h, h->n++);
+}
+
+void urs__heap_del(urs_loop *loop, struct urs_op *op)
+{
+	struct urs_heap *h = &loop->deadlines;
+	uint32_t i = op->heap;
+	op->flags &= ~OPF_HEAP;
+	struct urs_op *last = h->v[--h->n];
+	if (i == h->n)
+		return;
+	heap_set(h, i, last);
+	if (i > 0 && h->v[(i - 1) / 2]->deadline > last->deadline)
+		sift_up(h, i);
+	else
+		sift_down(h, i);
+}
+
+/* The earliest deadline of a waiting op, or 0 when none waits. */
+int64_t urs__heap_next(const urs_loop *loop)
+{
+	return loop->deadlines.n ? loop->deadlines.v[0]->deadline : 0;
+}
+
+int urs__heap_expire(urs_loop *loop, int64_t now)
+{
+	int n = 0;
+	while (loop->deadlines.n && loop->deadlines.v[0]->deadline <= now) {
+		urs__op_expire(loop->deadlines.v[0]);
+		n++;
+	}
+	return n;
+}
+
+void urs__heap_free(urs_loop *loop)
+{
+	free(loop->deadlines.v);
+	loop->deadlines.v = NULL;
+	loop->deadlines.n = loop->deadlines.cap = 0;
+}
+
+/* ---------------------------------------------------------------- socket timeouts */
+
+URS_API int urs_settimeout(urs_sock *sock, double seconds)
+{
+	int ret = urs__sock_check(sock);
+	if (ret < 0)
+		return ret;
+	if (isnan(seconds))
+		return -EINVAL;
+	if (seconds < 0) {
+		sock->timeout_ns = -1;
+		return 0;
+	}
+	if (seconds > 9.2e9) /* beyond what int64 nanoseconds hold: as good as none */
+		seconds = 9.2e9;
+	int64_t ns = (int64_t)(seconds * 1e9);
+	sock->timeout_ns = (seconds > 0 && ns == 0) ? 1 : ns;
+	return 0;
+}
+
+URS_API double urs_gettimeout(const urs_sock *sock)
+{
+	if (!sock || sock->timeout_ns < 0)
+		return URS_NO_TIMEOUT;
+	return (double)sock->timeout_ns / 1e9;
+}
+
+URS_API int urs_setblocking(urs_sock *sock, bool blocking)
+{
+	return urs_settimeout(sock, blocking ? URS_NO_TIMEOUT : 0.0);
+}
+
+/* ---------------------------------------------------------------- urs_sleep */
+
+URS_API urs_future urs_sleep(urs_loop *loop, double seconds)
+{
+	if (!loop || isnan(seconds) || seconds < 0)
+		return urs__future_err(-EINVAL);
+	if (seconds > 9.2e9)
+		seconds = 9.2e9;
+	struct urs_op *op;
+	int ret = urs__op_new(loop, OPK_SLEEP, NULL, &op);
+	if (ret < 0)
+		return urs__future_err(ret);
+	op->len = (size_t)(int64_t)(seconds * 1e9);
+	return urs__op_start(op);
+}
+
+static int sleep_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+{
+	struct __kernel_timespec *ts = urs__sqe_ts(op->loop, sqe);
+	urs__ts_set(ts, (int64_t)op->len);
+	io_uring_prep_timeout(sqe, ts, 0, 0);
+	return 0;
+}
+
+static enum op_next sleep_complete(struct urs_op *op, int res, unsigned cflags)
+{
+	(void)cflags;
+	op->res = res == -ETIME ? 0 : res; /* the timer ran out: that is a sleep's success */
+	return NEXT_DECIDE;
+}
+
+const struct urs_op_kind urs__kind_sleep = {
+	.name = "sleep",
+	.prepare = sleep_prepare,
+	.complete = sleep_complete,
+};

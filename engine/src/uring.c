@@ -1,0 +1,255 @@
+/* The io_uring backend: SQEs (with a backlog when the SQ is full), the one io_uring_enter
+ * of a turn (submit + wait, with the earliest deadline of a waiting op as its timeout, and
+ * batched waits on 6.12), copying CQEs out to their ops, cancels, and the recovery when the
+ * kernel dropped CQEs (-EBADR). */
+#include "internal.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { CQE_BATCH = 64 };
+
+/* An SQE with room for need-1 more after it (a linked timeout must go in the same
+ * submission). Submits what is queued when the SQ is full; NULL when the kernel takes
+ * nothing now (the caller waits in the backlog). */
+struct io_uring_sqe *urs__sqe(urs_loop *loop, unsigned need)
+{
+	struct io_uring *ring = &loop->ring;
+	if (io_uring_sq_space_left(ring) < need) {
+		loop->stats.enters++;
+		io_uring_submit(ring);
+		if (io_uring_sq_space_left(ring) < need)
+			return NULL;
+	}
+	return io_uring_get_sqe(ring);
+}
+
+static bool push_cancel(urs_loop *loop, struct urs_op *op)
+{
+	if (loop->ncancels == loop->cancels_cap) {
+		uint32_t cap = loop->cancels_cap ? loop->cancels_cap * 2 : 16;
+		struct urs_op **v = realloc(loop->cancels, cap * sizeof(*v));
+		if (!v)
+			return false;
+		loop->cancels = v;
+		int32_t *g = realloc(loop->cancel_gens, cap * sizeof(*g));
+		if (!g)
+			return false;
+		loop->cancel_gens = g;
+		loop->cancels_cap = cap;
+	}
+	loop->cancels[loop->ncancels] = op;
+	loop->cancel_gens[loop->ncancels++] = op->gen;
+	return true;
+}
+
+static bool cancel_now(urs_loop *loop, struct urs_op *op)
+{
+	struct io_uring_sqe *sqe = urs__sqe(loop, 1);
+	if (!sqe)
+		return false;
+	io_uring_prep_cancel64(sqe, urs__ud(op, UD_MAIN), 0);
+	sqe->user_data = urs__ud_loop(UD_LOOP_IGNORE);
+	loop->inflight++;
+	return true;
+}
+
+/* Asks the kernel to end op; with no room in the SQ the request waits for the next turn
+ * (a cancel is never dropped). */
+void urs__ring_cancel(struct urs_op *op)
+{
+	urs_loop *loop = op->loop;
+	if (loop->recovering || !cancel_now(loop, op)) {
+		if (!push_cancel(loop, op))
+			op->flags &= ~OPF_CANCEL; /* no memory to remember it: urs_cancel again works */
+	}
+}
+
+/* What waited for room goes now, in order: cancels first, then the backlog. */
+void urs__ring_flush(urs_loop *loop)
+{
+	if (loop->recovering)
+		return;
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < loop->ncancels; i++) {
+		struct urs_op *op = loop->cancels[i];
+		if (op->gen != loop->cancel_gens[i] || op->state != OP_KERNEL)
+			continue; /* it ended meanwhile */
+		if (!cancel_now(loop, op)) {
+			loop->cancels[kept] = op;
+			loop->cancel_gens[kept++] = loop->cancel_gens[i];
+		}
+	}
+	loop->ncancels = kept;
+	while (loop->backlog.head && io_uring_sq_space_left(&loop->ring) >= 2) {
+		struct urs_op *op = urs__opq_pop(&loop->backlog);
+		urs__op_unpark(op);
+		urs__op_submit(op);
+	}
+}
+
+bool urs__ring_waiting(const urs_loop *loop)
+{
+	return loop->backlog.n || loop->ncancels;
+}
+
+/* The kernel dropped CQEs: which ops lost theirs is unknown. Cancel everything in flight,
+ * then a drained no-op (IOSQE_IO_DRAIN starts only after every earlier request completed)
+ * marks the point after which an op still waiting for a CQE has lost it. New submissions
+ * wait in the backlog meanwhile. */
+static void recover(urs_loop *loop)
+{
+	loop->stats.cq_dropped++;
+	if (loop->recovering)
+		return;
+	struct io_uring_sqe *sqe;
+	while (!(sqe = urs__sqe(loop, 2)))
+		urs__ring_reap(loop);
+	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
+	sqe->user_data = urs__ud_loop(UD_LOOP_IGNORE);
+	sqe = io_uring_get_sqe(&loop->ring);
+	io_uring_prep_nop(sqe);
+	sqe->flags |= IOSQE_IO_DRAIN;
+	sqe->user_data = urs__ud_loop(UD_LOOP_BARRIER);
+	loop->inflight += 2;
+	loop->recovering = true;
+}
+
+/* A batched wait (6.12): up to want completions, but back batch_wait_us after the first.
+ * liburing 2.3 has no call for it; the SQ tail is published as liburing's own submit does. */
+static int enter_ext(urs_loop *loop, unsigned want, unsigned min_wait_us,
+		     struct __kernel_timespec *ts)
+{
+	struct io_uring *ring = &loop->ring;
+	struct io_uring_sq *sq = &ring->sq;
+	if (sq->sqe_head != sq->sqe_tail) {
+		sq->sqe_head = sq->sqe_tail;
+		io_uring_smp_store_release(sq->ktail, sq->sqe_tail);
+	}
+	unsigned to_submit = *sq->ktail - io_uring_smp_load_acquire(sq->khead);
+	struct urs_getevents_arg arg;
+	memset(&arg, 0, sizeof(arg));
+	arg.sigmask_sz = _NSIG / 8;
+	arg.min_wait_usec = min_wait_us;
+	arg.ts = (uint64_t)(uintptr_t)ts;
+	unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+	int fd = ring->ring_fd;
+	if (loop->features & URS_FEAT_REG_RING_FD) {
+		flags |= IORING_ENTER_REGISTERED_RING;
+		fd = ring->enter_ring_fd;
+	}
+	return io_uring_enter2((unsigned)fd, to_submit, want, flags, (sigset_t *)&arg,
+			       sizeof(arg));
+}
+
+/* One io_uring_enter: submit what is queued and, when block, wait for a completion or
+ * until deadline (CLOCK_MONOTONIC ns, 0 = none). */
+int urs__ring_enter(urs_loop *loop, bool block, int64_t deadline)
+{
+	struct io_uring *ring = &loop->ring;
+	if (loop->fault_badr) {
+		loop->fault_badr = false;
+		recover(loop);
+	}
+	urs__ring_flush(loop);
+	if (io_uring_cq_ready(ring))
+		block = false;
+	loop->stats.enters++;
+	int ret;
+	if (!block) {
+		ret = io_uring_submit_and_get_events(ring);
+	} else {
+		struct __kernel_timespec ts, *tsp = NULL;
+		if (deadline) {
+			int64_t left = deadline - urs__now_ns();
+			urs__ts_set(&ts, left > 0 ? left : 0);
+			tsp = &ts;
+		}
+		/* Batch only when busy and only for what can come: no more than half the
+		 * requests in the kernel (one stream cannot complete 32 times at once), and only
+		 * after a turn that found several completions (a quiet loop must not wait). */
+		unsigned want = loop->inflight / 2 < loop->batch ? loop->inflight / 2 : loop->batch;
+		if (want > 1 && (loop->features & URS_FEAT_MIN_WAIT) && loop->last_reaped >= 4)
+			ret = enter_ext(loop, want, loop->batch_wait_us, tsp);
+		else if (tsp) {
+			struct io_uring_cqe *cqe;
+			ret = io_uring_submit_and_wait_timeout(ring, &cqe, 1, tsp, NULL);
+		} else
+			ret = io_uring_submit_and_wait(ring, 1);
+	}
+	if (ret == -EBADR) {
+		recover(loop);
+		ret = 0;
+	}
+	if (ret == -EINTR || ret == -EAGAIN || ret == -EBUSY || ret == -ETIME)
+		ret = 0;
+	return ret < 0 ? ret : 0;
+}
+
+/* Copies a batch of CQEs out and frees their slots before any handler runs, so a handler
+ * (a user callback) may submit freely. */
+int urs__ring_reap(urs_loop *loop)
+{
+	struct io_uring *ring = &loop->ring;
+	int total = 0;
+	if (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_CQ_OVERFLOW)
+		loop->stats.cq_overflows++;
+	for (;;) {
+		struct io_uring_cqe *cqes[CQE_BATCH];
+		uint64_t ud[CQE_BATCH];
+		int res[CQE_BATCH];
+		uint32_t fl[CQE_BATCH];
+		unsigned n = io_uring_peek_batch_cqe(ring, cqes, CQE_BATCH);
+		for (unsigned i = 0; i < n; i++) {
+			ud[i] = cqes[i]->user_data;
+			res[i] = cqes[i]->res;
+			fl[i] = cqes[i]->flags;
+		}
+		io_uring_cq_advance(ring, n);
+		for (unsigned i = 0; i < n; i++) {
+			if (loop->fault_drop_cqes && !(ud[i] & UD_LOOP)) {
+				/* Test hook: the kernel lost this CQE and will say -EBADR. */
+				loop->fault_drop_cqes--;
+				loop->fault_badr = true;
+				continue;
+			}
+			urs__op_cqe(loop, ud[i], res[i], fl[i]);
+		}
+		total += (int)n;
+		loop->stats.cqes += n;
+		if (n < CQE_BATCH)
+			break;
+	}
+	return total;
+}
+
+/* ---------------------------------------------------------------- sync ops */
+
+/* bind/listen/socket as ring ops: only when the loop is idle, so that the one CQE that
+ * comes back is this op's and no callback runs inside a sync call. */
+struct io_uring_sqe *urs__sync_sqe(urs_loop *loop)
+{
+	if (loop->depth || loop->active || loop->inflight || loop->ready || loop->recovering ||
+	    io_uring_cq_ready(&loop->ring) || io_uring_sq_ready(&loop->ring))
+		return NULL;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
+	if (sqe)
+		sqe->user_data = urs__ud_loop(UD_LOOP_IGNORE);
+	return sqe;
+}
+
+int urs__sync_wait(urs_loop *loop)
+{
+	struct io_uring_cqe *cqe;
+	loop->stats.enters++;
+	int ret = io_uring_submit_and_wait(&loop->ring, 1);
+	if (ret < 0)
+		return ret;
+	ret = io_uring_peek_cqe(&loop->ring, &cqe);
+	if (ret < 0)
+		return ret;
+	int res = cqe->res;
+	io_uring_cqe_seen(&loop->ring, cqe);
+	return res;
+}
