@@ -6,12 +6,17 @@ set -u
 dir=${1:?usage: run-tests.sh BUILD_DIR/tests}
 per_test_timeout=${TEST_TIMEOUT:-300}
 pass=0 fail=0 skip=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 for t in "$dir"/test_*; do
 	[ -x "$t" ] || continue
 	name=$(basename "$t")
 	start=$(date +%s.%N)
-	out=$(timeout -k 10 "$per_test_timeout" "$t" 2>&1)
+	# Into a file, not a pipe: a process the test left behind (it should not, and the
+	# examples' servers die with their test) cannot keep the runner waiting for EOF.
+	timeout -k 10 "$per_test_timeout" "$t" >"$log" 2>&1
 	rc=$?
+	out=$(cat "$log")
 	secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')
 	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | awk '{s+=$1} END{print s+0}')
 	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | awk '{s+=$1} END{print s+0}')

@@ -123,6 +123,47 @@ static void test_buffer_misuse(void **state)
 	tu_loop_done(loop);
 }
 
+/* Defect 4: a stale copy of a released buffer, once the buffer is lent again, changes
+ * nothing: the new owner's bytes stay, and the kernel does not get the buffer back. */
+static void test_stale_buffer_copy(void **state)
+{
+	(void)state;
+	for (int ring = 0; ring < 2; ring++) {
+		urs_loop_opts o = { .buf_count = 1, .disable = ring ? 0 : URS_FEAT_BUF_RING };
+		urs_loop *loop = tu_loop_new(&o);
+		urs_sock *p[2];
+		assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
+		urs_result r, r2, r3;
+		tu_await_eq(urs_send(p[0], "abc", 3, 0), 3, NULL);
+		tu_await_eq(urs_recv(p[1], 16, 0), 3, &r);
+		urs_buf stale = r.buf;
+		assert_int_equal(urs_buf_release(&r.buf), 0);
+		tu_await_eq(urs_send(p[0], "def", 3, 0), 3, NULL);
+		tu_await_eq(urs_recv(p[1], 16, 0), 3, &r2);
+		assert_int_equal(r2.buf.id, stale.id); /* the only buffer, lent again */
+		assert_int_equal(urs_buf_release(&stale), -EALREADY);
+		urs_buf forged = r2.buf;
+		forged.gen += 1000;
+		assert_int_equal(urs_buf_release(&forged), -EINVAL);
+		urs_loop_stats st;
+		urs_loop_stats_get(loop, &st);
+		assert_int_equal(st.bufs_lent, 1);
+		/* Had the stale release given the buffer back, this receive would overwrite it. */
+		tu_await_eq(urs_send(p[0], "xyz", 3, 0), 3, NULL);
+		urs_future f = urs_recv(p[1], 16, 0);
+		assert_int_equal(urs_loop_run(loop, URS_RUN_NOWAIT) >= 0, 1);
+		assert_int_equal(urs_loop_run(loop, URS_RUN_NOWAIT) >= 0, 1);
+		assert_memory_equal(r2.buf.data, "def", 3);
+		assert_int_equal(urs_buf_release(&r2.buf), 0);
+		tu_await_eq(f, 3, &r3);
+		assert_memory_equal(r3.buf.data, "xyz", 3);
+		urs_buf_release(&r3.buf);
+		tu_close(p[0]);
+		tu_close(p[1]);
+		tu_loop_done(loop);
+	}
+}
+
 /* Closing cancels everything pending on the socket: each future resolves, then the fd. */
 static void test_close_with_pending(void **state)
 {
@@ -150,6 +191,7 @@ int main(void)
 		cmocka_unit_test(test_closed_socket),
 		cmocka_unit_test(test_wrong_use_of_sockets),
 		cmocka_unit_test(test_buffer_misuse),
+		cmocka_unit_test(test_stale_buffer_copy),
 		cmocka_unit_test(test_close_with_pending),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

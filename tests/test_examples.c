@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <stdbool.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +29,31 @@ struct server {
 	char addr[256];
 	int port;
 };
+
+/* Servers started and not yet stopped: a failing assertion jumps out of its test, and the
+ * teardown stops what it left running, by PID. */
+static pid_t running[8];
+
+static void track(pid_t pid, bool on)
+{
+	for (int i = 0; i < 8; i++)
+		if (on ? running[i] == 0 : running[i] == pid) {
+			running[i] = on ? pid : 0;
+			return;
+		}
+}
+
+static int stop_leftovers(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 8; i++)
+		if (running[i]) {
+			kill(running[i], SIGKILL);
+			waitpid(running[i], NULL, 0);
+			running[i] = 0;
+		}
+	return 0;
+}
 
 /* Starts an example server and reads its first line, "listening on <address>". */
 static void start(struct server *s, const char *prog, const char *const args[])
@@ -42,11 +70,17 @@ static void start(struct server *s, const char *prog, const char *const args[])
 	s->pid = fork();
 	assert_true(s->pid >= 0);
 	if (s->pid == 0) {
+		/* Dies with the test process, whatever way that ends: a server must never
+		 * outlive its test and hold the runner's output open. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(p[1], 1);
 		execv(path, argv);
 		_exit(127);
 	}
+	track(s->pid, true);
 	close(p[1]);
+	if (getenv("URS_TEST_FAIL_AFTER_START"))
+		fail_msg("URS_TEST_FAIL_AFTER_START: failing with %s running", prog);
 	s->out = p[0];
 	char line[256];
 	size_t len = 0;
@@ -79,6 +113,7 @@ static void stop(struct server *s)
 	}
 	int status;
 	assert_int_equal(waitpid(s->pid, &status, 0), s->pid);
+	track(s->pid, false);
 	close(s->out);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
@@ -285,6 +320,93 @@ static void test_pairs(void **state)
 	assert_int_equal(access(spath, F_OK), -1);
 }
 
+/* A client that sends 8 MB without reading a byte, then resets, three times in a row;
+ * then an ordinary exchange must still work, and the server must stop cleanly (under
+ * SAN=1 a use-after-free aborts it). */
+static void flood_and_reset(const struct server *s, int family, int type, const char *chunk,
+			    size_t chunklen)
+{
+	for (int round = 0; round < 3; round++) {
+		int fd = socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		assert_true(fd >= 0);
+		urs_addr a;
+		assert_int_equal(urs_addr_parse(&a, s->addr), 0);
+		int rc = connect(fd, &a.u.sa, a.len);
+		assert_true(rc == 0 || errno == EINPROGRESS);
+		size_t sent = 0;
+		while (sent < (8u << 20)) {
+			struct pollfd pf = { fd, POLLOUT, 0 };
+			if (poll(&pf, 1, 300) != 1)
+				break; /* the server stopped reading (its sends are blocked): enough */
+			ssize_t k = send(fd, chunk, chunklen, MSG_NOSIGNAL);
+			if (k < 0 && errno != EAGAIN)
+				break;
+			if (k > 0)
+				sent += (size_t)k;
+		}
+		struct linger lg = { 1, 0 };
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);
+	}
+}
+
+static void test_flood_then_reset(void **state)
+{
+	(void)state;
+	char upath[128];
+	snprintf(upath, sizeof(upath), "%s/flood.sock", tmpdir);
+	static char chunk[65536];
+	memset(chunk, 'f', sizeof(chunk));
+	struct {
+		const char *prog;
+		const char *args[3];
+		int family, type;
+		const char *client, *copt;
+	} servers[] = {
+		{ "stream_echo", { "127.0.0.1:0" }, AF_INET, SOCK_STREAM, "stream_echo_client", "" },
+		{ "stream_echo", { "[::1]:0" }, AF_INET6, SOCK_STREAM, "stream_echo_client", "" },
+		{ "stream_echo", { upath }, AF_UNIX, SOCK_STREAM, "stream_echo_client", "" },
+		{ "stream_echo", { "--seqpacket", "@ursock-test-flood" }, AF_UNIX, SOCK_SEQPACKET,
+		  "stream_echo_client", "--seqpacket" },
+		{ "dgram_echo", { "127.0.0.1:0" }, AF_INET, SOCK_DGRAM, "dgram_echo_client", "" },
+	};
+	for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
+		struct server s;
+		start(&s, servers[i].prog, servers[i].args);
+		size_t len = servers[i].type == SOCK_STREAM ? sizeof(chunk)
+			     : servers[i].type == SOCK_SEQPACKET ? 1000 : 1400;
+		flood_and_reset(&s, servers[i].family, servers[i].type, chunk, len);
+		char cmd[1024];
+		snprintf(cmd, sizeof(cmd), "%s/%s %s '%s' still here", exdir, servers[i].client,
+			 servers[i].copt, s.addr);
+		int st;
+		char *out = run(cmd, &st);
+		assert_int_equal(st, 0);
+		assert_string_equal(out, "still\nhere\n");
+		free(out);
+		stop(&s);
+	}
+	/* http_echo: pipelined POSTs whose responses are never read, then a reset. */
+	struct server s;
+	const char *args[] = { "127.0.0.1:0", NULL };
+	start(&s, "http_echo", args);
+	static char post[65536];
+	size_t n = 0;
+	while (n + 2048 < sizeof(post))
+		n += (size_t)snprintf(post + n, sizeof(post) - n,
+				      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1500\r\n\r\n"
+				      "%1500d", 7);
+	flood_and_reset(&s, AF_INET, SOCK_STREAM, post, n);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "curl -s -m 5 http://127.0.0.1:%d/", s.port);
+	int st;
+	char *out = run(cmd, &st);
+	assert_string_equal(out, "Hello from ursock\n");
+	free(out);
+	stop(&s);
+	unlink(upath);
+}
+
 static void test_ping(void **state)
 {
 	(void)state;
@@ -327,11 +449,12 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_http_curl),
-		cmocka_unit_test(test_http_pipelining_and_limits),
-		cmocka_unit_test(test_http_wrk),
-		cmocka_unit_test(test_pairs),
-		cmocka_unit_test(test_ping),
+		cmocka_unit_test_teardown(test_http_curl, stop_leftovers),
+		cmocka_unit_test_teardown(test_http_pipelining_and_limits, stop_leftovers),
+		cmocka_unit_test_teardown(test_http_wrk, stop_leftovers),
+		cmocka_unit_test_teardown(test_pairs, stop_leftovers),
+		cmocka_unit_test_teardown(test_flood_then_reset, stop_leftovers),
+		cmocka_unit_test_teardown(test_ping, stop_leftovers),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

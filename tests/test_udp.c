@@ -250,6 +250,58 @@ static void test_bad_input(void **state)
 	tu_loop_done(loop);
 }
 
+struct dg {
+	int n, trunc, whole;
+};
+
+static void dg_cb(urs_result *r, void *user)
+{
+	struct dg *d = user;
+	if (!(r->flags & URS_RES_MORE))
+		return;
+	d->n++;
+	if (r->flags & URS_RES_TRUNC)
+		d->trunc++;
+	else if (r->res == 100)
+		d->whole++;
+	urs_buf_release(&r->buf);
+}
+
+/* A datagram longer than the loop's buffers is flagged by the recvfrom stream, with
+ * multishot recvmsg and without. */
+static void test_stream_truncation_flagged(void **state)
+{
+	(void)state;
+	static char big[3000];
+	memset(big, 'd', sizeof(big));
+	for (int multi = 0; multi < 2; multi++) {
+		urs_loop_opts o = { .buf_size = 1024, .disable = multi ? 0 : URS_FEAT_RECV_MULTI };
+		urs_loop *loop = tu_loop_new(&o);
+		urs_sock *a, *b;
+		urs_addr aa, any;
+		urs_addr_parse(&any, "127.0.0.1:0");
+		assert_int_equal(urs_socket(loop, AF_INET, SOCK_DGRAM, 0, &a), 0);
+		assert_int_equal(urs_socket(loop, AF_INET, SOCK_DGRAM, 0, &b), 0);
+		assert_int_equal(urs_bind(a, &any), 0);
+		assert_int_equal(urs_getsockname(a, &aa), 0);
+		struct dg d = { 0 };
+		urs_future st = urs_recvfrom_stream(a, dg_cb, &d);
+		urs_loop_run(loop, URS_RUN_NOWAIT);
+		tu_await_eq(urs_sendto(b, big, 100, 0, &aa), 100, NULL);
+		tu_await_eq(urs_sendto(b, big, sizeof(big), 0, &aa), (int)sizeof(big), NULL);
+		tu_await_eq(urs_sendto(b, big, 100, 0, &aa), 100, NULL);
+		for (int spins = 0; d.n < 3 && spins < 1000; spins++)
+			urs_loop_run(loop, URS_RUN_ONCE);
+		assert_int_equal(d.n, 3);
+		assert_int_equal(d.trunc, 1);
+		assert_int_equal(d.whole, 2);
+		assert_int_equal(urs_cancel(st), 0);
+		tu_close(a);
+		tu_close(b);
+		tu_loop_done(loop);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +311,7 @@ int main(void)
 		cmocka_unit_test(test_10000_datagrams_v6),
 		cmocka_unit_test(test_10000_datagrams_fallback),
 		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_stream_truncation_flagged),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

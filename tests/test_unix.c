@@ -189,6 +189,75 @@ static void test_seqpacket_boundaries(void **state)
 	tu_loop_done(loop);
 }
 
+struct msgs {
+	int n, trunc;
+	int res[8];
+	unsigned flags[8];
+};
+
+static void msgs_cb(urs_result *r, void *user)
+{
+	struct msgs *m = user;
+	if (!(r->flags & URS_RES_MORE))
+		return;
+	if (m->n < 8) {
+		m->res[m->n] = r->res;
+		m->flags[m->n] = r->flags;
+	}
+	m->n++;
+	assert_int_equal((uint32_t)r->res, r->buf.len);
+	urs_buf_release(&r->buf);
+}
+
+/* Defect 9: a seqpacket message longer than the room for it is flagged URS_RES_TRUNC by
+ * every receive — never silently cut — and the next message is whole. */
+static void test_seqpacket_truncation_flagged(void **state)
+{
+	(void)state;
+	static char big[10000];
+	memset(big, 'm', sizeof(big));
+	for (int multi = 0; multi < 2; multi++) {
+		urs_loop_opts o = { .disable = multi ? 0 : URS_FEAT_RECV_MULTI };
+		urs_loop *loop = tu_loop_new(&o);
+		urs_sock *p[2];
+		assert_int_equal(urs_socketpair(loop, SOCK_SEQPACKET, p), 0);
+		urs_result r;
+		char small[100];
+		/* recv into a provided buffer (4096 bytes by default) */
+		tu_await_eq(urs_send(p[0], big, sizeof(big), 0), (int)sizeof(big), NULL);
+		tu_await_eq(urs_recv(p[1], 65536, 0), 4096, &r);
+		assert_true(r.flags & URS_RES_TRUNC);
+		urs_buf_release(&r.buf);
+		tu_await_eq(urs_send(p[0], big, 10, 0), 10, NULL);
+		tu_await_eq(urs_recv(p[1], 65536, 0), 10, &r);
+		assert_false(r.flags & URS_RES_TRUNC);
+		urs_buf_release(&r.buf);
+		/* recv into the caller's memory */
+		tu_await_eq(urs_send(p[0], big, 1000, 0), 1000, NULL);
+		tu_await_eq(urs_recv_into(p[1], small, sizeof(small), 0), (int)sizeof(small), &r);
+		assert_true(r.flags & URS_RES_TRUNC);
+		/* the stream of messages (multishot recvmsg, or one recvmsg at a time) */
+		struct msgs m = { 0 };
+		tu_await_eq(urs_send(p[0], big, 100, 0), 100, NULL);
+		tu_await_eq(urs_send(p[0], big, sizeof(big), 0), (int)sizeof(big), NULL);
+		tu_await_eq(urs_send(p[0], big, 50, 0), 50, NULL);
+		urs_future st = urs_recv_stream(p[1], msgs_cb, &m);
+		for (int spins = 0; m.n < 3 && spins < 1000; spins++)
+			urs_loop_run(loop, URS_RUN_ONCE);
+		assert_int_equal(m.n, 3);
+		assert_int_equal(m.res[0], 100);
+		assert_false(m.flags[0] & URS_RES_TRUNC);
+		assert_true(m.flags[1] & URS_RES_TRUNC);
+		assert_true(m.res[1] > 0 && m.res[1] < (int)sizeof(big));
+		assert_int_equal(m.res[2], 50);
+		assert_false(m.flags[2] & URS_RES_TRUNC);
+		assert_int_equal(urs_cancel(st), 0);
+		tu_close(p[0]);
+		tu_close(p[1]);
+		tu_loop_done(loop);
+	}
+}
+
 static void test_socketpair_every_type(void **state)
 {
 	(void)state;
@@ -260,6 +329,7 @@ int main(void)
 		cmocka_unit_test(test_stream_abstract),
 		cmocka_unit_test(test_dgram_sender_address),
 		cmocka_unit_test(test_seqpacket_boundaries),
+		cmocka_unit_test(test_seqpacket_truncation_flagged),
 		cmocka_unit_test(test_socketpair_every_type),
 		cmocka_unit_test(test_bad_names),
 	};

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <openssl/sha.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static int fds_at_start = -1;
 
@@ -122,4 +123,11 @@ void tu_fill(void *buf, size_t len, uint32_t seed)
 void tu_sha256(const void *data, size_t len, unsigned char out[32])
 {
 	SHA256(data, len, out);
+}
+
+void tu_reap(int pid)
+{
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }

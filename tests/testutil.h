@@ -27,6 +27,8 @@ void tu_await_eq(urs_future f, int want, urs_result *r);
 void tu_close(urs_sock *s);
 /* Skips the test (cmocka skip) when io_uring itself is unavailable. */
 void tu_require_uring(void);
+/* Waits for a child process the test started and asserts it exited 0. */
+void tu_reap(int pid);
 /* Fills buf with a deterministic pattern from seed. */
 void tu_fill(void *buf, size_t len, uint32_t seed);
 /* SHA-256 of data into out[32]. */

@@ -378,11 +378,13 @@ void urs__op_decide(struct urs_op *op, int res)
 		op->bid = URS_BUF_NONE;
 		urs__buf_back(loop, id);
 	}
+	/* On the ready list first: its callback runs before those of the ops its decision
+	 * moves on (the queue behind a failed send). */
+	urs__future_resolved(op);
 	if (k->decided)
 		k->decided(op);
 	if (!(op->flags & OPF_BOUND))
 		retire(op); /* an awaiter or a later urs_then does not need the socket */
-	urs__future_resolved(op);
 }
 
 void urs__op_retire(struct urs_op *op)

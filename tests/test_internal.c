@@ -1,0 +1,107 @@
+/* White-box checks of engine internals no public call can reach: the loop's CQ size, the
+ * recovery when the kernel drops completions (-EBADR, forced through a test hook), and the
+ * accept stream's decision on errors of a policy (-EPERM). Tests link the static library,
+ * so they see internal.h. */
+#include "testutil.h"
+
+#include "../engine/src/internal.h"
+
+#include <string.h>
+#include <unistd.h>
+
+static void count_cb(urs_result *r, void *user)
+{
+	int *n = user;
+	n[0]++;
+	n[1] = r->res;
+	urs_buf_release(&r->buf);
+}
+
+/* The header promises a CQ four times the SQ by default (defect 11). */
+static void test_default_cq_size(void **state)
+{
+	(void)state;
+	urs_loop_opts o = { .sq_entries = 64 };
+	urs_loop *loop = tu_loop_new(&o);
+	assert_int_equal(loop->ring.sq.ring_entries, 64);
+	assert_int_equal(loop->ring.cq.ring_entries, 256);
+	tu_loop_done(loop);
+}
+
+/* The kernel drops a completion and says -EBADR (defect 11): the op whose CQE was lost
+ * resolves -EBADR instead of pending for ever; a receive that was merely in flight is
+ * resubmitted and still gets its data; buffers are all accounted for afterwards. */
+static void test_dropped_cqe_recovery(void **state)
+{
+	(void)state;
+	urs_loop *loop = tu_loop_new(NULL);
+	urs_sock *p[2];
+	assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
+	int rn[2] = { 0, 0 };
+	assert_int_equal(urs_then(urs_recv(p[1], 16, 0), count_cb, rn), 0);
+	urs_loop_run(loop, URS_RUN_NOWAIT); /* the receive is in the kernel */
+	loop->fault_drop_cqes = 1;
+	int nn[2] = { 0, 0 };
+	assert_int_equal(urs_then(urs_nop(loop), count_cb, nn), 0);
+	for (int i = 0; i < 100 && !nn[0]; i++)
+		assert_true(urs_loop_run(loop, URS_RUN_ONCE) >= 0);
+	assert_int_equal(nn[0], 1);
+	assert_int_equal(nn[1], -EBADR);
+	assert_int_equal(rn[0], 0); /* cancelled by the recovery, not by the user: it goes on */
+	tu_await_eq(urs_send(p[0], "after", 5, 0), 5, NULL);
+	for (int i = 0; i < 100 && !rn[0]; i++)
+		assert_true(urs_loop_run(loop, URS_RUN_ONCE) >= 0);
+	assert_int_equal(rn[0], 1);
+	assert_int_equal(rn[1], 5);
+	urs_loop_stats st;
+	urs_loop_stats_get(loop, &st);
+	assert_int_equal(st.cq_dropped, 1);
+	/* Every buffer can still be used: receive buf_count times, holding none. */
+	for (int i = 0; i < 1100; i++) {
+		tu_await_eq(urs_send(p[0], "b", 1, 0), 1, NULL);
+		tu_await_eq(urs_recv(p[1], 16, 0), 1, NULL);
+	}
+	tu_close(p[0]);
+	tu_close(p[1]);
+	tu_loop_done(loop);
+}
+
+/* -EPERM from accept (a policy refusing a connection) is reported and retried after a
+ * backoff, never at once in a loop (defect 11). */
+static void test_accept_eperm_backs_off(void **state)
+{
+	(void)state;
+	urs_loop *loop = tu_loop_new(NULL);
+	urs_addr a;
+	urs_sock *l = tu_listener(loop, "127.0.0.1:0", &a);
+	int n[2] = { 0, 0 };
+	urs_future f = urs_accept_stream(l, count_cb, n);
+	struct urs_op *op = urs__op_at(loop, f.idx);
+	assert_non_null(op);
+	urs_loop_run(loop, URS_RUN_NOWAIT);
+	/* As if the kernel had answered the request -EPERM. */
+	op->flags &= (uint16_t)~OPF_MULTI;
+	enum op_next next = urs__kind_accept_stream.complete(op, -EPERM, 0);
+	assert_int_equal(next, NEXT_AGAIN);
+	assert_int_equal(n[0], 1);       /* the server was told */
+	assert_int_equal(n[1], -EPERM);
+	assert_int_equal(op->msgflags, 1); /* and the next submission is the backoff timer */
+	next = urs__kind_accept_stream.complete(op, -ECONNABORTED, 0);
+	assert_int_equal(next, NEXT_AGAIN); /* one connection failed: next one at once */
+	assert_int_equal(n[0], 1);
+	op->msgflags = 0;
+	urs_cancel(f);
+	urs_loop_run(loop, URS_RUN_UNTIL_IDLE);
+	tu_close(l);
+	tu_loop_done(loop);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_default_cq_size),
+		cmocka_unit_test(test_dropped_cqe_recovery),
+		cmocka_unit_test(test_accept_eperm_backs_off),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
