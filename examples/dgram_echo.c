@@ -1,5 +1,7 @@
 /* Datagram echo server: UDP over IPv4/IPv6, or Unix datagram. Each datagram goes back to
- * its sender as it is (recvfrom -> sendto), from the loop's provided buffers.
+ * its sender as it is (recvfrom -> sendto), from the loop's provided buffers. A datagram
+ * longer than a buffer arrives cut (URS_RES_TRUNC): it is reported on stderr and not
+ * echoed, since its sender never sent what is left of it.
  *
  *   build/examples/dgram_echo 127.0.0.1:9000        (UDP, or "[::1]:0")
  *   build/examples/dgram_echo /tmp/echo.sock        (Unix datagram; "@name" for abstract)
@@ -42,6 +44,14 @@ static void on_datagram(urs_result *r, void *user)
 		urs_buf_release(&r->buf);
 		return;
 	}
+	if (r->flags & URS_RES_TRUNC) {
+		char from[URS_ADDR_STRLEN];
+		urs_addr_format(&r->addr, from, sizeof(from));
+		fprintf(stderr, "dgram_echo: a datagram from %s was longer than %u bytes: "
+				"dropped, not echoed\n", from, r->buf.len);
+		urs_buf_release(&r->buf);
+		return;
+	}
 	urs_buf *b = &held[r->buf.id % 4096];
 	*b = r->buf;
 	if (urs_then(urs_sendto(sock, b->data, b->len, 0, &r->addr), on_sent, b) < 0)
@@ -80,9 +90,11 @@ int main(int argc, char **argv)
 	urs_future st = urs_recvfrom_stream(sock, on_datagram, NULL);
 	while (!stopping && urs_loop_run(loop, URS_RUN_ONCE) >= 0)
 		;
+	/* The close cancels the stream and the echoes in flight; their callbacks give the
+	 * buffers back before it resolves. */
 	urs_cancel(st);
+	urs_await(urs_close(sock), NULL);
 	urs_sock_free(sock);
-	urs_loop_run(loop, URS_RUN_UNTIL_IDLE);
 	urs_loop_free(loop);
 	if (text[0] == '/')
 		unlink(text);

@@ -36,8 +36,7 @@ struct conn {
 	urs_sock *s;
 	struct http_conn h;
 	struct http_buf sending;   /* the bytes of the send in flight */
-	urs_future rx;
-	bool rx_live, send_busy, closing;
+	bool send_busy, closing, close_started;
 	double last_active;
 	struct conn *prev, *next;
 };
@@ -68,9 +67,12 @@ static double clock_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void conn_unlink_free(struct conn *c)
+/* The close callback is the last one on the connection's socket: its state goes here. */
+static void on_closed(urs_result *r, void *user)
 {
+	struct conn *c = user;
 	struct worker *w = c->w;
+	(void)r;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -83,16 +85,14 @@ static void conn_unlink_free(struct conn *c)
 	free(c);
 }
 
-/* A connection goes once it reads no more and has nothing left to send. */
+/* A connection closes once it has nothing left to send: the close cancels its receive
+ * stream (whose last callback still comes) and resolves after every callback on it. */
 static void conn_maybe_done(struct conn *c)
 {
-	if (!c->closing || c->send_busy || c->h.out.len)
+	if (!c->closing || c->send_busy || c->h.out.len || c->close_started)
 		return;
-	if (c->rx_live) {
-		urs_cancel(c->rx); /* its last callback comes back here */
-		return;
-	}
-	conn_unlink_free(c);
+	c->close_started = true;
+	urs_then(urs_close(c->s), on_closed, c);
 }
 
 static void conn_close_soon(struct conn *c)
@@ -136,7 +136,6 @@ static void on_chunk(urs_result *r, void *user)
 {
 	struct conn *c = user;
 	if (!(r->flags & URS_RES_MORE)) { /* EOF, reset, cancel: reading is over */
-		c->rx_live = false;
 		conn_close_soon(c);
 		return;
 	}
@@ -168,9 +167,7 @@ static void on_conn(urs_result *r, void *user)
 	if (w->conns)
 		w->conns->prev = c;
 	w->conns = c;
-	c->rx = urs_recv_stream(c->s, on_chunk, c);
-	c->rx_live = urs_future_error(c->rx) == 0;
-	if (!c->rx_live)
+	if (urs_future_error(urs_recv_stream(c->s, on_chunk, c)) < 0)
 		conn_close_soon(c);
 }
 
@@ -233,9 +230,7 @@ static void *worker_main(void *arg)
 	w->now = clock_now();
 	w->acc = urs_accept_stream(w->l, on_conn, w);
 	urs_then(urs_sleep(w->loop, TICK_MS / 1000.0), on_tick, w);
-	urs_loop_run(w->loop, URS_RUN_UNTIL_IDLE);
-	while (w->conns)
-		conn_unlink_free(w->conns);
+	urs_loop_run(w->loop, URS_RUN_UNTIL_IDLE); /* every connection's close callback ran */
 	urs_loop_stats st;
 	urs_loop_stats_get(w->loop, &st);
 	w->enters = st.enters;

@@ -407,6 +407,46 @@ static void test_flood_then_reset(void **state)
 	unlink(upath);
 }
 
+/* The examples never echo a message they received cut: dgram_echo drops a datagram longer
+ * than its buffers, stream_echo --seqpacket drops the connection that sent a message
+ * longer than a buffer; both keep serving whole ones. */
+static void test_no_truncated_echo(void **state)
+{
+	(void)state;
+	static char big[20000];
+	memset(big, 'B', sizeof(big));
+	struct {
+		const char *prog;
+		const char *args[3];
+		int family, type;
+	} servers[] = {
+		{ "dgram_echo", { "127.0.0.1:0" }, AF_INET, SOCK_DGRAM },
+		{ "stream_echo", { "--seqpacket", "@ursock-test-trunc" }, AF_UNIX, SOCK_SEQPACKET },
+	};
+	for (size_t i = 0; i < 2; i++) {
+		struct server s;
+		start(&s, servers[i].prog, servers[i].args);
+		urs_addr a;
+		assert_int_equal(urs_addr_parse(&a, s.addr), 0);
+		int fd = socket(servers[i].family, servers[i].type | SOCK_CLOEXEC, 0);
+		assert_int_equal(connect(fd, &a.u.sa, a.len), 0);
+		struct timeval tv = { 0, 300000 };
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		assert_int_equal(send(fd, big, sizeof(big), 0), (ssize_t)sizeof(big));
+		char back[32];
+		ssize_t k = recv(fd, back, sizeof(back), 0);
+		if (servers[i].type == SOCK_DGRAM) {
+			assert_int_equal(k, -1); /* nothing came back */
+			assert_int_equal(send(fd, "whole", 5, 0), 5);
+			assert_int_equal(recv(fd, back, sizeof(back), 0), 5);
+		} else {
+			assert_int_equal(k, 0); /* the connection was dropped, nothing echoed */
+		}
+		close(fd);
+		stop(&s);
+	}
+}
+
 static void test_ping(void **state)
 {
 	(void)state;
@@ -454,6 +494,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_http_wrk, stop_leftovers),
 		cmocka_unit_test_teardown(test_pairs, stop_leftovers),
 		cmocka_unit_test_teardown(test_flood_then_reset, stop_leftovers),
+		cmocka_unit_test_teardown(test_no_truncated_echo, stop_leftovers),
 		cmocka_unit_test_teardown(test_ping, stop_leftovers),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
