@@ -33,7 +33,7 @@ EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all test run examples clean deps fuzz bench bench-build
+.PHONY: all test run examples clean deps fuzz bench bench-build mutants
 .SECONDARY:
 all: $(LIB) $(TEST_BIN) $(EXAMPLE_BIN) $(BUILD)/examples/http_echo
 
@@ -123,6 +123,11 @@ fuzz: | $(DEPS_STAMP)
 		$(LLHTTP_DIR)/llhttp.c -o build/fuzz/fuzz_http
 	cp -n fuzz/corpus/* build/fuzz/corpus/
 	build/fuzz/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=5 build/fuzz/corpus
+
+# Mutation check: each mutant breaks one named behaviour in a copy of the tree; the tests
+# that cover it must fail (scripts/mutants.py lists them). A few minutes.
+mutants: | $(DEPS_STAMP)
+	python3 scripts/mutants.py
 
 clean:
 	rm -rf build

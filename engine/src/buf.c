@@ -85,13 +85,23 @@ nomem:
 	return -ENOMEM;
 }
 
-void urs__buf_fini(urs_loop *loop)
+static void ring_fini(urs_loop *loop)
 {
 	if (loop->br) {
 		io_uring_unregister_buf_ring(&loop->ring, 0);
 		munmap(loop->br, loop->br_map_len);
 		loop->br = NULL;
 	}
+}
+
+void urs__buf_orphan(urs_loop *loop)
+{
+	ring_fini(loop);
+}
+
+void urs__buf_fini(urs_loop *loop)
+{
+	ring_fini(loop);
 	if (loop->buf_base)
 		munmap(loop->buf_base, loop->buf_map_len);
 	loop->buf_base = NULL;
@@ -232,6 +242,8 @@ URS_API int urs_buf_release(urs_buf *b)
 	if (!loop || b->id >= loop->buf_count)
 		return -EINVAL;
 	uint32_t cur = loop->buf_gen[b->id];
+	if (b->gen == 0 || cur == 0)
+		return -EINVAL; /* generations start at 1: never lent */
 	if (b->gen != cur)
 		/* A copy from an earlier lending (already given back), or a made-up one. */
 		return (int32_t)(cur - b->gen) > 0 ? -EALREADY : -EINVAL;
@@ -243,6 +255,14 @@ URS_API int urs_buf_release(urs_buf *b)
 	b->id = URS_BUF_NONE;
 	b->data = NULL;
 	b->len = 0;
+	if (loop->zombie) {
+		/* The loop is gone; the last buffer given back takes what was left of it. */
+		if (!loop->stats.bufs_lent) {
+			urs__buf_fini(loop);
+			free(loop);
+		}
+		return 0;
+	}
 	urs__buf_back(loop, id);
 	return 0;
 }

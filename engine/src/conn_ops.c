@@ -2,6 +2,7 @@
  * connection becomes a urs_sock at once, so it is never an fd without an owner. */
 #include "internal.h"
 
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -40,7 +41,7 @@ static enum op_next accept_complete(struct urs_op *op, int res, unsigned cflags)
 
 const struct urs_op_kind urs__kind_accept = {
 	.name = "accept",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_TRY_ONCE | KF_PEER,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_TRY_ONCE | KF_PEER | KF_RETRY,
 	.prepare = accept_prepare,
 	.complete = accept_complete,
 	.retire = urs__sock_retire,
@@ -144,7 +145,7 @@ static enum op_next accept_stream_complete(struct urs_op *op, int res, unsigned 
 
 const struct urs_op_kind urs__kind_accept_stream = {
 	.name = "accept_stream",
-	.flags = KF_SOCK | KF_STREAM,
+	.flags = KF_SOCK | KF_STREAM | KF_RETRY,
 	.prepare = accept_stream_prepare,
 	.event = accept_stream_event,
 	.complete = accept_stream_complete,
@@ -152,6 +153,25 @@ const struct urs_op_kind urs__kind_accept_stream = {
 };
 
 /* ---------------------------------------------------------------- connect */
+
+/* Non-blocking (timeout 0): connect(2) itself, once, as Python's non-blocking connect — a
+ * zero linked timeout could miss a connect that blocks in an io-wq worker (an AF_UNIX
+ * listener with a full backlog). 0, -EINPROGRESS (TCP goes on in the background), -EAGAIN
+ * (AF_UNIX backlog full) or the error. */
+static bool connect_start(struct urs_op *op)
+{
+	if (!urs__op_nonblocking(op))
+		return true;
+	int fd = op->sock->fd;
+	int fl = fcntl(fd, F_GETFL);
+	int res = fl < 0 ? urs__sys(fl) : urs__sys(fcntl(fd, F_SETFL, fl | O_NONBLOCK));
+	if (res == 0) {
+		res = urs__sys(connect(fd, &op->addr.u.sa, op->addr.len));
+		fcntl(fd, F_SETFL, fl);
+	}
+	urs__op_decide(op, res);
+	return false;
+}
 
 static int connect_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
@@ -166,10 +186,11 @@ static enum op_next connect_complete(struct urs_op *op, int res, unsigned cflags
 	return NEXT_DECIDE;
 }
 
-/* A non-blocking connect that could not finish at once is in progress, as connect(2) says. */
+/* A connect cut by its timeout on a non-blocking socket is in progress, as connect(2)
+ * says. */
 static void connect_decided(struct urs_op *op)
 {
-	if (op->res == -EAGAIN)
+	if (op->res == -EAGAIN && (op->flags & OPF_TIMEDOUT))
 		op->res = -EINPROGRESS;
 }
 
@@ -182,7 +203,8 @@ static void connect_ex_decided(struct urs_op *op)
 
 const struct urs_op_kind urs__kind_connect = {
 	.name = "connect",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_TRY_ONCE,
+	.flags = KF_SOCK | KF_TIMEOUT,
+	.start = connect_start,
 	.prepare = connect_prepare,
 	.complete = connect_complete,
 	.decided = connect_decided,
@@ -191,7 +213,8 @@ const struct urs_op_kind urs__kind_connect = {
 
 const struct urs_op_kind urs__kind_connect_ex = {
 	.name = "connect_ex",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_TRY_ONCE,
+	.flags = KF_SOCK | KF_TIMEOUT,
+	.start = connect_start,
 	.prepare = connect_prepare,
 	.complete = connect_complete,
 	.decided = connect_ex_decided,

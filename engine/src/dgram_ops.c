@@ -72,7 +72,7 @@ static enum op_next recvfrom_complete(struct urs_op *op, int res, unsigned cflag
 
 const struct urs_op_kind urs__kind_recvfrom = {
 	.name = "recvfrom",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_PEER,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_PEER | KF_RETRY,
 	.prepare = recvfrom_prepare,
 	.complete = recvfrom_complete,
 	.retire = urs__sock_retire,
@@ -91,11 +91,13 @@ static unsigned name_room(const urs_sock *s)
 					: sizeof(struct sockaddr_un);
 }
 
+/* Multishot recvmsg for datagrams only: at a seqpacket socket's end it keeps posting empty
+ * messages instead of ending, so seqpacket takes one recvmsg per message, where 0 is EOF. */
 static bool use_multi(const struct urs_op *op)
 {
 	urs_loop *loop = op->loop;
 	return (loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(loop) && !op->deadline &&
-	       !urs__op_nonblocking(op);
+	       !urs__op_nonblocking(op) && urs__sock_dgram(op->sock);
 }
 
 static int rstream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
@@ -212,7 +214,7 @@ static enum op_next rstream_complete(struct urs_op *op, int res, unsigned cflags
 
 const struct urs_op_kind urs__kind_recvfrom_stream = {
 	.name = "recvfrom_stream",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_STREAM,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_STREAM | KF_RETRY,
 	.prepare = rstream_prepare,
 	.event = rstream_event,
 	.complete = rstream_complete,
@@ -243,10 +245,14 @@ static enum op_next sendto_complete(struct urs_op *op, int res, unsigned cflags)
 	return NEXT_DECIDE;
 }
 
+/* On a connected stream or seqpacket socket a sendto is one more send of the stream: it
+ * takes its turn in the ordered queue like the others. */
 const struct urs_op_kind urs__kind_sendto = {
 	.name = "sendto",
-	.flags = KF_SOCK | KF_TIMEOUT,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY,
+	.start = urs__ordered_start,
 	.prepare = sendto_prepare,
 	.complete = sendto_complete,
+	.decided = urs__ordered_decided,
 	.retire = urs__sock_retire,
 };

@@ -80,9 +80,9 @@ void urs__future_resolved(struct urs_op *op)
 		return; /* an awaiter, or a consumer still to come, takes it */
 	urs_loop *loop = op->loop;
 	op->flags |= OPF_READY;
-	op->next = NULL;
+	op->rnext = NULL;
 	if (loop->ready_tail)
-		loop->ready_tail->next = op;
+		loop->ready_tail->rnext = op;
 	else
 		loop->ready = op;
 	loop->ready_tail = op;
@@ -109,10 +109,10 @@ int urs__ready_run(urs_loop *loop)
 	int n = 0;
 	while (loop->ready) {
 		struct urs_op *op = loop->ready;
-		loop->ready = op->next;
+		loop->ready = op->rnext;
 		if (!loop->ready)
 			loop->ready_tail = NULL;
-		op->next = NULL;
+		op->rnext = NULL;
 		op->flags &= ~OPF_READY;
 		deliver(loop, op);
 		n++;

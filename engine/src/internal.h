@@ -48,7 +48,9 @@ enum kind_flag {
 	KF_STREAM = 1u << 3,     /* many events (URS_RES_MORE) then one resolution */
 	KF_TRY_ONCE = 1u << 4,   /* non-blocking mode is a zero timeout (no MSG_DONTWAIT) */
 	KF_PEER = 1u << 5,       /* the result carries the peer's address (accept, recvfrom) */
-	KF_ORDERED = 1u << 6     /* on a stream or seqpacket socket, runs in issue order */
+	KF_ORDERED = 1u << 6,    /* on a stream or seqpacket socket, runs in issue order */
+	KF_RETRY = 1u << 7       /* may go again after the kernel cut it short for the loop's own
+				    reasons (the -EBADR recovery): nothing of it happened twice */
 };
 
 struct urs_op;
@@ -92,6 +94,8 @@ enum op_state {
 	OP_RESERVED, /* a socket's close op, held for it until the socket closes */
 	OP_WAITING,  /* started, waiting outside the kernel: a queue of ours or a turn */
 	OP_KERNEL,   /* submitted: the kernel owes it kpending CQEs */
+	OP_STEPPING, /* the kernel is done with a submission and its kind's complete() runs:
+			a callback it runs may ask for a cancel, which complete() then honours */
 	OP_DONE      /* decided: the result waits for its consumer (or the ready list) */
 };
 
@@ -132,7 +136,8 @@ struct urs_op {
 	urs_sock *sock;
 	urs_cb cb;
 	void *user;
-	struct urs_op *next, *prev; /* the one list it is in: free, ready, or q */
+	struct urs_op *next, *prev; /* the free list, or the waiting queue q */
+	struct urs_op *rnext;       /* the ready list (a decided op may still be in q briefly) */
 	struct urs_opq *q;          /* the waiting queue it is in, if any */
 	struct urs_op *snext, *sprev; /* its socket's op list */
 	uint32_t heap;           /* index in the deadline heap while OPF_HEAP */
@@ -271,6 +276,7 @@ struct urs_loop {
 	bool stop;
 	bool tearing_down;
 	bool recovering;         /* CQEs were dropped (-EBADR): a barrier is draining the ring */
+	bool zombie;             /* freed while the user held buffers: only they keep it */
 	int buf_ring_err;        /* why there is no buffer ring (0: there is one, or disabled) */
 
 	/* op pool (op.c) */
@@ -330,6 +336,8 @@ static inline struct __kernel_timespec *urs__sqe_ts(urs_loop *loop, struct io_ur
 /* buf.c */
 int urs__buf_init(urs_loop *loop, const urs_loop_opts *opts);
 void urs__buf_fini(urs_loop *loop);
+/* urs_loop_free while buffers are lent: drop the kernel's side, keep their memory. */
+void urs__buf_orphan(urs_loop *loop);
 /* Without a buffer ring, a receive takes its buffer before it is submitted: returns 0
  * (op->bid holds it) or -ENOBUFS. */
 int urs__buf_claim(struct urs_op *op);

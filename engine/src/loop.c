@@ -26,8 +26,9 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 	if (!o.max_ops)
 		o.max_ops = 65536;
 	/* A buffer ring holds at most 32768 entries; a buffer id is 16 bits. */
+	/* An op with a linked timeout needs two SQEs in one submission. */
 	if (!is_pow2(o.buf_count) || o.buf_count > 32768 || o.buf_size > (1u << 30) ||
-	    o.sq_entries > 32768 || o.cq_entries < o.sq_entries || o.cq_entries > 65536 ||
+	    o.sq_entries < 2 || o.sq_entries > 32768 || o.cq_entries < o.sq_entries || o.cq_entries > 65536 ||
 	    o.max_ops > (1u << 28))
 		return -EINVAL;
 
@@ -172,11 +173,21 @@ URS_API int urs_loop_free(urs_loop *loop)
 		}
 	drain(loop);
 	urs__sock_teardown(loop);
-	urs__buf_fini(loop);
+	bool lent = loop->stats.bufs_lent > 0;
+	if (lent)
+		urs__buf_orphan(loop);
+	else
+		urs__buf_fini(loop);
 	io_uring_queue_exit(&loop->ring);
 	urs__heap_free(loop);
 	urs__pool_free(loop);
 	free(loop->sqe_ts);
+	if (lent) {
+		/* Buffers the user still holds stay readable: the loop's memory goes when the
+		 * last of them is released. */
+		loop->zombie = true;
+		return 0;
+	}
 	free(loop);
 	return 0;
 }

@@ -278,21 +278,31 @@ static void step(struct urs_op *op)
 {
 	urs_loop *loop = op->loop;
 	const struct urs_op_kind *k = urs__kind(op);
-	op->state = OP_WAITING;
-	/* The recovery barrier cancelled it, not the user: it goes again after the barrier. */
+	/* The recovery barrier cancelled it, not the user: it goes again after the barrier
+	 * when nothing of it can happen twice, else its outcome is unknown. */
 	if (loop->recovering && op->res == -ECANCELED &&
 	    !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT))) {
-		urs__op_park(op, &loop->backlog);
+		if (k->flags & KF_RETRY) {
+			urs__op_park(op, &loop->backlog);
+		} else {
+			op->state = OP_WAITING;
+			urs__op_decide(op, -EBADR);
+		}
 		return;
 	}
+	op->state = OP_STEPPING;
 	switch (k->complete(op, op->res, op->cflags)) {
 	case NEXT_DECIDE:
 		urs__op_decide(op, op->res);
 		break;
 	case NEXT_AGAIN:
+		op->state = OP_WAITING;
 		urs__op_submit(op); /* a cancel asked meanwhile decides it there */
 		break;
 	case NEXT_PARKED:
+		/* A callback complete() ran may have cancelled it on its way to the queue. */
+		if (op->flags & OPF_CANCEL)
+			urs__op_decide(op, -ECANCELED);
 		break;
 	}
 }
@@ -305,9 +315,10 @@ void urs__op_cqe(urs_loop *loop, uint64_t ud, int res, uint32_t cflags)
 	if (part == UD_LOOP) {
 		if ((ud >> 2) == UD_LOOP_BARRIER) {
 			/* Every request before the barrier has completed: an op still waiting for
-			 * a CQE lost it. Its outcome is unknown; say so instead of waiting. */
-			loop->recovering = false;
-			loop->inflight = 0;
+			 * a CQE lost it. Its outcome is unknown; say so instead of waiting. While
+			 * recovering nothing new enters the kernel (submissions wait in the
+			 * backlog), so deciding one op cannot put another in the kernel under the
+			 * walk. */
 			for (uint32_t c = 0; c < loop->nchunks; c++)
 				for (uint32_t i = 0; i < OP_CHUNK; i++) {
 					struct urs_op *op = &loop->chunks[c][i];
@@ -317,6 +328,8 @@ void urs__op_cqe(urs_loop *loop, uint64_t ud, int res, uint32_t cflags)
 						urs__op_decide(op, -EBADR);
 					}
 				}
+			loop->recovering = false;
+			loop->inflight = 0;
 			urs__buf_rebuild(loop);
 		}
 		return;
@@ -327,7 +340,10 @@ void urs__op_cqe(urs_loop *loop, uint64_t ud, int res, uint32_t cflags)
 		return;
 	}
 	if (part == UD_TIMEOUT) {
-		if (res == -ETIME)
+		/* -ETIME: it fired and cancelled the op. -ENOENT/-EALREADY: it fired while the
+		 * op was running in an io-wq worker, which is interrupted instead (-EINTR); a
+		 * timeout that lost to its op's completion says -ECANCELED. */
+		if (res != -ECANCELED)
 			op->flags |= OPF_TIMEDOUT;
 	} else if (cflags & IORING_CQE_F_MORE) {
 		urs__kind(op)->event(op, res, cflags);
@@ -359,6 +375,8 @@ void urs__op_decide(struct urs_op *op, int res)
 {
 	urs_loop *loop = op->loop;
 	const struct urs_op_kind *k = urs__kind(op);
+	if (op->state == OP_DONE || op->state == OP_FREE)
+		return; /* decided once only, whatever asks again */
 	if (res < 0 && res != -ETIMEDOUT) {
 		if ((op->flags & OPF_TIMEDOUT) && !(op->flags & OPF_CANCEL) &&
 		    (res == -ECANCELED || res == -ETIME || res == -EINTR))
@@ -369,7 +387,6 @@ void urs__op_decide(struct urs_op *op, int res)
 	op->res = res;
 	if (op->flags & OPF_HEAP)
 		urs__heap_del(loop, op);
-	urs__opq_remove(op);
 	op->state = OP_DONE;
 	loop->active--;
 	/* A buffer that carries nothing goes back now. */
@@ -382,7 +399,8 @@ void urs__op_decide(struct urs_op *op, int res)
 	 * moves on (the queue behind a failed send). */
 	urs__future_resolved(op);
 	if (k->decided)
-		k->decided(op);
+		k->decided(op); /* still in its queue: the kind sees what waits behind it */
+	urs__opq_remove(op);
 	if (!(op->flags & OPF_BOUND))
 		retire(op); /* an awaiter or a later urs_then does not need the socket */
 }
@@ -412,6 +430,10 @@ void urs__op_unpark(struct urs_op *op)
 
 void urs__op_cancel(struct urs_op *op)
 {
+	if (op->state == OP_STEPPING) {
+		op->flags |= OPF_CANCEL; /* its complete() is running: it honours the flag */
+		return;
+	}
 	if (op->state != OP_WAITING && op->state != OP_KERNEL)
 		return;
 	const struct urs_op_kind *k = urs__kind(op);
@@ -419,8 +441,7 @@ void urs__op_cancel(struct urs_op *op)
 		op->flags |= OPF_CANCEL;
 		if (k->cancel && !k->cancel(op))
 			return;
-		urs__op_unpark(op);
-		urs__op_decide(op, -ECANCELED);
+		urs__op_decide(op, -ECANCELED); /* leaves its queue and the heap there */
 		return;
 	}
 	if (op->flags & OPF_CANCEL)
@@ -433,6 +454,5 @@ void urs__op_cancel(struct urs_op *op)
 void urs__op_expire(struct urs_op *op)
 {
 	op->flags |= OPF_TIMEDOUT;
-	urs__op_unpark(op);
 	urs__op_decide(op, -ETIMEDOUT);
 }

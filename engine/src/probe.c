@@ -87,10 +87,10 @@ static bool try_multishot(urs_loop *loop, int fd, bool accept)
 {
 	struct io_uring *ring = &loop->ring;
 	enum { PROBE_UD = UD_LOOP | (7u << 2) };
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-	struct io_uring_sqe *cancel = sqe ? io_uring_get_sqe(ring) : NULL;
-	if (!cancel)
+	if (io_uring_sq_space_left(ring) < 2)
 		return false;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	struct io_uring_sqe *cancel = io_uring_get_sqe(ring);
 	if (accept) {
 		io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
 	} else {

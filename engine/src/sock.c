@@ -111,7 +111,8 @@ static void cancel_ops(urs_sock *s, bool ordered_too)
 {
 again:
 	for (struct urs_op *o = s->ops; o; o = o->snext) {
-		if (o->flags & OPF_CANCEL || (o->state != OP_WAITING && o->state != OP_KERNEL))
+		if (o->flags & OPF_CANCEL ||
+		    (o->state != OP_WAITING && o->state != OP_KERNEL && o->state != OP_STEPPING))
 			continue;
 		if (!ordered_too && (urs__kind(o)->flags & KF_ORDERED))
 			continue;
@@ -254,7 +255,8 @@ void urs__sock_file_closed(urs_sock *s)
  * First step: cancel. */
 void urs__sock_teardown_start(urs_loop *loop)
 {
-	for (urs_sock *s = loop->socks; s; s = s->lnext) {
+	for (urs_sock *s = loop->socks, *next; s; s = next) {
+		next = s->lnext; /* closing s may bury it, and burying reuses lnext */
 		s->abort = true;
 		if (s->state == SOCK_OPEN)
 			urs_detach(start_close(s));

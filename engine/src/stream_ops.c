@@ -1,9 +1,11 @@
 /* Stream ops: receives (into a provided buffer, into the caller's memory, as a stream of
- * chunks) and the ordered queue that sends, sendall and shutdown share. On a stream or
- * seqpacket socket ordered ops run one at a time in issue order: two sends in the kernel at
- * once may be woken in either order, and a short send would interleave. When one of them
- * stops short, every op queued behind it fails -EPIPE, so the peer never sees a byte from
- * after a hole; the socket is then "torn": shutdown refuses and close resets (TCP). */
+ * chunks) and the ordered queue that sends, sendall, sendto and shutdown share. On a stream
+ * or seqpacket socket ordered ops run one at a time in issue order: two sends in the kernel
+ * at once may be woken in either order, and a short send would interleave. When one of them
+ * does not complete whole — in the kernel or still queued — every op queued behind it fails
+ * -EPIPE, so the peer never sees a message from after a hole. When a message was cut on the
+ * wire (a sendall stopped part-way) the socket is "torn": later sends and shutdown answer
+ * -EPIPE and close resets a TCP connection. */
 #include "internal.h"
 
 #include <string.h>
@@ -17,6 +19,10 @@ bool urs__ordered_start(struct urs_op *op)
 	urs_sock *s = op->sock;
 	if (!urs__sock_ordered(s))
 		return true; /* datagram sends may be in flight together */
+	if (s->torn) {
+		urs__op_decide(op, -EPIPE); /* nothing may follow a cut message */
+		return false;
+	}
 	if (!s->send_head) {
 		s->send_head = op;
 		return true;
@@ -29,23 +35,34 @@ bool urs__ordered_start(struct urs_op *op)
 	return false;
 }
 
-/* The op in progress is decided: the next one goes, or — when it stopped short — every op
- * behind it fails without sending anything. */
+/* An ordered op is decided (in progress, or cancelled or timed out in the queue — it is
+ * still in the queue here): when it did not complete whole, every op behind it fails
+ * without sending anything; when it was in progress, the next one goes. */
 void urs__ordered_decided(struct urs_op *op)
 {
 	urs_sock *s = op->sock;
-	if (!s || s->send_head != op)
-		return; /* a queued op that was cancelled or timed out, or a datagram send */
-	s->send_head = NULL;
+	if (!s || !urs__sock_ordered(s))
+		return;
+	bool head = s->send_head == op;
 	bool whole = op->res >= 0 && op->done == op->len;
 	if (!whole) {
-		if (op->done > 0 || s->sendq.n)
+		/* A plain send's count says where it stopped; a sendall's cut is a hole. */
+		if (op->done > 0 && op->kind != OPK_SEND)
 			s->torn = true;
 		struct urs_op *o;
-		while ((o = urs__opq_pop(&s->sendq)))
-			urs__op_decide(o, -EPIPE);
-		return;
+		if (head) {
+			while ((o = urs__opq_pop(&s->sendq)))
+				urs__op_decide(o, -EPIPE);
+		} else if (op->q == &s->sendq) {
+			while ((o = op->next)) {
+				urs__opq_remove(o);
+				urs__op_decide(o, -EPIPE);
+			}
+		}
 	}
+	if (!head)
+		return;
+	s->send_head = NULL;
 	struct urs_op *next = urs__opq_pop(&s->sendq);
 	if (next) {
 		s->send_head = next;
@@ -117,7 +134,7 @@ static enum op_next recv_complete(struct urs_op *op, int res, unsigned cflags)
 
 const struct urs_op_kind urs__kind_recv = {
 	.name = "recv",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_RETRY,
 	.prepare = recv_prepare,
 	.complete = recv_complete,
 	.retire = urs__sock_retire,
@@ -139,7 +156,7 @@ static enum op_next recv_into_complete(struct urs_op *op, int res, unsigned cfla
 
 const struct urs_op_kind urs__kind_recv_into = {
 	.name = "recv_into",
-	.flags = KF_SOCK | KF_TIMEOUT,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_RETRY,
 	.prepare = recv_into_prepare,
 	.complete = recv_into_complete,
 	.retire = urs__sock_retire,
@@ -212,7 +229,7 @@ static enum op_next recv_stream_complete(struct urs_op *op, int res, unsigned cf
 
 const struct urs_op_kind urs__kind_recv_stream = {
 	.name = "recv_stream",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_STREAM,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_STREAM | KF_RETRY,
 	.prepare = recv_stream_prepare,
 	.event = recv_stream_event,
 	.complete = recv_stream_complete,
@@ -226,19 +243,28 @@ static int send_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 	size_t left = op->len - op->done;
 	unsigned n = left > SEND_CHUNK ? SEND_CHUNK : (unsigned)left;
 	int mf = sock_flags(op, op->msgflags | MSG_NOSIGNAL);
-	/* MSG_WAITALL lets the kernel continue a short stream send itself (5.19+). */
-	if (op->kind == OPK_SENDALL && op->sock->type == SOCK_STREAM && !(mf & MSG_DONTWAIT))
+	/* A blocking send on a stream sends everything, as send(2) does; MSG_WAITALL lets the
+	 * kernel continue a short one itself (5.19+). */
+	if (op->sock->type == SOCK_STREAM && !(mf & MSG_DONTWAIT))
 		mf |= MSG_WAITALL;
 	io_uring_prep_send(sqe, op->sock->fd, op->data + op->done, n, mf);
 	return 0;
 }
 
+/* A send resolves to the bytes sent: all of them unless non-blocking, cut by its timeout
+ * or a cancel, or an error came after some went (then the count stands, as send(2)). */
 static enum op_next send_complete(struct urs_op *op, int res, unsigned cflags)
 {
 	(void)cflags;
 	if (res > 0)
 		op->done += (size_t)res;
-	op->res = res;
+	bool blocking_stream = op->sock->type == SOCK_STREAM && !urs__op_nonblocking(op);
+	if (res > 0 && op->done < op->len && blocking_stream &&
+	    !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT)))
+		return NEXT_AGAIN;
+	op->res = op->done ? (int)op->done : res;
+	if (op->done && (op->flags & OPF_CANCEL) && !(op->flags & OPF_TIMEDOUT))
+		op->flags &= ~OPF_CANCEL; /* the count stands: the cancel came too late for it */
 	return NEXT_DECIDE;
 }
 
@@ -259,7 +285,7 @@ static enum op_next sendall_complete(struct urs_op *op, int res, unsigned cflags
 
 const struct urs_op_kind urs__kind_send = {
 	.name = "send",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY,
 	.start = urs__ordered_start,
 	.prepare = send_prepare,
 	.complete = send_complete,
@@ -269,7 +295,7 @@ const struct urs_op_kind urs__kind_send = {
 
 const struct urs_op_kind urs__kind_sendall = {
 	.name = "sendall",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY,
 	.start = urs__ordered_start,
 	.prepare = send_prepare,
 	.complete = sendall_complete,
@@ -303,7 +329,7 @@ static enum op_next shutdown_complete(struct urs_op *op, int res, unsigned cflag
 
 const struct urs_op_kind urs__kind_shutdown = {
 	.name = "shutdown",
-	.flags = KF_SOCK | KF_ORDERED,
+	.flags = KF_SOCK | KF_ORDERED | KF_RETRY,
 	.start = shutdown_start,
 	.prepare = shutdown_prepare,
 	.complete = shutdown_complete,

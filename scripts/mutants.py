@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Mutation check: each mutant breaks one behaviour the tests name, in a copy of the tree
+under build/mutants/, and the tests that cover it must fail. `make mutants` runs them all;
+`scripts/mutants.py NAME...` runs some. A mutant whose text no longer matches the code says
+so (the code moved: update the mutant), and one that survives fails the run."""
+import os, shutil, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# name: (file, text in the code, its broken replacement, test binaries that must fail)
+MUTANTS = {
+    "cancelled-queued-send-stays-queued": (
+        "engine/src/op.c",
+        "\t\turs__op_decide(op, -ECANCELED); /* leaves its queue and the heap there */\n",
+        "\t\tstruct urs_opq *keep = op->q;\n\t\turs__op_unpark(op);\n"
+        "\t\turs__op_decide(op, -ECANCELED);\n\t\tif (keep)\n\t\t\turs__opq_push(keep, op);\n",
+        ["test_lifetime"]),
+    "cancelled-sendall-keeps-sending": (
+        "engine/src/stream_ops.c",
+        "\tif (res >= 0 && !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT)))\n\t\treturn NEXT_AGAIN;",
+        "\tif (res >= 0 && !(op->flags & OPF_TIMEDOUT)) {\n\t\top->flags &= ~OPF_CANCEL;\n"
+        "\t\treturn NEXT_AGAIN;\n\t}",
+        ["test_lifetime"]),
+    "multishot-recvmsg-never-flags-truncation": (
+        "engine/src/dgram_ops.c",
+        "\tif ((o->flags & MSG_TRUNC) || o->payloadlen > op->blen)\n\t\tr.flags |= URS_RES_TRUNC;",
+        "",
+        ["test_udp", "test_unix"]),
+    "shutdown-does-not-wait-for-sends": (
+        "engine/src/stream_ops.c",
+        "\treturn op->msgflags == SHUT_RD ? true : urs__ordered_start(op);",
+        "\t(void)op;\n\treturn true;",
+        ["test_lifetime"]),
+    "failed-send-does-not-fail-the-queue": (
+        "engine/src/stream_ops.c",
+        "\t\tif (head) {\n\t\t\twhile ((o = urs__opq_pop(&s->sendq)))\n\t\t\t\turs__op_decide(o, -EPIPE);\n\t\t} else",
+        "\t\t(void)o;\n\t\tif (0) {\n\t\t} else",
+        ["test_lifetime"]),
+    "stale-buffer-release-accepted": (
+        "engine/src/buf.c",
+        "\tif (b->gen != cur)",
+        "\tif (0 && b->gen != cur)",
+        ["test_badinput"]),
+    "close-does-not-wait-for-ops": (
+        "engine/src/sock.c",
+        "\tif (s->state != SOCK_CLOSING || s->nops || !op || op->state != OP_WAITING)",
+        "\tif (s->state != SOCK_CLOSING || !op || op->state != OP_WAITING)",
+        ["test_lifetime"]),
+    "waiting-op-has-no-deadline": (
+        "engine/src/op.c",
+        "\tif (op->deadline && !(op->flags & OPF_HEAP))\n\t\turs__heap_add(op->loop, op);",
+        "",
+        ["test_lifetime"]),
+    "fallback-buffer-wakes-nobody": (
+        "engine/src/buf.c",
+        "\tstruct urs_op *w = urs__opq_pop(&loop->bufwait);",
+        "\tstruct urs_op *w = loop->br ? urs__opq_pop(&loop->bufwait) : NULL;",
+        ["test_lifetime"]),
+    "sock-free-keeps-callbacks": (
+        "engine/src/sock.c",
+        "\t\tif ((o->flags & OPF_BOUND) && !(o->flags & OPF_AWAITED))",
+        "\t\tif (0)",
+        ["test_lifetime"]),
+    "callback-inside-cancel": (
+        "engine/src/op.c",
+        "\turs__future_resolved(op);\n\tif (k->decided)",
+        "\turs__future_resolved(op);\n\tif (op->flags & OPF_BOUND)\n\t\turs__ready_run(loop);\n\tif (k->decided)",
+        ["test_loop", "test_lifetime"]),
+    "runner-waits-on-a-pipe": (
+        "scripts/run-tests.sh",
+        "\ttimeout -k 10 \"$per_test_timeout\" \"$t\" >\"$log\" 2>&1\n\trc=$?\n\tout=$(cat \"$log\")",
+        "\tout=$(timeout -k 10 \"$per_test_timeout\" \"$t\" 2>&1)\n\trc=$?",
+        ["test_runner"]),
+}
+
+
+def run(cmd, cwd, timeout=None):
+    return subprocess.run(cmd, cwd=cwd, shell=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout)
+
+
+def main(names):
+    names = names or list(MUTANTS)
+    base = os.path.join(ROOT, "build", "mutants")
+    os.makedirs(base, exist_ok=True)
+    survived = stale = 0
+    for name in names:
+        path, text, broken, tests = MUTANTS[name]
+        tree = os.path.join(base, name)
+        shutil.rmtree(tree, ignore_errors=True)
+        shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns("build", ".git"))
+        src = os.path.join(tree, path)
+        code = open(src).read()
+        if code.count(text) != 1:
+            print(f"{name:45s} STALE: the text to break is not in {path} once")
+            stale += 1
+            continue
+        open(src, "w").write(code.replace(text, broken))
+        t0 = time.time()
+        targets = " ".join(f"build/tests/{t}" for t in tests)
+        b = run(f"make -j2 {targets} build/examples/http_echo build/examples/stream_echo "
+                f"build/examples/dgram_echo build/examples/stream_echo_client "
+                f"build/examples/dgram_echo_client", tree)
+        if b.returncode != 0:
+            print(f"{name:45s} killed (does not build)")
+            continue
+        failed = []
+        for t in tests:
+            try:
+                r = run(f"./build/tests/{t}", tree, timeout=240)
+                if r.returncode != 0:
+                    failed.append(t)
+            except subprocess.TimeoutExpired:
+                failed.append(t + " (hung)")
+        if failed:
+            print(f"{name:45s} killed by {', '.join(failed)} in {time.time() - t0:.0f} s")
+            shutil.rmtree(tree, ignore_errors=True)
+        else:
+            print(f"{name:45s} SURVIVED: {', '.join(tests)} passed with it")
+            survived += 1
+    print(f"{len(names)} mutants: {len(names) - survived - stale} killed, {survived} survived, "
+          f"{stale} stale")
+    return 1 if survived or stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
