@@ -33,6 +33,9 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR ?=
+# Run after an install to the live system (no DESTDIR) as root: the loader's cache must learn
+# the new soname. LDCONFIG=: skips it.
+LDCONFIG ?= ldconfig
 
 SAN ?= 0
 WERROR ?= 0
@@ -84,12 +87,12 @@ $(BUILD)/engine/%.o: engine/src/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -fPIC -c $< -o $@
 
-$(STATIC_LIB): $(LIB_OBJ)
+$(STATIC_LIB): $(LIB_OBJ) Makefile
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(AR) rcs $@ $(LIB_OBJ)
 
 # Only urs_* is exported (the version script); every symbol must resolve at link time.
-$(SHARED_REAL): $(LIB_OBJ) $(VERSION_SCRIPT)
+$(SHARED_REAL): $(LIB_OBJ) $(VERSION_SCRIPT) Makefile
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -shared -Wl,-soname,$(SONAME) \
 		-Wl,--version-script=$(VERSION_SCRIPT) -Wl,--no-undefined \
 		$(LIB_OBJ) -o $@ $(URING_LIBS) $(LDLIBS)
@@ -167,8 +170,8 @@ install: $(LIBS)
 		-e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|' \
 		engine/ursock.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/ursock.pc
 	@chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/ursock.pc
-	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then \
-		ldconfig; else echo "note: run ldconfig if $(LIBDIR) is in the loader's path"; fi
+	@if [ -z "$(DESTDIR)" ]; then if [ "$$(id -u)" = 0 ]; then $(LDCONFIG); else \
+		echo "note: run ldconfig as root if $(LIBDIR) is in the loader's path"; fi; fi
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/ursock.h $(DESTDIR)$(INCLUDEDIR)/ursock_version.h \
 		$(DESTDIR)$(LIBDIR)/libursock.a $(DESTDIR)$(LIBDIR)/$(notdir $(SHARED_REAL)) \
@@ -185,6 +188,11 @@ $(BUILD)/tests/%.o: tests/%.c $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Itests -c $< -o $@
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_UTIL) $(STATIC_LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o %.a,$^) -o $@ $(URING_LIBS) -lcmocka -lcrypto -lpthread $(LDLIBS)
+
+# test_install builds and installs a tree of its own from this source tree, with this CC.
+$(BUILD)/tests/test_install.o: URS_CPPFLAGS += -DURS_SRCDIR='"$(CURDIR)"' -DURS_CC='"$(CC)"' \
+	-DURS_TEST_BUILD='"$(abspath $(BUILD))/install-test"' -DURS_SOVERSION=$(SOVERSION)
+$(BUILD)/tests/test_install.o: Makefile
 
 # `make test` is the project's own build: -Werror unless WERROR is given.
 TEST_WERROR := $(if $(filter command line,$(origin WERROR)),$(WERROR),1)
