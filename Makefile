@@ -122,7 +122,11 @@ $(BUILD)/examples/%.o: examples/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c $< -o $@
 $(BUILD)/examples/%: $(BUILD)/examples/%.o $(STATIC_LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $< $(STATIC_LIB) -o $@ $(URING_LIBS) -lpthread $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(URING_LIBS) -lpthread $(LDLIBS)
+
+# The two host-loop examples share their ursock side (examples/host/).
+HOST_OBJ := $(BUILD)/examples/host/echo_service.o
+$(BUILD)/examples/host_epoll: $(HOST_OBJ)
 
 # llhttp's C sources, compiled from Debian's node-llhttp at build time (not our code: not
 # our warnings either).
@@ -138,13 +142,13 @@ $(BUILD)/examples/http_echo.o: examples/http_echo.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Iexamples -I$(LLHTTP_INC) -c $< -o $@
 $(BUILD)/examples/http_echo: $(BUILD)/examples/http_echo.o $(HTTP_OBJ) $(STATIC_LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o %.a,$^) -o $@ $(URING_LIBS) -lpthread $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(URING_LIBS) -lpthread $(LDLIBS)
 
 $(BUILD)/examples/host_libuv.o: examples/host_libuv.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LIBUV_CFLAGS) -c $< -o $@
-$(BUILD)/examples/host_libuv: $(BUILD)/examples/host_libuv.o $(STATIC_LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o %.a,$^) -o $@ $(URING_LIBS) $(or $(LIBUV_LIBS),-luv) $(LDLIBS)
+$(BUILD)/examples/host_libuv: $(BUILD)/examples/host_libuv.o $(HOST_OBJ) $(STATIC_LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(URING_LIBS) $(or $(LIBUV_LIBS),-luv) $(LDLIBS)
 
 .PHONY: all examples examples-note
 all: $(LIBS) $(AVAILABLE_EXAMPLE_BIN) examples-note
@@ -187,7 +191,7 @@ $(BUILD)/tests/%.o: tests/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Itests -c $< -o $@
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_UTIL) $(STATIC_LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o %.a,$^) -o $@ $(URING_LIBS) -lcmocka -lcrypto -lpthread $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(URING_LIBS) -lcmocka -lcrypto -lpthread $(LDLIBS)
 
 # test_install builds and installs a tree of its own from this source tree, with this CC.
 $(BUILD)/tests/test_install.o: URS_CPPFLAGS += -DURS_SRCDIR='"$(CURDIR)"' -DURS_CC='"$(CC)"' \
@@ -232,9 +236,9 @@ $(BUILD)/bench/micro.o: bench/micro/micro.cc $(FLAGS_STAMP)
 	$(CXX) -std=c++17 -DNDEBUG $(URS_CPPFLAGS) $(CPPFLAGS) -Wall -Wextra $(WERROR_FLAG) $(SAN_FLAGS) \
 		$(CFLAGS) $(CXXFLAGS) -c $< -o $@
 $(BUILD)/bench/micro_sys: $(BUILD)/bench/micro.o $(STATIC_LIB)
-	$(CXX) $(SAN_FLAGS) $(filter %.o %.a,$^) -o $@ $(ALL_LDFLAGS) -lbenchmark -lpthread $(URING_LIBS) $(LDLIBS)
+	$(CXX) $(SAN_FLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(ALL_LDFLAGS) -lbenchmark -lpthread $(URING_LIBS) $(LDLIBS)
 $(BUILD)/bench/micro_jemalloc: $(BUILD)/bench/micro.o $(STATIC_LIB)
-	$(CXX) $(SAN_FLAGS) $(filter %.o %.a,$^) -o $@ $(ALL_LDFLAGS) -lbenchmark -lpthread $(URING_LIBS) -ljemalloc $(LDLIBS)
+	$(CXX) $(SAN_FLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(ALL_LDFLAGS) -lbenchmark -lpthread $(URING_LIBS) -ljemalloc $(LDLIBS)
 
 BENCH_WERROR := $(TEST_WERROR)
 BENCH_OUT ?= $(BUILD)/bench-report

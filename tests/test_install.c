@@ -223,25 +223,31 @@ static void test_exports_are_the_public_api(void **state)
 	free(exported);
 }
 
-/* Builds tests/install/consumer.c out of the tree with pkg-config and runs it. */
-static void consumer(const char *pkgflags, const char *ldflags, const char *exe)
+/* Runs a consumer built in tmp against the installed library; it must print want. Exit
+ * 77 (no io_uring here) skips the test. */
+static void run_consumer(const char *exe, const char *want)
 {
-	char *out = ok("cd %s && %s -std=c11 -Wall -Wextra %s/tests/install/consumer.c -o %s "
-		       "%s $(PKG_CONFIG_PATH=%s pkg-config --define-prefix %s ursock)",
-		       tmp, URS_CC, URS_SRCDIR, exe, ldflags, pcpath, pkgflags);
-	free(out);
 	int st;
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "LD_LIBRARY_PATH=%s %s/%s", lib, tmp, exe);
-	out = run(cmd, &st);
+	char *out = run(cmd, &st);
 	print_message("%s: %s", exe, out);
 	if (st == 77) {
 		free(out);
 		skip();
 	}
 	assert_int_equal(st, 0);
-	assert_string_equal(out, "ursock " URS_VERSION_STRING ": ok\n");
+	assert_string_equal(out, want);
 	free(out);
+}
+
+/* Builds tests/install/consumer.c out of the tree with pkg-config and runs it. */
+static void consumer(const char *pkgflags, const char *ldflags, const char *exe)
+{
+	free(ok("cd %s && %s -std=c11 -Wall -Wextra %s/tests/install/consumer.c -o %s "
+		"%s $(PKG_CONFIG_PATH=%s pkg-config --define-prefix %s ursock)",
+		tmp, URS_CC, URS_SRCDIR, exe, ldflags, pcpath, pkgflags));
+	run_consumer(exe, "ursock " URS_VERSION_STRING ": ok\n");
 }
 
 static void test_consumer_shared(void **state)
@@ -310,22 +316,10 @@ static void test_header_strict_c11_and_cxx17(void **state)
 	strict("g++", "-std=c++17 -Wold-style-cast -Wzero-as-null-pointer-constant", "consumer.cc");
 	strict("clang++", "-std=c++17 -Wold-style-cast -Wzero-as-null-pointer-constant", "consumer.cc");
 	/* and the C++ program links and runs */
-	char *out = ok("cd %s && g++ -std=c++17 %s/tests/install/consumer.cc -o consumer_cxx "
-		       "$(PKG_CONFIG_PATH=%s pkg-config --define-prefix --cflags --libs ursock)",
-		       tmp, URS_SRCDIR, pcpath);
-	free(out);
-	int st;
-	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "LD_LIBRARY_PATH=%s %s/consumer_cxx", lib, tmp);
-	out = run(cmd, &st);
-	print_message("consumer_cxx: %s", out);
-	if (st == 77) {
-		free(out);
-		skip();
-	}
-	assert_int_equal(st, 0);
-	assert_string_equal(out, "ursock " URS_VERSION_STRING " from C++: ok\n");
-	free(out);
+	free(ok("cd %s && g++ -std=c++17 %s/tests/install/consumer.cc -o consumer_cxx "
+		"$(PKG_CONFIG_PATH=%s pkg-config --define-prefix --cflags --libs ursock)",
+		tmp, URS_SRCDIR, pcpath));
+	run_consumer("consumer_cxx", "ursock " URS_VERSION_STRING " from C++: ok\n");
 }
 
 /* A user's own prefix with another libdir, no DESTDIR: plain pkg-config finds it. */

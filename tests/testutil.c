@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <openssl/sha.h>
 #include <string.h>
+#include <unistd.h>
 
 static int fds_at_start = -1;
 
@@ -122,4 +123,19 @@ void tu_fill(void *buf, size_t len, uint32_t seed)
 void tu_sha256(const void *data, size_t len, unsigned char out[32])
 {
 	SHA256(data, len, out);
+}
+
+int tu_example_dir(char *out, size_t size)
+{
+	char self[512];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	int w = snprintf(out, size, "%s/../examples", self);
+	return w > 0 && (size_t)w < size ? 0 : -1;
 }
