@@ -3,7 +3,9 @@
 doing the same work, side by side, interleaved (A B C A B C ...), at least 3 runs a point
 (1 with --quick), medians with min-max. Servers are pinned to CPU 0, load generators to
 CPU 1. A run perturbed by steal or foreign CPU (read from /proc/stat) is discarded and
-repeated. Writes OUT/report.md, OUT/results.json and PNG plots; prints the tables.
+repeated. Says as it goes which run of how many it is on, the time spent and the time left.
+Writes OUT/report.md, OUT/results.json and PNG plots (OUT is build/bench-report unless
+given; `make bench-report` writes the committed bench/report/); prints the tables.
 
 The figure that separates servers on 2 cores is server CPU time per message/request (the
 load generator saturates its own core first), with syscalls per message; rates and
@@ -128,6 +130,41 @@ def run_client(cmd, pin="1"):
     return out, ru.ru_utime + ru.ru_stime
 
 
+def clock(seconds):
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class Progress:
+    """Run k of N, time spent, time left. Each run has a nominal length (its load time plus
+    set-up); the time left is the nominal time still to come, scaled by how long the runs so
+    far took against their nominal length."""
+
+    def __init__(self, plan):
+        self.total = sum(n for n, _ in plan.values())
+        self.nominal_left = sum(n * secs for n, secs in plan.values())
+        self.nominal_done = 0.0
+        self.done = 0
+        self.t0 = time.time()
+
+    def start(self, label):
+        elapsed = time.time() - self.t0
+        scale = elapsed / self.nominal_done if self.nominal_done else 1.0
+        print(f"[run {self.done + 1} of {self.total}, {clock(elapsed)} elapsed, about "
+              f"{clock(self.nominal_left * scale)} left] {label}", flush=True)
+
+    def finish(self, nominal):
+        self.done += 1
+        self.nominal_done += nominal
+        self.nominal_left = max(self.nominal_left - nominal, 0.0)
+
+    def repeat(self, nominal, why):
+        """A perturbed run is done again: one more run to go."""
+        self.total += 1
+        self.nominal_left += nominal
+        print(f"  discarded ({why}); repeating it", flush=True)
+
+
 class Bench:
     def __init__(self, args):
         self.args, self.b = args, args.build
@@ -136,6 +173,33 @@ class Bench:
         self.secs = 1.0 if self.quick else 3.0
         self.discarded = 0
         self.results = {"echo": [], "stream": [], "idle": [], "http": [], "paced": [], "micro": {}}
+        self.echo_sizes = [64] if self.quick else [64, 4096]
+        self.echo_conns = [64, 512] if self.quick else [1, 64, 512, 4096]
+        self.http_conns = [64] if self.quick else [64, 256, 1024]
+        self.idle_conns = 1000 if self.quick else 19000
+        self.micro_min_time = 0.05 if self.quick else 0.3
+
+    def plan(self, parts):
+        """{part: (runs, nominal seconds per run)} for the parts to run."""
+        per_run = self.secs + 0.5  # a server started, loaded for secs, stopped
+        servers = len(self.echo_servers())
+        plan = {
+            "echo": (len(self.echo_sizes) * len(self.echo_conns) * self.reps * servers, per_run),
+            "paced": (self.reps * servers, per_run),
+            "stream": (self.reps * servers, per_run),
+            # blocking sits this one out; connecting, holding 3 s, measuring
+            "idle": (self.reps * (servers - 1), 4.5 + self.idle_conns / 5000),
+            "http": ((len(self.http_conns) + 1) * self.reps * len(self.http_servers()), per_run),
+            # 7 benchmarks, each run until it has min_time of samples (a few tries)
+            "micro": (2, 7 * 3 * self.micro_min_time + 0.5),
+        }
+        return {p: plan[p] for p in parts}
+
+    def run_started(self, label):
+        self.progress.start(label)
+
+    def run_done(self, part):
+        self.progress.finish(self.nominal[part])
 
     def echo_servers(self):
         return {
@@ -145,8 +209,9 @@ class Bench:
             "blocking": [f"{self.b}/bench/blocking_server", "127.0.0.1:0"],
         }
 
-    def measured(self, start_server, client_cmd_of, parse):
+    def measured(self, part, label, start_server, client_cmd_of, parse):
         """One clean run: start, load, stop. Repeats a run perturbed by steal/foreign CPU."""
+        self.run_started(label)
         for attempt in range(3):
             srv = start_server()
             time.sleep(0.2)
@@ -165,18 +230,21 @@ class Bench:
                      syscalls=sys_calls)
             if (steal > 0.05 or foreign > 0.10) and attempt < 2:
                 self.discarded += 1
+                self.progress.repeat(self.nominal[part], f"steal {steal:.0%}, other processes {foreign:.0%} of the CPUs")
+                self.run_done(part)
+                self.run_started(label + " (again)")
                 continue
+            self.run_done(part)
             return r
 
     def echo(self):
-        sizes = [64] if self.quick else [64, 4096]
-        conns = [64, 512] if self.quick else [1, 64, 512, 4096]
-        for size in sizes:
-            for nc in conns:
+        for size in self.echo_sizes:
+            for nc in self.echo_conns:
                 runs = {}
                 for rep in range(self.reps):
                     for name, cmd in self.echo_servers().items():
                         r = self.measured(
+                            "echo", f"echo {size} B x {nc} conns: {name}, run {rep + 1} of {self.reps}",
                             lambda: Server(name, cmd),
                             lambda s: [f"{self.b}/bench/echo_client", "--addr", f"127.0.0.1:{s.port}",
                                        "-c", str(nc), "-s", str(size), "-d", str(self.secs)],
@@ -192,7 +260,8 @@ class Bench:
         runs = {}
         for rep in range(self.reps):
             for name, cmd in self.echo_servers().items():
-                r = self.measured(lambda: Server(name, cmd),
+                r = self.measured("stream", f"streaming: {name}, run {rep + 1} of {self.reps}",
+                                  lambda: Server(name, cmd),
                                   lambda s: [f"{self.b}/bench/echo_client", "--addr", f"127.0.0.1:{s.port}",
                                              "--mode", "stream", "-d", str(self.secs)],
                                   lambda out: json.loads(out.strip().splitlines()[-1]))
@@ -201,12 +270,13 @@ class Bench:
         self.results["stream"] = runs
 
     def idle(self):
-        n = 1000 if self.quick else 19000
+        n = self.idle_conns
         runs = {}
         for rep in range(self.reps):
             for name, cmd in self.echo_servers().items():
                 if name == "blocking":
                     continue  # a thread per idle connection: not a contender here
+                self.run_started(f"{n} idle connections: {name}, run {rep + 1} of {self.reps}")
                 srv = Server(name, cmd)
                 time.sleep(0.2)
                 before = rss_kib(srv.all_pids())
@@ -223,6 +293,7 @@ class Bench:
                 r = {"conns": info["conns"], "rss_before_kib": before, "rss_after_kib": after,
                      "bytes_per_conn": (after - before) * 1024 / conns}
                 runs.setdefault(name, []).append(r)
+                self.run_done("idle")
                 print(f"  idle {info['conns']} conns  {name:10s} {r['bytes_per_conn']:8.0f} B/conn (user-space RSS)",
                       flush=True)
         self.results["idle"] = runs
@@ -247,14 +318,18 @@ class Bench:
                 return None
             return float(mm.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[mm.group(2)]
         err = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-        return {"rate": float(m.group(1)), "msgs": int(n.group(1)), "p50_us": us("50"), "p99_us": us("99"),
+        p50, p99 = us("50"), us("99")
+        # With pipelined requests wrk's percentiles can come out as 0 or below its own p50:
+        # not a latency, so none is recorded.
+        if p99 is not None and (p99 <= 0 or (p50 is not None and p99 < p50)):
+            p99 = None
+        return {"rate": float(m.group(1)), "msgs": int(n.group(1)), "p50_us": p50, "p99_us": p99,
                 "socket_errors": sum(int(x) for x in err.groups()) if err else 0,
                 "non2xx": bool(re.search(r"Non-2xx", out))}
 
     def http(self):
-        conns = [64] if self.quick else [64, 256, 1024]
         lua = os.path.join(ROOT, "bench", "pipeline.lua")
-        modes = [("plain", c) for c in conns] + [("pipelined16", 256 if not self.quick else 64)]
+        modes = [("plain", c) for c in self.http_conns] + [("pipelined16", 256 if not self.quick else 64)]
         for mode, nc in modes:
             runs = {}
             for rep in range(self.reps):
@@ -262,7 +337,8 @@ class Bench:
                     cmd = lambda s: (["wrk", "-t1", f"-c{nc}", f"-d{int(self.secs)}s", "--latency", "--timeout", "5s"]
                                      + (["-s", lua] if mode != "plain" else [])
                                      + [f"http://127.0.0.1:{s.port}/"])
-                    r = self.measured(start, cmd, self.parse_wrk)
+                    r = self.measured("http", f"HTTP {mode} x {nc} conns: {name}, run {rep + 1} of {self.reps}",
+                                      start, cmd, self.parse_wrk)
                     r["cpu_us_per_req"] = r["server_cpu"] * 1e6 / max(r["msgs"], 1)
                     runs.setdefault(name, []).append(r)
                     print(f"  http {mode:11s} {nc:4d} conns  {name:9s} {r['rate']:10.0f} req/s  "
@@ -279,7 +355,8 @@ class Bench:
         runs = {}
         for rep in range(self.reps):
             for name, cmd in self.echo_servers().items():
-                r = self.measured(lambda: Server(name, cmd),
+                r = self.measured("paced", f"paced {rate} msg/s x 64 conns: {name}, run {rep + 1} of {self.reps}",
+                                  lambda: Server(name, cmd),
                                   lambda s: [f"{self.b}/bench/echo_client", "--addr", f"127.0.0.1:{s.port}",
                                              "--mode", "rate", "--rate", str(rate), "-c", "64", "-s", "64",
                                              "-d", str(self.secs)],
@@ -292,12 +369,18 @@ class Bench:
 
     def micro(self):
         for alloc in ("sys", "jemalloc"):
+            self.run_started(f"Google Benchmark harness, {'system malloc' if alloc == 'sys' else 'jemalloc'}")
             out = subprocess.run(["taskset", "-c", "0", f"{self.b}/bench/micro_{alloc}", "--benchmark_format=json",
-                                  f"--benchmark_min_time={0.05 if self.quick else 0.3}"],
+                                  f"--benchmark_min_time={self.micro_min_time}"],
                                  capture_output=True, text=True, cwd=ROOT).stdout
             data = json.loads(out)
             self.results["micro"][alloc] = {b["name"]: b["real_time"] for b in data["benchmarks"]}
             self.results["micro"]["time_unit"] = data["benchmarks"][0]["time_unit"]
+            # "debug" when the library was built without NDEBUG (Debian's is): the
+            # console output then warns "Library was built as DEBUG".
+            self.results["micro"]["library_build_type"] = data["context"].get("library_build_type", "?")
+            self.results["micro"]["harness_ndebug"] = True  # the Makefile builds micro.cc -DNDEBUG
+            self.run_done("micro")
         print("  micro: " + ", ".join(f"{k} {v:.0f}" for k, v in self.results["micro"]["sys"].items()), flush=True)
 
 
@@ -330,49 +413,120 @@ def ratio_row(runs, key, label):
     return f"| | | {label} ratios | {rs} | | | | |"
 
 
-def machine():
+def machine(build):
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    feats = "?"
-    try:
-        out = subprocess.run([f"{ROOT}/build/tests/test_loop"], capture_output=True, text=True, timeout=60).stdout
-        m = re.search(r"features: (.*)", out)
-        feats = m.group(1) if m else "?"
-    except Exception:
+    version, feats = "?", "?"
+    try:  # "0.1.0 single_issuer defer_taskrun ..."
+        out = subprocess.run([f"{build}/bench/features"], capture_output=True, text=True, timeout=60,
+                             cwd=ROOT).stdout.split(maxsplit=1)
+        version, feats = out[0], out[1].strip()
+    except (OSError, IndexError, subprocess.SubprocessError):
         pass
     return {"kernel": platform.release(), "cpu": cpu, "cores": os.cpu_count(), "features": feats,
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            "ursock": version, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
-def gnuplot(out, fname, title, rows, names, key, nd=3):
-    """One PNG: for each row (x, {name: runs}) the median of key per server, against x."""
-    dat = os.path.join(out, fname + ".dat")
-    with open(dat, "w") as f:
+# One colour and one point shape per server, the same in every plot.
+STYLE = {
+    "ursock": ("#d62728", 7),     # red, filled circle
+    "epoll": ("#1f77b4", 5),      # blue, filled square
+    "raw-uring": ("#2ca02c", 9),  # green, filled triangle
+    "blocking": ("#7f7f7f", 13),  # grey, filled diamond
+    "nginx": ("#9467bd", 11),     # purple, filled triangle down
+}
+
+
+def gnuplot(out, fname, title, ylabel, rows, key, scale=1.0):
+    """One PNG: per server, the median of key at each x (connections) as a marked point with
+    an error bar from the lowest to the highest run. Points only: there is no data between
+    two connection counts. The y axis turns logarithmic when the values span a decade or
+    more. rows: [(x, {server: runs})]. Returns [fname], or [] when nothing was plotted."""
+    names = [n for n in STYLE if any(n in runs for _, runs in rows)]
+    series, values = {}, []
+    for n in names:
+        pts = []
         for x, runs in rows:
-            f.write(str(x) + " " + " ".join(fmt(med(runs[n], key)[0], nd) for n in names) + "\n")
-    plot = ", ".join(f"'{dat}' using 1:{i + 2} with linespoints title '{n}'" for i, n in enumerate(names))
-    subprocess.run(["gnuplot", "-e", f"set terminal pngcairo size 800,500; set output '{os.path.join(out, fname)}';"
-                    f"set title '{title}'; set xlabel 'connections'; set logscale x 2; set key top left;"
-                    f"set grid; plot {plot}"], capture_output=True)
-    os.unlink(dat)
-    return [fname] if os.path.exists(os.path.join(out, fname)) else []
+            m, lo, hi = med(runs.get(n, []), key)
+            if m is not None:
+                pts.append((x, m * scale, lo * scale, hi * scale))
+                values += [m * scale, lo * scale, hi * scale]
+        if pts:
+            series[n] = pts
+    positive = [v for v in values if v > 0]
+    if not positive:
+        return []
+    logy = max(positive) / min(positive) >= 10
+    xs = sorted({x for pts in series.values() for x, *_ in pts})
+    cmds, files = [], []
+    for i, (n, pts) in enumerate(series.items()):
+        dat = os.path.join(out, f"{fname}.{i}.dat")
+        files.append(dat)
+        # nudge each server sideways (a fraction of an octave) so bars do not hide each other
+        shift = 2 ** ((i - (len(series) - 1) / 2) * 0.07)
+        with open(dat, "w") as f:
+            for x, m, lo, hi in pts:
+                if not logy or lo > 0:
+                    f.write(f"{x * shift} {m} {lo} {hi}\n")
+        colour, shape = STYLE[n]
+        # the bars without a key entry, then the points with one (the key shows the mark only)
+        cmds.append(f"'{dat}' using 1:2:3:4 with yerrorbars lc rgb '{colour}' pt {shape} ps 1.4 lw 1.5 notitle, "
+                    f"'{dat}' using 1:2 with points lc rgb '{colour}' pt {shape} ps 1.4 title '{n}'")
+    xtics = ", ".join(f'"{x:,}" {x}' for x in xs)
+    script = (f"set terminal pngcairo size 900,560 font ',11'; set encoding utf8;"
+              f"set output '{os.path.join(out, fname)}';"
+              f"set title \"{title}\\n{{/*0.8 points: median of the runs; bars: lowest to highest run}}\";"
+              f"set xlabel 'concurrent connections (log scale)'; set ylabel \"{ylabel}{', log scale' if logy else ''}\";"
+              f"set logscale x 2; set xtics ({xtics}); set xrange [{xs[0] / 1.6}:{xs[-1] * 1.6}];"
+              + ("set logscale y 10; set format y '%g';" if logy else "set yrange [0:*];")
+              + "set key outside right top; set grid ytics; set bars small;"
+              + f"plot {', '.join(cmds)}")
+    r = subprocess.run(["gnuplot", "-e", script], capture_output=True, text=True)
+    for dat in files:
+        os.unlink(dat)
+    if r.returncode or not os.path.exists(os.path.join(out, fname)):
+        print(f"  gnuplot failed for {fname}: {r.stderr.strip()}", flush=True)
+        return []
+    return [fname]
+
+
+# What each plot shows, for the report's captions.
+PLOT_CAPTIONS = {}
 
 
 def plots(res, out):
-    """PNG plots through gnuplot: rate, CPU/message and p99 against connections (64 B);
-    HTTP CPU/request against connections."""
+    """PNG plots through gnuplot, against connections: echo (64 B) rate, server CPU per
+    message, syscalls per message, p99 latency; HTTP rate, server CPU per request, p99."""
     if subprocess.run(["which", "gnuplot"], capture_output=True).returncode:
         return []
     made = []
+
+    def plot(fname, caption, *a, **kw):
+        got = gnuplot(out, fname, *a, **kw)
+        if got:
+            PLOT_CAPTIONS[fname] = caption
+        return got
+
     pts = [(p["conns"], p["runs"]) for p in res["echo"] if p["size"] == 64]
     if pts:
-        names = list(pts[0][1].keys())
-        made += gnuplot(out, "echo_rate.png", "echo 64 B: messages/s", pts, names, "rate")
-        made += gnuplot(out, "echo_cpu.png", "echo 64 B: server CPU us per message", pts, names, "cpu_us_per_msg")
-        made += gnuplot(out, "echo_p99.png", "echo 64 B: p99 latency (us)", pts, names, "p99_us")
+        made += plot("echo_rate.png", "Echo, 64 B messages, one in flight per connection: messages answered per second.",
+                     "Echo, 64 B ping-pong: rate", "messages per second", pts, "rate")
+        made += plot("echo_cpu.png", "Echo, 64 B: the server's CPU time (user + system) per message answered; lower is better. "
+                     "On 2 cores this, not the rate, separates the servers.",
+                     "Echo, 64 B: server CPU time per message", "server CPU time per message (µs)", pts,
+                     "cpu_us_per_msg")
+        made += plot("echo_syscalls.png", "Echo, 64 B: system calls per message (io_uring_enter for ursock and raw "
+                     "liburing; epoll_wait, read, write, accept for the others), as the servers count them.",
+                     "Echo, 64 B: system calls per message", "system calls per message", pts, "syscalls_per_msg")
+        made += plot("echo_p99.png", "Echo, 64 B: 99th percentile round-trip latency seen by the client, at full load.",
+                     "Echo, 64 B: p99 latency", "p99 round-trip latency (µs)", pts, "p99_us")
     hp = [(p["conns"], p["runs"]) for p in res["http"] if p["mode"] == "plain"]
     if hp:
-        made += gnuplot(out, "http_cpu.png", "HTTP: server CPU us per request", hp, list(hp[0][1].keys()),
-                        "cpu_us_per_req")
+        made += plot("http_rate.png", "HTTP/1.1, one request in flight per connection (wrk): requests per second.",
+                     "HTTP: rate", "requests per second", hp, "rate")
+        made += plot("http_cpu.png", "HTTP: the server's CPU time per request; lower is better.",
+                     "HTTP: server CPU time per request", "server CPU time per request (µs)", hp, "cpu_us_per_req")
+        made += plot("http_p99.png", "HTTP: 99th percentile latency as wrk measures it.",
+                     "HTTP: p99 latency", "p99 latency (µs)", hp, "p99_us")
     return made
 
 
@@ -415,7 +569,8 @@ def targets(res):
 def report(res, out, mach, discarded, quick):
     L = []
     L.append(f"# ursock benchmark report{' (QUICK mode: 1 run a point, 1 s each)' if quick else ''}\n")
-    L.append(f"{mach['date']} - kernel {mach['kernel']} - {mach['cpu']} - {mach['cores']} cores  ")
+    version = f" - ursock {mach['ursock']}" if mach.get("ursock") else ""
+    L.append(f"{mach['date']}{version} - kernel {mach['kernel']} - {mach['cpu']} - {mach['cores']} cores  ")
     L.append(f"loop features: `{mach['features']}`  ")
     L.append(f"Servers pinned to CPU 0, load generators to CPU 1. Runs interleaved (A B C ...), "
              f"medians with (min-max). Runs discarded for steal > 5 % or foreign CPU > 10 % and repeated: {discarded}.\n")
@@ -448,6 +603,8 @@ def report(res, out, mach, discarded, quick):
         for name, runs in res["idle"].items():
             L.append(f"| {name} | {mm(runs, 'conns', 0)} | {mm(runs, 'bytes_per_conn', 0)} |")
     L.append("\n## HTTP (wrk -t1 --latency; pipelined16: 16 requests per write)\n")
+    L.append("A p99 of `-` means wrk could not measure it: with 16 requests per write it reports 0, below its own "
+             "p50, so no figure is given.\n")
     L.append("| mode | conns | server | req/s | server CPU us/req | p50 us | p99 us | socket errors |\n|---|---|---|---|---|---|---|---|")
     for p in res["http"]:
         for name, runs in p["runs"].items():
@@ -458,29 +615,72 @@ def report(res, out, mach, discarded, quick):
         unit = res["micro"].get("time_unit", "ns")
         L.append(f"\n## Microbenchmarks (Google Benchmark, {unit} per iteration)\n\n| benchmark | system malloc | jemalloc |\n|---|---|---|")
         for k, v in res["micro"]["sys"].items():
+            if k in ("time_unit", "library_build_type"):
+                continue
             L.append(f"| {k} | {v:.1f} | {res['micro']['jemalloc'].get(k, 0):.1f} |")
+        if res["micro"].get("library_build_type", "debug") == "debug":
+            harness = ("the library under test is built `-O2` and the harness `bench/micro/micro.cc` `-O2 -DNDEBUG`, "
+                       "and the timed loop is inlined from `benchmark.h` into the harness: what the warning covers is "
+                       "the library's bookkeeping between timed batches" if res["micro"].get("harness_ndebug") else
+                       "in this run (before the harness was built with `NDEBUG`) the timed loop inlined from "
+                       "`benchmark.h` into the harness also kept its assertions")
+            L.append("\nRun by hand, the harness prints `***WARNING*** Library was built as DEBUG. Timings may be "
+                     "affected.` That is Google Benchmark's own library: Debian's libbenchmark is built without "
+                     "`NDEBUG` (its JSON context says `library_build_type: debug`). It is not ursock's build: "
+                     + harness + ".")
+    if res.get("plots"):
+        L.append("\n## Plots\n\nEach point is the median of the runs at that number of connections, its bar "
+                 "goes from the lowest to the highest run; only the connection counts marked were measured. "
+                 "Each server has one colour and shape in every plot. A y axis marked log scale spans a decade "
+                 "or more.")
     for png in res.get("plots", []):
-        L.append(f"\n![{png}]({png})")
+        L.append(f"\n![{png}]({png})\n\n{PLOT_CAPTIONS.get(png, '')}")
     open(os.path.join(out, "report.md"), "w").write("\n".join(L) + "\n")
     return "\n".join(L)
+
+
+def render_again(source, out):
+    """The report and plots of stored results, with today's rendering (same numbers)."""
+    d = json.load(open(source))
+    res = d["results"]
+    for p in res["http"]:  # the rule parse_wrk applies now, for results stored before it
+        for runs in p["runs"].values():
+            for r in runs:
+                if r.get("p99_us") is not None and (r["p99_us"] <= 0 or (r.get("p50_us") or 0) > r["p99_us"]):
+                    r["p99_us"] = None
+    res["plots"] = plots(res, out)
+    text = report(res, out, d["machine"], d["discarded"], d.get("quick", False))
+    if os.path.abspath(source) != os.path.abspath(os.path.join(out, "results.json")):
+        json.dump(d, open(os.path.join(out, "results.json"), "w"), indent=1)
+    print(text)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
-    ap.add_argument("--out", default="bench/report")
+    ap.add_argument("--out", default=os.path.join("build", "bench-report"))
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="echo,paced,stream,idle,http,micro")
+    ap.add_argument("--from", dest="source", metavar="RESULTS_JSON",
+                    help="no run: render report.md and the plots again from a results.json")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    if args.source:
+        return render_again(args.source, args.out)
     b = Bench(args)
+    parts = args.only.split(",")
+    plan = b.plan(parts)
+    b.nominal = {p: secs for p, (_, secs) in plan.items()}
+    b.progress = Progress(plan)
+    print(f"{b.progress.total} runs, about {clock(b.progress.nominal_left)} (QUICK: 1 run a point)"
+          if b.quick else f"{b.progress.total} runs, about {clock(b.progress.nominal_left)}", flush=True)
     t0 = time.time()
-    for part in args.only.split(","):
+    for part in parts:
         print(f"== {part}", flush=True)
         getattr(b, part)()
     b.results["plots"] = plots(b.results, args.out)
-    mach = machine()
-    json.dump({"machine": mach, "discarded": b.discarded, "results": b.results},
+    mach = machine(args.build)
+    json.dump({"machine": mach, "discarded": b.discarded, "quick": b.quick, "results": b.results},
               open(os.path.join(args.out, "results.json"), "w"), indent=1)
     print(report(b.results, args.out, mach, b.discarded, args.quick))
     print(f"\nbench took {time.time() - t0:.0f} s; report in {args.out}/report.md")

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# What `make bench` needs beyond `make test`: nginx (the server users would pick instead),
-# gnuplot for the plots, h2load. Installed through deps.sh, only when missing.
+# What `make bench` needs (scripts/deps/bench.list: nginx, gnuplot, Google Benchmark,
+# jemalloc...), installed through deps.sh, only when missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 installed_nginx=0
 dpkg-query -W -f='${Status}' nginx-light 2>/dev/null | grep -q 'install ok installed' || installed_nginx=1
-./deps.sh nginx-light gnuplot-nox nghttp2-client
+./deps.sh build examples bench
 # The package starts a system nginx on port 80; the benchmark runs its own.
 if [ "$installed_nginx" = 1 ]; then
 	sudo=""

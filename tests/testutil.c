@@ -5,6 +5,7 @@
 #include <openssl/sha.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static int fds_at_start = -1;
 
@@ -130,4 +131,19 @@ void tu_reap(int pid)
 	int status = 0;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+int tu_example_dir(char *out, size_t size)
+{
+	char self[512];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	int w = snprintf(out, size, "%s/../examples", self);
+	return w > 0 && (size_t)w < size ? 0 : -1;
 }

@@ -31,6 +31,9 @@ void tu_require_uring(void);
 void tu_reap(int pid);
 /* Fills buf with a deterministic pattern from seed. */
 void tu_fill(void *buf, size_t len, uint32_t seed);
+/* The built examples beside this test binary ($BUILD/tests/../examples) into out. Returns 0
+ * or -1. */
+int tu_example_dir(char *out, size_t size);
 /* SHA-256 of data into out[32]. */
 void tu_sha256(const void *data, size_t len, unsigned char out[32]);
 

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include "ursock_version.h"
 
 #ifdef __cplusplus
 extern "C" {
