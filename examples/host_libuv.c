@@ -99,12 +99,7 @@ int main(int argc, char **argv)
 		return code;
 
 	uv_loop_t *uv = uv_default_loop();
-	/* Not DEFER_TASKRUN: with it (6.1+) completions wait as task work until the loop
-	 * enters the kernel, and the ring fd does not turn readable while this thread sleeps
-	 * in another poller (measured on 6.18: a connection from another process never wakes
-	 * epoll_wait). COOP_TASKRUN, the next best set, keeps the ring fd pollable. */
-	urs_loop_opts opts = { .disable = URS_FEAT_DEFER_TASKRUN };
-	int ret = urs_loop_new(&loop, &opts);
+	int ret = urs_loop_new(&loop, NULL);
 	if (ret < 0) {
 		fprintf(stderr, "urs_loop_new: %s\n", strerror(-ret));
 		return 1;

@@ -154,9 +154,11 @@ URS_API int urs_loop_run(urs_loop *loop, urs_run_mode mode);
 /* Makes a running URS_RUN_UNTIL_IDLE return after the current turn; called before a run,
  * that run handles what is ready without waiting and returns. */
 URS_API void urs_loop_stop(urs_loop *loop);
-/* The ring's fd: readable when completions are waiting. A host event loop polls it and
- * then calls urs_loop_run(loop, URS_RUN_NOWAIT). */
-URS_API int urs_loop_fd(const urs_loop *loop);
+/* An fd that turns readable when the loop has work (an eventfd the ring signals, made at
+ * the first call; it belongs to the loop). A host event loop polls it and then calls
+ * urs_loop_run(loop, URS_RUN_NOWAIT), which also submits what its callbacks started and
+ * clears the fd; one run per wake-up is enough. Returns the fd or -errno. */
+URS_API int urs_loop_fd(urs_loop *loop);
 /* The urs_feature bits this loop uses (the kernel has them and they were not disabled). */
 URS_API unsigned urs_loop_features(const urs_loop *loop);
 /* A printable form: "backend=io_uring single_issuer ... buf_ring ...", and why a feature

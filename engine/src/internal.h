@@ -278,6 +278,7 @@ struct urs_loop {
 	bool recovering;         /* CQEs were dropped (-EBADR): a barrier is draining the ring */
 	bool zombie;             /* freed while the user held buffers: only they keep it */
 	int buf_ring_err;        /* why there is no buffer ring (0: there is one, or disabled) */
+	int evfd;                /* urs_loop_fd: an eventfd registered with the ring, or -1 */
 
 	/* op pool (op.c) */
 	struct urs_op **chunks;

@@ -6,6 +6,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 static bool is_pow2(unsigned v) { return v && !(v & (v - 1)); }
 
@@ -35,6 +37,7 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 	urs_loop *loop = calloc(1, sizeof(*loop));
 	if (!loop)
 		return -ENOMEM;
+	loop->evfd = -1;
 	loop->max_ops = o.max_ops;
 	loop->batch = o.batch;
 	loop->batch_wait_us = o.batch_wait_us;
@@ -59,7 +62,27 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 	return 0;
 }
 
-URS_API int urs_loop_fd(const urs_loop *loop) { return loop ? loop->ring.ring_fd : -EINVAL; }
+/* The ring fd itself is no good to poll: with IORING_SETUP_DEFER_TASKRUN a completion that
+ * arrives while the thread sleeps in another poller is task work that has not run, and the
+ * ring fd stays unreadable (seen on 6.18). The kernel does signal a registered eventfd for
+ * such work. */
+URS_API int urs_loop_fd(urs_loop *loop)
+{
+	if (!loop)
+		return -EINVAL;
+	if (loop->evfd >= 0)
+		return loop->evfd;
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return urs__sys(fd);
+	int ret = io_uring_register_eventfd(&loop->ring, fd);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	loop->evfd = fd;
+	return fd;
+}
 URS_API unsigned urs_loop_features(const urs_loop *loop) { return loop ? loop->features : 0; }
 URS_API const char *urs_loop_features_str(urs_loop *loop) { return loop ? loop->feat_str : ""; }
 
@@ -81,6 +104,11 @@ URS_API void urs_loop_stats_get(const urs_loop *loop, urs_loop_stats *out)
  * the user holds, and none is in the kernel or has a deadline. */
 int urs__loop_turn(urs_loop *loop, bool block)
 {
+	if (loop->evfd >= 0) {
+		/* Cleared before looking: what arrives after this read signals it again. */
+		uint64_t v;
+		(void)!read(loop->evfd, &v, sizeof(v));
+	}
 	int n = urs__ready_run(loop);
 	if (loop->deadlines.n)
 		n += urs__heap_expire(loop, urs__now_ns());
@@ -132,6 +160,12 @@ URS_API int urs_loop_run(urs_loop *loop, urs_run_mode mode)
 			break;
 	}
 	loop->stop = false;
+	/* What the callbacks started goes to the kernel before the caller sleeps elsewhere
+	 * (a host loop polling urs_loop_fd would otherwise never hear of it). */
+	if (io_uring_sq_ready(&loop->ring)) {
+		loop->stats.enters++;
+		io_uring_submit(&loop->ring);
+	}
 	urs__sock_reap_dead(loop);
 	return handled;
 }
@@ -179,6 +213,8 @@ URS_API int urs_loop_free(urs_loop *loop)
 	else
 		urs__buf_fini(loop);
 	io_uring_queue_exit(&loop->ring);
+	if (loop->evfd >= 0)
+		close(loop->evfd);
 	urs__heap_free(loop);
 	urs__pool_free(loop);
 	free(loop->sqe_ts);

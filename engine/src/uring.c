@@ -155,6 +155,11 @@ int urs__ring_enter(urs_loop *loop, bool block, int64_t deadline)
 	urs__ring_flush(loop);
 	if (io_uring_cq_ready(ring))
 		block = false;
+	/* A look that would find nothing costs no syscall: nothing to submit, no completion
+	 * waiting, and the kernel's flag says no task work is pending (IORING_SQ_TASKRUN). */
+	if (!block && (loop->ring_flags & IORING_SETUP_TASKRUN_FLAG) && !io_uring_sq_ready(ring) &&
+	    !(IO_URING_READ_ONCE(*ring->sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
+		return 0;
 	loop->stats.enters++;
 	int ret;
 	if (!block) {
