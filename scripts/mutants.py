@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Mutation check: each mutant breaks one behaviour the tests name, in a copy of the tree
-under build/mutants/, and the tests that cover it must fail. `make mutants` runs them all;
+"""Mutation check: each mutant breaks one behaviour the tests name, in a copy of the
+committed tree (HEAD) under build/mutants/, and the tests that cover it must fail. `make mutants` runs them all;
 `scripts/mutants.py NAME...` runs some. A mutant whose text no longer matches the code says
 so (the code moved: update the mutant), and one that survives fails the run."""
 import os, shutil, subprocess, sys, time
@@ -88,7 +88,9 @@ def main(names):
         path, text, broken, tests = MUTANTS[name]
         tree = os.path.join(base, name)
         shutil.rmtree(tree, ignore_errors=True)
-        shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns("build", ".git"))
+        # The committed tree (HEAD), so that edits in progress never leak into a mutant.
+        os.makedirs(tree)
+        subprocess.run(f"git -C {ROOT} archive HEAD | tar -x -C {tree}", shell=True, check=True)
         src = os.path.join(tree, path)
         code = open(src).read()
         if code.count(text) != 1:
