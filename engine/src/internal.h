@@ -175,7 +175,7 @@ static inline const struct urs_op_kind *urs__kind(const struct urs_op *op)
 /* The op's life: start (hop 2) -> submit -> CQEs (hop 4) -> decide (hop 5). */
 urs_future urs__op_start(struct urs_op *op);
 void urs__op_submit(struct urs_op *op);
-void urs__op_cqe(urs_loop *loop, uint64_t ud, int res, uint32_t cflags);
+void urs__op_complete(struct urs_op *op, unsigned part, int res, uint32_t cflags);
 void urs__op_decide(struct urs_op *op, int res);
 void urs__op_cancel(struct urs_op *op);
 void urs__op_expire(struct urs_op *op);
@@ -259,6 +259,29 @@ void urs__ordered_decided(struct urs_op *op);
 /* sock.c: the close op's turn came, or an op left a closing socket. */
 void urs__close_step(urs_sock *s);
 
+/* ---------------------------------------------------------------- backends */
+
+/* The seam between the loop core and the kernel interface (uring.c, epoll.c). A backend
+ * arms an op's current step, ends one in flight, and in its wait submits, waits and hands
+ * each completion to urs__op_complete. */
+struct urs_backend {
+	const char *name;
+	void (*submit)(struct urs_op *op);
+	void (*cancel)(struct urs_op *op);
+	/* Submits, waits (when block) until a completion or deadline (CLOCK_MONOTONIC ns, 0 =
+	 * none), hands the completions to their ops. Returns how many, or -errno. */
+	int (*wait)(urs_loop *loop, bool block, int64_t deadline);
+	/* Could something in the kernel still wake the loop (an op in flight, a request
+	 * waiting for room)? */
+	bool (*can_wake)(const urs_loop *loop);
+	/* What callbacks started goes to the kernel now (the caller may sleep elsewhere). */
+	void (*flush)(urs_loop *loop);
+	int (*fd)(urs_loop *loop);
+	void (*fini)(urs_loop *loop);
+};
+
+extern const struct urs_backend urs__be_uring;
+
 /* ---------------------------------------------------------------- loop (loop.c) */
 
 struct urs_heap {
@@ -267,6 +290,7 @@ struct urs_heap {
 };
 
 struct urs_loop {
+	const struct urs_backend *be;
 	struct io_uring ring;
 	unsigned features;
 	unsigned ring_flags;
@@ -321,12 +345,10 @@ int urs__loop_turn(urs_loop *loop, bool block);
 int64_t urs__now_ns(void);
 
 /* uring.c: the io_uring backend */
+int urs__uring_init(urs_loop *loop, const urs_loop_opts *opts);
 struct io_uring_sqe *urs__sqe(urs_loop *loop, unsigned need);
-int urs__ring_enter(urs_loop *loop, bool block, int64_t deadline);
-int urs__ring_reap(urs_loop *loop);
-void urs__ring_flush(urs_loop *loop);
-void urs__ring_cancel(struct urs_op *op);
-bool urs__ring_waiting(const urs_loop *loop);
+/* bind/listen/socket through the ring: an SQE when the loop is idle on the io_uring
+ * backend, else NULL (the caller makes the syscall). */
 struct io_uring_sqe *urs__sync_sqe(urs_loop *loop);
 int urs__sync_wait(urs_loop *loop);
 static inline struct __kernel_timespec *urs__sqe_ts(urs_loop *loop, struct io_uring_sqe *sqe)

@@ -43,16 +43,14 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 	loop->batch_wait_us = o.batch_wait_us;
 	loop->stats.ops_max = o.max_ops;
 	loop->stats.bufs_total = o.buf_count;
-	int ret = urs__ring_setup(loop, &o);
+	int ret = urs__uring_init(loop, &o);
 	if (ret < 0) {
 		free(loop);
 		return ret;
 	}
-	loop->sqe_ts = calloc(loop->ring.sq.ring_entries, sizeof(*loop->sqe_ts));
-	ret = loop->sqe_ts ? urs__buf_init(loop, &o) : -ENOMEM;
+	ret = urs__buf_init(loop, &o);
 	if (ret < 0) {
-		free(loop->sqe_ts);
-		io_uring_queue_exit(&loop->ring);
+		loop->be->fini(loop);
 		free(loop);
 		return ret;
 	}
@@ -62,26 +60,9 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 	return 0;
 }
 
-/* The ring fd itself is no good to poll: with IORING_SETUP_DEFER_TASKRUN a completion that
- * arrives while the thread sleeps in another poller is task work that has not run, and the
- * ring fd stays unreadable (seen on 6.18). The kernel does signal a registered eventfd for
- * such work. */
 URS_API int urs_loop_fd(urs_loop *loop)
 {
-	if (!loop)
-		return -EINVAL;
-	if (loop->evfd >= 0)
-		return loop->evfd;
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (fd < 0)
-		return urs__sys(fd);
-	int ret = io_uring_register_eventfd(&loop->ring, fd);
-	if (ret < 0) {
-		close(fd);
-		return ret;
-	}
-	loop->evfd = fd;
-	return fd;
+	return loop ? loop->be->fd(loop) : -EINVAL;
 }
 URS_API unsigned urs_loop_features(const urs_loop *loop) { return loop ? loop->features : 0; }
 URS_API const char *urs_loop_features_str(urs_loop *loop) { return loop ? loop->feat_str : ""; }
@@ -115,7 +96,7 @@ int urs__loop_turn(urs_loop *loop, bool block)
 	n += urs__ready_run(loop);
 	if (n)
 		block = false;
-	if (block && !loop->inflight && !urs__ring_waiting(loop)) {
+	if (block && !loop->be->can_wake(loop)) {
 		if (!loop->active) {
 			block = false;
 		} else if (!loop->deadlines.n) {
@@ -123,10 +104,9 @@ int urs__loop_turn(urs_loop *loop, bool block)
 			return -ENOBUFS;
 		}
 	}
-	int ret = urs__ring_enter(loop, block, urs__heap_next(loop));
-	if (ret < 0)
-		return ret;
-	int reaped = urs__ring_reap(loop);
+	int reaped = loop->be->wait(loop, block, urs__heap_next(loop));
+	if (reaped < 0)
+		return reaped;
 	loop->last_reaped = (unsigned)reaped;
 	n += reaped;
 	if (loop->deadlines.n)
@@ -146,7 +126,7 @@ URS_API int urs_loop_run(urs_loop *loop, urs_run_mode mode)
 	int handled = 0;
 	for (;;) {
 		bool pending = loop->active || loop->ready;
-		if (mode == URS_RUN_UNTIL_IDLE && !pending && !io_uring_cq_ready(&loop->ring))
+		if (mode == URS_RUN_UNTIL_IDLE && !pending)
 			break;
 		int ret = urs__loop_turn(loop, mode != URS_RUN_NOWAIT && pending && !stopped);
 		if (ret < 0) {
@@ -162,10 +142,7 @@ URS_API int urs_loop_run(urs_loop *loop, urs_run_mode mode)
 	loop->stop = false;
 	/* What the callbacks started goes to the kernel before the caller sleeps elsewhere
 	 * (a host loop polling urs_loop_fd would otherwise never hear of it). */
-	if (io_uring_sq_ready(&loop->ring)) {
-		loop->stats.enters++;
-		io_uring_submit(&loop->ring);
-	}
+	loop->be->flush(loop);
 	urs__sock_reap_dead(loop);
 	return handled;
 }
@@ -173,8 +150,8 @@ URS_API int urs_loop_run(urs_loop *loop, urs_run_mode mode)
 /* Runs turns until nothing is pending or in flight (teardown). */
 static void drain(urs_loop *loop)
 {
-	while (loop->active || loop->ready || loop->inflight || urs__ring_waiting(loop)) {
-		if (urs__loop_turn(loop, loop->active || loop->inflight) < 0)
+	while (loop->active || loop->ready || loop->be->can_wake(loop)) {
+		if (urs__loop_turn(loop, true) < 0)
 			break;
 	}
 }
@@ -212,12 +189,11 @@ URS_API int urs_loop_free(urs_loop *loop)
 		urs__buf_orphan(loop);
 	else
 		urs__buf_fini(loop);
-	io_uring_queue_exit(&loop->ring);
+	loop->be->fini(loop);
 	if (loop->evfd >= 0)
 		close(loop->evfd);
 	urs__heap_free(loop);
 	urs__pool_free(loop);
-	free(loop->sqe_ts);
 	if (lent) {
 		/* Buffers the user still holds stay readable: the loop's memory goes when the
 		 * last of them is released. */

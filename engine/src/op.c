@@ -203,18 +203,8 @@ urs_future urs__op_start(struct urs_op *op)
 	return f;
 }
 
-/* Turns an SQE that will carry nothing of ours into a no-op (a prepare that failed after
- * the SQE was taken): the CQE it produces is ignored. */
-static void sqe_void(urs_loop *loop, struct io_uring_sqe *sqe)
-{
-	io_uring_prep_nop(sqe);
-	sqe->user_data = urs__ud_loop(UD_LOOP_IGNORE);
-	loop->inflight++;
-}
-
-/* Hands the op's current step to the kernel: its SQE, and a linked timeout when it has a
- * deadline (or is a non-blocking try-once). An op that cannot go now waits: for a buffer,
- * or for room in the SQ (the backlog, submitted at the next turn). */
+/* Hands the op's current step to the backend. An op that cannot go now waits: its deadline
+ * passed (decided, nothing was sent, so nothing is lost), or no buffer is free. */
 void urs__op_submit(struct urs_op *op)
 {
 	urs_loop *loop = op->loop;
@@ -224,18 +214,9 @@ void urs__op_submit(struct urs_op *op)
 		urs__op_decide(op, -ECANCELED);
 		return;
 	}
-	int64_t left = -1;
-	if (op->deadline) {
-		left = urs__deadline_left(op);
-		if (left <= 0) {
-			/* Nothing was submitted, so nothing is lost. */
-			op->flags |= OPF_TIMEDOUT;
-			urs__op_decide(op, -ETIMEDOUT);
-			return;
-		}
-	}
-	if (loop->recovering) {
-		urs__op_park(op, &loop->backlog);
+	if (op->deadline && urs__deadline_left(op) <= 0) {
+		op->flags |= OPF_TIMEDOUT;
+		urs__op_decide(op, -ETIMEDOUT);
 		return;
 	}
 	if ((k->flags & KF_BUF) && urs__buf_claim(op) < 0) {
@@ -243,33 +224,7 @@ void urs__op_submit(struct urs_op *op)
 			urs__op_decide(op, op->res);
 		return;
 	}
-	bool try_once = (k->flags & KF_TRY_ONCE) && urs__op_nonblocking(op);
-	bool linked = left > 0 || try_once;
-	struct io_uring_sqe *sqe = urs__sqe(loop, linked ? 2 : 1);
-	if (!sqe) {
-		urs__op_park(op, &loop->backlog);
-		return;
-	}
-	int ret = k->prepare(op, sqe);
-	if (ret < 0) {
-		sqe_void(loop, sqe);
-		urs__op_decide(op, ret);
-		return;
-	}
-	sqe->user_data = urs__ud(op, UD_MAIN);
-	op->state = OP_KERNEL;
-	op->kpending = 1;
-	loop->inflight++;
-	if (linked && !(op->flags & OPF_MULTI)) {
-		sqe->flags |= IOSQE_IO_LINK;
-		struct io_uring_sqe *t = io_uring_get_sqe(&loop->ring); /* room was checked */
-		struct __kernel_timespec *ts = urs__sqe_ts(loop, t);
-		urs__ts_set(ts, try_once ? 0 : left);
-		io_uring_prep_link_timeout(t, ts, 0);
-		t->user_data = urs__ud(op, UD_TIMEOUT);
-		op->kpending = 2;
-		loop->inflight++;
-	}
+	loop->be->submit(op);
 }
 
 /* ---------------------------------------------------------------- back from the ring */
@@ -307,38 +262,10 @@ static void step(struct urs_op *op)
 	}
 }
 
-void urs__op_cqe(urs_loop *loop, uint64_t ud, int res, uint32_t cflags)
+/* A completion for op from its backend: part UD_MAIN (its own) or UD_TIMEOUT (its linked
+ * timeout's). When the kernel owes it nothing more, its kind continues or decides it. */
+void urs__op_complete(struct urs_op *op, unsigned part, int res, uint32_t cflags)
 {
-	unsigned part = ud & 3;
-	if (!(cflags & IORING_CQE_F_MORE))
-		loop->inflight--;
-	if (part == UD_LOOP) {
-		if ((ud >> 2) == UD_LOOP_BARRIER) {
-			/* Every request before the barrier has completed: an op still waiting for
-			 * a CQE lost it. Its outcome is unknown; say so instead of waiting. While
-			 * recovering nothing new enters the kernel (submissions wait in the
-			 * backlog), so deciding one op cannot put another in the kernel under the
-			 * walk. */
-			for (uint32_t c = 0; c < loop->nchunks; c++)
-				for (uint32_t i = 0; i < OP_CHUNK; i++) {
-					struct urs_op *op = &loop->chunks[c][i];
-					if (op->state == OP_KERNEL) {
-						op->kpending = 0;
-						op->state = OP_WAITING;
-						urs__op_decide(op, -EBADR);
-					}
-				}
-			loop->recovering = false;
-			loop->inflight = 0;
-			urs__buf_rebuild(loop);
-		}
-		return;
-	}
-	struct urs_op *op = urs__op_at(loop, (uint32_t)(ud >> 2) & 0x3fffffff);
-	if (!op || op->state != OP_KERNEL || op->gen != (int32_t)(ud >> 32) || !op->kpending) {
-		loop->stats.stale_cqes++;
-		return;
-	}
 	if (part == UD_TIMEOUT) {
 		/* -ETIME: it fired and cancelled the op. -ENOENT/-EALREADY: it fired while the
 		 * op was running in an io-wq worker, which is interrupted instead (-EINTR); a
@@ -447,7 +374,7 @@ void urs__op_cancel(struct urs_op *op)
 	if (op->flags & OPF_CANCEL)
 		return; /* asked already */
 	op->flags |= OPF_CANCEL;
-	urs__ring_cancel(op);
+	op->loop->be->cancel(op);
 }
 
 /* Its deadline passed while it waited outside the kernel. */

@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 enum { CQE_BATCH = 64 };
 
@@ -57,7 +59,7 @@ static bool cancel_now(urs_loop *loop, struct urs_op *op)
 
 /* Asks the kernel to end op; with no room in the SQ the request waits for the next turn
  * (a cancel is never dropped). */
-void urs__ring_cancel(struct urs_op *op)
+static void ring_cancel(struct urs_op *op)
 {
 	urs_loop *loop = op->loop;
 	if (loop->recovering || !cancel_now(loop, op)) {
@@ -67,7 +69,7 @@ void urs__ring_cancel(struct urs_op *op)
 }
 
 /* What waited for room goes now, in order: cancels first, then the backlog. */
-void urs__ring_flush(urs_loop *loop)
+static void ring_flush(urs_loop *loop)
 {
 	if (loop->recovering)
 		return;
@@ -89,10 +91,12 @@ void urs__ring_flush(urs_loop *loop)
 	}
 }
 
-bool urs__ring_waiting(const urs_loop *loop)
+static bool ring_can_wake(const urs_loop *loop)
 {
-	return loop->backlog.n || loop->ncancels;
+	return loop->inflight || loop->backlog.n || loop->ncancels;
 }
+
+static int ring_reap(urs_loop *loop);
 
 /* The kernel dropped CQEs: which ops lost theirs is unknown. Cancel everything in flight,
  * then a drained no-op (IOSQE_IO_DRAIN starts only after every earlier request completed)
@@ -105,7 +109,7 @@ static void recover(urs_loop *loop)
 		return;
 	struct io_uring_sqe *sqe;
 	while (!(sqe = urs__sqe(loop, 2)))
-		urs__ring_reap(loop);
+		ring_reap(loop);
 	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
 	sqe->user_data = urs__ud_loop(UD_LOOP_IGNORE);
 	sqe = io_uring_get_sqe(&loop->ring);
@@ -114,6 +118,96 @@ static void recover(urs_loop *loop)
 	sqe->user_data = urs__ud_loop(UD_LOOP_BARRIER);
 	loop->inflight += 2;
 	loop->recovering = true;
+}
+
+/* Turns an SQE that will carry nothing of ours into a no-op (a prepare that failed after
+ * the SQE was taken): the CQE it produces is ignored. */
+static void sqe_void(urs_loop *loop, struct io_uring_sqe *sqe)
+{
+	io_uring_prep_nop(sqe);
+	sqe->user_data = urs__ud_loop(UD_LOOP_IGNORE);
+	loop->inflight++;
+}
+
+/* The op's SQE, and a linked timeout with what is left of its deadline (a zero one for a
+ * non-blocking try-once). No room in the SQ, or a recovery under way: the backlog, which
+ * goes at the next turn. */
+static void ring_submit(struct urs_op *op)
+{
+	urs_loop *loop = op->loop;
+	const struct urs_op_kind *k = urs__kind(op);
+	if (loop->recovering) {
+		urs__op_park(op, &loop->backlog);
+		return;
+	}
+	int64_t left = op->deadline ? urs__deadline_left(op) : -1;
+	bool try_once = (k->flags & KF_TRY_ONCE) && urs__op_nonblocking(op);
+	bool linked = left > 0 || try_once;
+	struct io_uring_sqe *sqe = urs__sqe(loop, linked ? 2 : 1);
+	if (!sqe) {
+		urs__op_park(op, &loop->backlog);
+		return;
+	}
+	int ret = k->prepare(op, sqe);
+	if (ret < 0) {
+		sqe_void(loop, sqe);
+		urs__op_decide(op, ret);
+		return;
+	}
+	sqe->user_data = urs__ud(op, UD_MAIN);
+	op->state = OP_KERNEL;
+	op->kpending = 1;
+	loop->inflight++;
+	if (linked && !(op->flags & OPF_MULTI)) {
+		sqe->flags |= IOSQE_IO_LINK;
+		struct io_uring_sqe *t = io_uring_get_sqe(&loop->ring); /* room was checked */
+		struct __kernel_timespec *ts = urs__sqe_ts(loop, t);
+		urs__ts_set(ts, try_once ? 0 : left);
+		io_uring_prep_link_timeout(t, ts, 0);
+		t->user_data = urs__ud(op, UD_TIMEOUT);
+		op->kpending = 2;
+		loop->inflight++;
+	}
+}
+
+/* Every request before the recovery barrier has completed: an op still waiting for a CQE
+ * lost it. Its outcome is unknown; say so instead of waiting. While recovering nothing new
+ * enters the kernel (submissions wait in the backlog), so deciding one op cannot put
+ * another in the kernel under the walk. */
+static void barrier_passed(urs_loop *loop)
+{
+	for (uint32_t c = 0; c < loop->nchunks; c++)
+		for (uint32_t i = 0; i < OP_CHUNK; i++) {
+			struct urs_op *op = &loop->chunks[c][i];
+			if (op->state == OP_KERNEL) {
+				op->kpending = 0;
+				op->state = OP_WAITING;
+				urs__op_decide(op, -EBADR);
+			}
+		}
+	loop->recovering = false;
+	loop->inflight = 0;
+	urs__buf_rebuild(loop);
+}
+
+/* A CQE: user_data = {generation, index, part}. A stale one (its op is gone or moved on)
+ * is counted and ignored. */
+static void dispatch(urs_loop *loop, uint64_t ud, int res, uint32_t cflags)
+{
+	unsigned part = ud & 3;
+	if (!(cflags & IORING_CQE_F_MORE))
+		loop->inflight--;
+	if (part == UD_LOOP) {
+		if ((ud >> 2) == UD_LOOP_BARRIER)
+			barrier_passed(loop);
+		return;
+	}
+	struct urs_op *op = urs__op_at(loop, (uint32_t)(ud >> 2) & 0x3fffffff);
+	if (!op || op->state != OP_KERNEL || op->gen != (int32_t)(ud >> 32) || !op->kpending) {
+		loop->stats.stale_cqes++;
+		return;
+	}
+	urs__op_complete(op, part, res, cflags);
 }
 
 /* A batched wait (6.12): up to want completions, but back batch_wait_us after the first.
@@ -145,14 +239,14 @@ static int enter_ext(urs_loop *loop, unsigned want, unsigned min_wait_us,
 
 /* One io_uring_enter: submit what is queued and, when block, wait for a completion or
  * until deadline (CLOCK_MONOTONIC ns, 0 = none). */
-int urs__ring_enter(urs_loop *loop, bool block, int64_t deadline)
+static int ring_enter(urs_loop *loop, bool block, int64_t deadline)
 {
 	struct io_uring *ring = &loop->ring;
 	if (loop->fault_badr) {
 		loop->fault_badr = false;
 		recover(loop);
 	}
-	urs__ring_flush(loop);
+	ring_flush(loop);
 	if (io_uring_cq_ready(ring))
 		block = false;
 	/* A look that would find nothing costs no syscall: nothing to submit, no completion
@@ -194,7 +288,7 @@ int urs__ring_enter(urs_loop *loop, bool block, int64_t deadline)
 
 /* Copies a batch of CQEs out and frees their slots before any handler runs, so a handler
  * (a user callback) may submit freely. */
-int urs__ring_reap(urs_loop *loop)
+static int ring_reap(urs_loop *loop)
 {
 	struct io_uring *ring = &loop->ring;
 	int total = 0;
@@ -219,7 +313,7 @@ int urs__ring_reap(urs_loop *loop)
 				loop->fault_badr = true;
 				continue;
 			}
-			urs__op_cqe(loop, ud[i], res[i], fl[i]);
+			dispatch(loop, ud[i], res[i], fl[i]);
 		}
 		total += (int)n;
 		loop->stats.cqes += n;
@@ -229,13 +323,82 @@ int urs__ring_reap(urs_loop *loop)
 	return total;
 }
 
+/* One turn's kernel part: submit and wait in one enter, then the completions. */
+static int ring_wait(urs_loop *loop, bool block, int64_t deadline)
+{
+	int ret = ring_enter(loop, block, deadline);
+	if (ret < 0)
+		return ret;
+	return ring_reap(loop);
+}
+
+static void ring_submit_now(urs_loop *loop)
+{
+	if (io_uring_sq_ready(&loop->ring)) {
+		loop->stats.enters++;
+		io_uring_submit(&loop->ring);
+	}
+}
+
+/* The ring fd itself is no good to poll: with IORING_SETUP_DEFER_TASKRUN a completion that
+ * arrives while the thread sleeps in another poller is task work that has not run, and the
+ * ring fd stays unreadable (seen on 6.18). The kernel does signal a registered eventfd for
+ * such work. */
+static int ring_fd(urs_loop *loop)
+{
+	if (loop->evfd >= 0)
+		return loop->evfd;
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return urs__sys(fd);
+	int ret = io_uring_register_eventfd(&loop->ring, fd);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	loop->evfd = fd;
+	return fd;
+}
+
+static void ring_fini(urs_loop *loop)
+{
+	io_uring_queue_exit(&loop->ring);
+	free(loop->sqe_ts);
+	loop->sqe_ts = NULL;
+}
+
+const struct urs_backend urs__be_uring = {
+	.name = "io_uring",
+	.submit = ring_submit,
+	.cancel = ring_cancel,
+	.wait = ring_wait,
+	.can_wake = ring_can_wake,
+	.flush = ring_submit_now,
+	.fd = ring_fd,
+	.fini = ring_fini,
+};
+
+int urs__uring_init(urs_loop *loop, const urs_loop_opts *opts)
+{
+	int ret = urs__ring_setup(loop, opts);
+	if (ret < 0)
+		return ret;
+	loop->sqe_ts = calloc(loop->ring.sq.ring_entries, sizeof(*loop->sqe_ts));
+	if (!loop->sqe_ts) {
+		io_uring_queue_exit(&loop->ring);
+		return -ENOMEM;
+	}
+	loop->be = &urs__be_uring;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- sync ops */
 
 /* bind/listen/socket as ring ops: only when the loop is idle, so that the one CQE that
  * comes back is this op's and no callback runs inside a sync call. */
 struct io_uring_sqe *urs__sync_sqe(urs_loop *loop)
 {
-	if (loop->depth || loop->active || loop->inflight || loop->ready || loop->recovering ||
+	if (loop->be != &urs__be_uring || loop->depth || loop->active || loop->inflight || loop->ready || loop->recovering ||
 	    io_uring_cq_ready(&loop->ring) || io_uring_sq_ready(&loop->ring))
 		return NULL;
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
