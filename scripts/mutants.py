@@ -75,8 +75,16 @@ MUTANTS = {
 
 
 def run(cmd, cwd, timeout=None):
-    return subprocess.run(cmd, cwd=cwd, shell=True, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    # A session of its own, killed whole on timeout: a hung test must not outlive its run.
+    p = subprocess.Popen(cmd, cwd=cwd, shell=True, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, 9)
+        p.communicate()
+        raise
+    return subprocess.CompletedProcess(cmd, p.returncode, out)
 
 
 def main(names):
@@ -109,7 +117,7 @@ def main(names):
         failed = []
         for t in tests:
             try:
-                r = run(f"./build/tests/{t}", tree, timeout=240)
+                r = run(f"./build/tests/{t}", tree, timeout=120)
                 if r.returncode != 0:
                     failed.append(t)
             except subprocess.TimeoutExpired:
