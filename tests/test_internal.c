@@ -23,6 +23,7 @@ static void test_default_cq_size(void **state)
 	(void)state;
 	urs_loop_opts o = { .sq_entries = 64 };
 	urs_loop *loop = tu_loop_new(&o);
+	tu_require_ring(loop);
 	assert_int_equal(loop->ring.sq.ring_entries, 64);
 	assert_int_equal(loop->ring.cq.ring_entries, 256);
 	tu_loop_done(loop);
@@ -35,6 +36,7 @@ static void test_dropped_cqe_recovery(void **state)
 {
 	(void)state;
 	urs_loop *loop = tu_loop_new(NULL);
+	tu_require_ring(loop);
 	urs_sock *p[2];
 	assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
 	int rn[2] = { 0, 0 };
@@ -72,6 +74,7 @@ static void test_accept_eperm_backs_off(void **state)
 {
 	(void)state;
 	urs_loop *loop = tu_loop_new(NULL);
+	tu_require_ring(loop);
 	urs_addr a;
 	urs_sock *l = tu_listener(loop, "127.0.0.1:0", &a);
 	int n[2] = { 0, 0 };

@@ -231,7 +231,8 @@ static void test_cq_overflow(void **state)
 	urs_loop_stats st;
 	urs_loop_stats_get(loop, &st);
 	print_message("CQ overflow: seen in %llu turns\n", (unsigned long long)st.cq_overflows);
-	assert_true(st.cq_overflows > 0); /* the burst really overflowed the CQ */
+	if (!strcmp(tu_backend(loop), "io_uring"))
+		assert_true(st.cq_overflows > 0); /* the burst really overflowed the CQ */
 
 	enum { P = 64 };
 	urs_sock *p[P][2];
@@ -407,7 +408,9 @@ static void test_feature_string(void **state)
 	(void)state;
 	urs_loop *loop = tu_loop_new(NULL);
 	const char *f = urs_loop_features_str(loop);
-	assert_int_equal(strncmp(f, "backend=io_uring", 16), 0);
+	char want[64];
+	snprintf(want, sizeof(want), "backend=%s", tu_backend(loop));
+	assert_int_equal(strncmp(f, want, strlen(want)), 0);
 	assert_null(strstr(f, "send_zc"));
 	tu_loop_done(loop);
 	urs_loop_opts o = { .disable = URS_FEAT_BUF_RING };

@@ -60,7 +60,7 @@ static void test_leftover_child_does_not_hang(void **state)
 		   "exit 1\n", pidfile);
 	fclose(f);
 	chmod(path, 0755);
-	snprintf(cmd, sizeof(cmd), "cd %s && TEST_TIMEOUT=60 timeout 100 scripts/run-tests.sh %s 2>&1",
+	snprintf(cmd, sizeof(cmd), "cd %s && BACKENDS=uring TEST_TIMEOUT=60 timeout 100 scripts/run-tests.sh %s 2>&1",
 		 root, dir);
 	int st;
 	double secs;
@@ -129,7 +129,7 @@ static void test_examples_fail_cleanly(void **state)
 	assert_int_equal(symlink(target, link), 0);
 	int before = count_servers();
 	snprintf(cmd, sizeof(cmd),
-		 "cd %s && URS_TEST_FAIL_AFTER_START=1 TEST_TIMEOUT=120 timeout 200 "
+		 "cd %s && BACKENDS=uring URS_TEST_FAIL_AFTER_START=1 TEST_TIMEOUT=120 timeout 200 "
 		 "scripts/run-tests.sh %s 2>&1", root, dir);
 	int st;
 	double secs;

@@ -147,3 +147,18 @@ int tu_example_dir(char *out, size_t size)
 	int w = snprintf(out, size, "%s/../examples", self);
 	return w > 0 && (size_t)w < size ? 0 : -1;
 }
+
+const char *tu_backend(urs_loop *loop)
+{
+	return strncmp(urs_loop_features_str(loop), "backend=epoll", 13) ? "io_uring" : "epoll";
+}
+
+void tu_require_ring(urs_loop *loop)
+{
+	if (strcmp(tu_backend(loop), "io_uring")) {
+		print_message("this checks the io_uring backend; the loop runs on %s: skipping\n",
+			      tu_backend(loop));
+		urs_loop_free(loop);
+		skip();
+	}
+}

@@ -27,6 +27,10 @@ void tu_await_eq(urs_future f, int want, urs_result *r);
 void tu_close(urs_sock *s);
 /* Skips the test (cmocka skip) when io_uring itself is unavailable. */
 void tu_require_uring(void);
+/* The backend a loop runs on ("io_uring", "epoll"): from urs_loop_features_str. */
+const char *tu_backend(urs_loop *loop);
+/* Skips the test, saying why, unless loop runs on io_uring (white-box ring checks). */
+void tu_require_ring(urs_loop *loop);
 /* Waits for a child process the test started and asserts it exited 0. */
 void tu_reap(int pid);
 /* Fills buf with a deterministic pattern from seed. */

@@ -105,7 +105,17 @@ typedef struct urs_loop_opts {
 	 * URS_FEAT_MIN_WAIT (6.12); without it waits are plain. */
 	unsigned batch;
 	unsigned batch_wait_us;
+	/* URS_BACKEND_AUTO (0): io_uring, or epoll where io_uring is refused; URS_BACKEND_URING
+	 * or URS_BACKEND_EPOLL: that one only. With AUTO, URSOCK_BACKEND=epoll|uring in the
+	 * environment picks one, so an unmodified program can be switched. */
+	unsigned backend;
 } urs_loop_opts;
+
+enum urs_backend_kind {
+	URS_BACKEND_AUTO = 0,
+	URS_BACKEND_URING = 1, /* io_uring (5.19+ for every feature; see README) */
+	URS_BACKEND_EPOLL = 2  /* epoll: the same API and semantics, where io_uring is refused */
+};
 
 typedef enum urs_run_mode {
 	URS_RUN_UNTIL_IDLE = 0, /* run until no op is pending (or urs_loop_stop) */
@@ -133,8 +143,11 @@ typedef struct urs_loop_stats {
 	uint32_t socks_alive;   /* urs_sock objects not yet freed */
 } urs_loop_stats;
 
-/* Makes a loop: one ring, its op pool and its buffers. opts may be NULL. Returns 0 and
- * *out, or -errno (-ENOSYS/-EPERM where io_uring is unavailable). The caller owns *out. */
+/* Makes a loop: its backend (a ring, or an epoll set), its op pool and its buffers. opts
+ * may be NULL. With the automatic choice, a refused io_uring (-EPERM, -ENOSYS, -EACCES:
+ * seccomp, kernel.io_uring_disabled) gives an epoll loop, and -ENOMEM (memlock) is retried
+ * with a smaller ring first; urs_loop_features_str says which and why. Returns 0 and *out,
+ * or -errno (-EINVAL for bad options or a bad URSOCK_BACKEND). The caller owns *out. */
 URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts);
 /* Ends the loop: every socket closes at once (queued sends are dropped, TCP connections
  * reset), every pending op resolves -ECANCELED and its callback runs (it may free what it

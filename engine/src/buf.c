@@ -166,6 +166,14 @@ void urs__buf_back(urs_loop *loop, uint32_t id)
 	}
 }
 
+void urs__buf_lend_op(struct urs_op *op, urs_buf *b)
+{
+	urs__buf_lend(op->loop, b, op->bid, op->bdata, op->blen);
+	op->bid = URS_BUF_NONE;
+	op->bdata = NULL;
+	op->blen = 0;
+}
+
 void urs__buf_lend(urs_loop *loop, urs_buf *b, uint32_t id, char *data, uint32_t len)
 {
 	loop->buf_gen[id]++;

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 enum { BACKOFF_NS = 20 * 1000 * 1000 };
@@ -30,6 +31,16 @@ static int accept_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 	return 0;
 }
 
+static int accept_exec(struct urs_op *op, uint32_t *want)
+{
+	op->addr.len = sizeof(op->addr.u);
+	int res = urs__sys(accept4(op->sock->fd, &op->addr.u.sa, &op->addr.len,
+				   SOCK_CLOEXEC | SOCK_NONBLOCK));
+	if (res == -EAGAIN)
+		*want = EPOLLIN;
+	return res;
+}
+
 static enum op_next accept_complete(struct urs_op *op, int res, unsigned cflags)
 {
 	(void)cflags;
@@ -43,6 +54,7 @@ const struct urs_op_kind urs__kind_accept = {
 	.name = "accept",
 	.flags = KF_SOCK | KF_TIMEOUT | KF_TRY_ONCE | KF_PEER | KF_RETRY,
 	.prepare = accept_prepare,
+	.exec = accept_exec,
 	.complete = accept_complete,
 	.retire = urs__sock_retire,
 };
@@ -66,6 +78,21 @@ static int accept_stream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 		io_uring_prep_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
 	}
 	return 0;
+}
+
+/* epoll: the backoff is a wait on the loop's heap, then accepting goes on. */
+static int accept_stream_exec(struct urs_op *op, uint32_t *want)
+{
+	if (op->msgflags) {
+		op->msgflags = 0;
+		op->flags |= OPF_BACKOFF;
+		op->deadline = urs__now_ns() + BACKOFF_NS;
+		return urs__ep_again(want, URS_EP_TIMER);
+	}
+	int res = urs__sys(accept4(op->sock->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK));
+	if (res == -EAGAIN)
+		*want = EPOLLIN;
+	return res;
 }
 
 /* One event: a connection (r->sock, r->addr), or an error the server should see (out of
@@ -147,6 +174,7 @@ const struct urs_op_kind urs__kind_accept_stream = {
 	.name = "accept_stream",
 	.flags = KF_SOCK | KF_STREAM | KF_RETRY,
 	.prepare = accept_stream_prepare,
+	.exec = accept_stream_exec,
 	.event = accept_stream_event,
 	.complete = accept_stream_complete,
 	.retire = urs__sock_retire,
@@ -179,6 +207,26 @@ static int connect_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 	return 0;
 }
 
+/* epoll (the fd is non-blocking there): start the connect, then, once the fd is writable,
+ * its outcome is SO_ERROR. An AF_UNIX listener with a full backlog says -EAGAIN, which
+ * nothing will signal again: that is the result, as for a non-blocking connect. */
+static int connect_exec(struct urs_op *op, uint32_t *want)
+{
+	int fd = op->sock->fd;
+	if (!op->done) {
+		int res = urs__sys(connect(fd, &op->addr.u.sa, op->addr.len));
+		if (res != -EINPROGRESS)
+			return res;
+		op->done = 1; /* in progress */
+		return urs__ep_again(want, EPOLLOUT);
+	}
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return urs__sys(-1);
+	return -err;
+}
+
 static enum op_next connect_complete(struct urs_op *op, int res, unsigned cflags)
 {
 	(void)cflags;
@@ -206,6 +254,7 @@ const struct urs_op_kind urs__kind_connect = {
 	.flags = KF_SOCK | KF_TIMEOUT,
 	.start = connect_start,
 	.prepare = connect_prepare,
+	.exec = connect_exec,
 	.complete = connect_complete,
 	.decided = connect_decided,
 	.retire = urs__sock_retire,
@@ -216,6 +265,7 @@ const struct urs_op_kind urs__kind_connect_ex = {
 	.flags = KF_SOCK | KF_TIMEOUT,
 	.start = connect_start,
 	.prepare = connect_prepare,
+	.exec = connect_exec,
 	.complete = connect_complete,
 	.decided = connect_ex_decided,
 	.retire = urs__sock_retire,

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <string.h>
+#include <sys/epoll.h>
 
 static int dg_flags(const struct urs_op *op, int mf)
 {
@@ -13,17 +14,33 @@ static int dg_flags(const struct urs_op *op, int mf)
 
 /* One recvmsg into a provided buffer (or the one claimed without a ring), the sender into
  * op->addr; MSG_TRUNC makes the kernel report the message's real length. */
-static void prep_recvmsg_once(struct urs_op *op, struct io_uring_sqe *sqe, unsigned len)
+static void msg_once(struct urs_op *op, unsigned len)
 {
 	urs_loop *loop = op->loop;
-	bool sel = urs__buf_select(loop);
 	memset(&op->msg, 0, sizeof(op->msg));
 	op->msg.msg_name = &op->addr.u;
 	op->msg.msg_namelen = sizeof(op->addr.u);
-	op->iov.iov_base = sel ? NULL : urs__buf_addr(loop, op->bid);
+	op->iov.iov_base = urs__buf_select(loop) ? NULL : urs__buf_addr(loop, op->bid);
 	op->iov.iov_len = len;
 	op->msg.msg_iov = &op->iov;
 	op->msg.msg_iovlen = 1;
+}
+
+/* epoll: the same recvmsg, now, into the buffer the op claimed. */
+static int recvmsg_now(struct urs_op *op, unsigned len, uint32_t *want)
+{
+	msg_once(op, len);
+	int res = urs__sys((int)recvmsg(op->sock->fd, &op->msg,
+					op->msgflags | MSG_TRUNC | MSG_DONTWAIT));
+	if (res == -EAGAIN)
+		*want = EPOLLIN;
+	return res;
+}
+
+static void prep_recvmsg_once(struct urs_op *op, struct io_uring_sqe *sqe, unsigned len)
+{
+	bool sel = urs__buf_select(op->loop);
+	msg_once(op, len);
 	io_uring_prep_recvmsg(sqe, op->sock->fd, &op->msg, dg_flags(op, op->msgflags) | MSG_TRUNC);
 	if (sel) {
 		sqe->flags |= IOSQE_BUFFER_SELECT;
@@ -70,10 +87,16 @@ static enum op_next recvfrom_complete(struct urs_op *op, int res, unsigned cflag
 	return NEXT_DECIDE;
 }
 
+static int recvfrom_exec(struct urs_op *op, uint32_t *wait)
+{
+	return recvmsg_now(op, want(op), wait);
+}
+
 const struct urs_op_kind urs__kind_recvfrom = {
 	.name = "recvfrom",
 	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_PEER | KF_RETRY,
 	.prepare = recvfrom_prepare,
+	.exec = recvfrom_exec,
 	.complete = recvfrom_complete,
 	.retire = urs__sock_retire,
 };
@@ -120,8 +143,7 @@ static int rstream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 static void deliver(struct urs_op *op, urs_result *r)
 {
 	if (op->bid != URS_BUF_NONE) {
-		urs__buf_lend(op->loop, &r->buf, op->bid, op->bdata, op->blen);
-		op->bid = URS_BUF_NONE;
+		urs__buf_lend_op(op, &r->buf);
 	}
 	urs__event(op, r);
 }
@@ -212,10 +234,16 @@ static enum op_next rstream_complete(struct urs_op *op, int res, unsigned cflags
 	return NEXT_DECIDE;
 }
 
+static int rstream_exec(struct urs_op *op, uint32_t *want)
+{
+	return recvmsg_now(op, op->loop->buf_size, want);
+}
+
 const struct urs_op_kind urs__kind_recvfrom_stream = {
 	.name = "recvfrom_stream",
 	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_STREAM | KF_RETRY,
 	.prepare = rstream_prepare,
+	.exec = rstream_exec,
 	.event = rstream_event,
 	.complete = rstream_complete,
 	.retire = urs__sock_retire,
@@ -223,7 +251,7 @@ const struct urs_op_kind urs__kind_recvfrom_stream = {
 
 /* ---------------------------------------------------------------- sendto */
 
-static int sendto_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+static void msg_to(struct urs_op *op)
 {
 	memset(&op->msg, 0, sizeof(op->msg));
 	op->msg.msg_name = op->addr.len ? &op->addr.u : NULL;
@@ -232,6 +260,21 @@ static int sendto_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 	op->iov.iov_len = op->len;
 	op->msg.msg_iov = &op->iov;
 	op->msg.msg_iovlen = 1;
+}
+
+static int sendto_exec(struct urs_op *op, uint32_t *want)
+{
+	msg_to(op);
+	int res = urs__sys((int)sendmsg(op->sock->fd, &op->msg,
+					op->msgflags | MSG_NOSIGNAL | MSG_DONTWAIT));
+	if (res == -EAGAIN)
+		*want = EPOLLOUT;
+	return res;
+}
+
+static int sendto_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+{
+	msg_to(op);
 	io_uring_prep_sendmsg(sqe, op->sock->fd, &op->msg, dg_flags(op, op->msgflags) | MSG_NOSIGNAL);
 	return 0;
 }
@@ -252,6 +295,7 @@ const struct urs_op_kind urs__kind_sendto = {
 	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY,
 	.start = urs__ordered_start,
 	.prepare = sendto_prepare,
+	.exec = sendto_exec,
 	.complete = sendto_complete,
 	.decided = urs__ordered_decided,
 	.retire = urs__sock_retire,

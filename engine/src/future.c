@@ -47,8 +47,7 @@ static void build(struct urs_op *op, urs_result *r)
 	r->buf.id = URS_BUF_NONE;
 	r->buf.loop = loop;
 	if (op->bid != URS_BUF_NONE) {
-		urs__buf_lend(loop, &r->buf, op->bid, op->bdata, op->blen);
-		op->bid = URS_BUF_NONE;
+		urs__buf_lend_op(op, &r->buf);
 	}
 	r->sock = op->newsock;
 	op->newsock = NULL;
@@ -218,6 +217,13 @@ static int nop_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 	return 0;
 }
 
+static int nop_exec(struct urs_op *op, uint32_t *want)
+{
+	(void)op;
+	(void)want;
+	return 0;
+}
+
 static enum op_next nop_complete(struct urs_op *op, int res, unsigned cflags)
 {
 	(void)cflags;
@@ -228,5 +234,6 @@ static enum op_next nop_complete(struct urs_op *op, int res, unsigned cflags)
 const struct urs_op_kind urs__kind_nop = {
 	.name = "nop",
 	.prepare = nop_prepare,
+	.exec = nop_exec,
 	.complete = nop_complete,
 };

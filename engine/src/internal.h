@@ -64,9 +64,13 @@ struct urs_op_kind {
 	/* The first step: returns true to submit now, false when the kind queued the op (an
 	 * ordered send behind another). NULL: submit now. */
 	bool (*start)(struct urs_op *op);
-	/* Fills the SQE of the op's current step. Returns 0, or a -errno that decides the op
-	 * without submitting anything. */
+	/* io_uring: fills the SQE of the op's current step. Returns 0, or a -errno that
+	 * decides the op without submitting anything. */
 	int (*prepare)(struct urs_op *op, struct io_uring_sqe *sqe);
+	/* epoll: does the op's current step now without blocking. Returns what the CQE would
+	 * (a count, a new fd, -errno), or -EAGAIN with *want = EPOLLIN or EPOLLOUT: wait for
+	 * that and try again (*want = 0: a timer, op->deadline says until when). */
+	int (*exec)(struct urs_op *op, uint32_t *want);
 	/* A CQE with IORING_CQE_F_MORE: one event of a stream; the request stays armed. */
 	void (*event)(struct urs_op *op, int res, unsigned cflags);
 	/* The kernel owes the current submission nothing more: continue or decide. */
@@ -79,6 +83,16 @@ struct urs_op_kind {
 	/* The op is done with its socket (decided and, with a callback, delivered). */
 	void (*retire)(struct urs_op *op);
 };
+
+/* exec's *want for an op that waits for a time (op->deadline), not for its fd. */
+#define URS_EP_TIMER (1u << 31)
+/* exec's return for an op that would wait: -EAGAIN with *want set; with *want 0 the -EAGAIN
+ * is the result itself. */
+static inline int urs__ep_again(uint32_t *want, uint32_t what)
+{
+	*want = what;
+	return -EAGAIN;
+}
 
 extern const struct urs_op_kind *const urs__kinds[OPK__COUNT];
 extern const struct urs_op_kind urs__kind_nop, urs__kind_sleep, urs__kind_close,
@@ -114,7 +128,8 @@ enum op_flag {
 	OPF_READY = 1u << 6,    /* on the loop's ready list */
 	OPF_BACKOFF = 1u << 7,  /* accept stream: the current submission is its backoff timer */
 	OPF_HEAP = 1u << 8,     /* in the deadline heap */
-	OPF_RETIRED = 1u << 9   /* no longer counted on its socket */
+	OPF_RETIRED = 1u << 9,  /* no longer counted on its socket */
+	OPF_CONT = 1u << 10     /* the submission continues a step that just completed */
 };
 
 /* A FIFO of ops waiting outside the kernel (doubly linked: cancel leaves in O(1)). */
@@ -233,6 +248,8 @@ struct urs_sock {
 	struct urs_op *send_head;/* the ordered op in progress (in the kernel or a turn) */
 	struct urs_opq sendq;    /* ordered ops behind it, in issue order */
 	struct urs_op *close_op; /* reserved at creation: closing never needs the pool */
+	struct urs_opq rwait, wwait; /* epoll: ops waiting for the fd to be readable, writable */
+	bool ep_added;           /* epoll: the fd is in the loop's epoll set */
 	urs_sock *lprev, *lnext; /* the loop's socket objects */
 };
 
@@ -280,7 +297,7 @@ struct urs_backend {
 	void (*fini)(urs_loop *loop);
 };
 
-extern const struct urs_backend urs__be_uring;
+extern const struct urs_backend urs__be_uring, urs__be_epoll;
 
 /* ---------------------------------------------------------------- loop (loop.c) */
 
@@ -303,6 +320,10 @@ struct urs_loop {
 	bool zombie;             /* freed while the user held buffers: only they keep it */
 	int buf_ring_err;        /* why there is no buffer ring (0: there is one, or disabled) */
 	int evfd;                /* urs_loop_fd: an eventfd registered with the ring, or -1 */
+	int epfd, ep_wakefd;     /* epoll backend: its epoll set and the wake eventfd in it */
+	struct urs_opq ep_pending; /* epoll backend: ops handed over, to run at the next wait */
+	struct urs_opq ep_ready;   /* epoll backend: ops woken by their fd, and continuations */
+	int backend_why;         /* why this backend: the io_uring error that refused it, or 0 */
 
 	/* op pool (op.c) */
 	struct urs_op **chunks;
@@ -346,6 +367,7 @@ int64_t urs__now_ns(void);
 
 /* uring.c: the io_uring backend */
 int urs__uring_init(urs_loop *loop, const urs_loop_opts *opts);
+int urs__epoll_init(urs_loop *loop);
 struct io_uring_sqe *urs__sqe(urs_loop *loop, unsigned need);
 /* bind/listen/socket through the ring: an SQE when the loop is idle on the io_uring
  * backend, else NULL (the caller makes the syscall). */
@@ -370,6 +392,8 @@ void urs__buf_take(struct urs_op *op, int res, uint32_t cflags, uint32_t keep);
  * waiting receive goes on. */
 void urs__buf_back(urs_loop *loop, uint32_t id);
 void urs__buf_lend(urs_loop *loop, urs_buf *b, uint32_t id, char *data, uint32_t len);
+/* Lends the buffer op holds (op->bid/bdata/blen) and forgets it. */
+void urs__buf_lend_op(struct urs_op *op, urs_buf *b);
 /* A receive found no buffer: it waits for one (or -EAGAIN when non-blocking). */
 enum op_next urs__buf_wait(struct urs_op *op);
 void urs__buf_rebuild(urs_loop *loop);

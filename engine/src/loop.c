@@ -11,6 +11,39 @@
 
 static bool is_pow2(unsigned v) { return v && !(v & (v - 1)); }
 
+/* Which backend: the one asked for, or io_uring unless the kernel refuses it. -ENOMEM is a
+ * small RLIMIT_MEMLOCK, against which the ring's memory is charged: a smaller ring first. */
+static int backend_init(urs_loop *loop, urs_loop_opts *o)
+{
+	unsigned want = o->backend;
+	if (want == URS_BACKEND_AUTO) {
+		const char *env = getenv("URSOCK_BACKEND");
+		if (env && *env) {
+			if (!strcmp(env, "epoll"))
+				want = URS_BACKEND_EPOLL;
+			else if (!strcmp(env, "uring") || !strcmp(env, "io_uring"))
+				want = URS_BACKEND_URING;
+			else if (strcmp(env, "auto"))
+				return -EINVAL;
+		}
+	}
+	if (want == URS_BACKEND_EPOLL)
+		return urs__epoll_init(loop);
+	int ret = urs__uring_init(loop, o);
+	if (ret == -ENOMEM && want == URS_BACKEND_AUTO && o->sq_entries > 32) {
+		urs_loop_opts small = *o;
+		small.sq_entries = 32;
+		small.cq_entries = 128;
+		ret = urs__uring_init(loop, &small);
+	}
+	if (ret == 0 || want == URS_BACKEND_URING)
+		return ret;
+	if (ret != -EPERM && ret != -ENOSYS && ret != -EACCES && ret != -ENOMEM)
+		return ret;
+	loop->backend_why = ret;
+	return urs__epoll_init(loop);
+}
+
 URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 {
 	if (!out)
@@ -30,7 +63,7 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 	/* A buffer ring holds at most 32768 entries; a buffer id is 16 bits. */
 	/* An op with a linked timeout needs two SQEs in one submission. */
 	if (!is_pow2(o.buf_count) || o.buf_count > 32768 || o.buf_size > (1u << 30) ||
-	    o.sq_entries < 2 || o.sq_entries > 32768 || o.cq_entries < o.sq_entries || o.cq_entries > 65536 ||
+	    o.sq_entries < 2 || o.sq_entries > 32768 || o.backend > URS_BACKEND_EPOLL || o.cq_entries < o.sq_entries || o.cq_entries > 65536 ||
 	    o.max_ops > (1u << 28))
 		return -EINVAL;
 
@@ -43,7 +76,7 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 	loop->batch_wait_us = o.batch_wait_us;
 	loop->stats.ops_max = o.max_ops;
 	loop->stats.bufs_total = o.buf_count;
-	int ret = urs__uring_init(loop, &o);
+	int ret = backend_init(loop, &o);
 	if (ret < 0) {
 		free(loop);
 		return ret;

@@ -252,7 +252,9 @@ static void step(struct urs_op *op)
 		break;
 	case NEXT_AGAIN:
 		op->state = OP_WAITING;
+		op->flags |= OPF_CONT;
 		urs__op_submit(op); /* a cancel asked meanwhile decides it there */
+		op->flags &= ~OPF_CONT;
 		break;
 	case NEXT_PARKED:
 		/* A callback complete() ran may have cancelled it on its way to the queue. */
@@ -316,8 +318,9 @@ void urs__op_decide(struct urs_op *op, int res)
 		urs__heap_del(loop, op);
 	op->state = OP_DONE;
 	loop->active--;
-	/* A buffer that carries nothing goes back now. */
-	if (op->bid != URS_BUF_NONE && (res <= 0 && op->blen == 0)) {
+	/* A buffer that carries nothing (an error, a cancel, EOF, an empty datagram, or one
+	 * claimed for a step that never ran) goes back now. */
+	if (op->bid != URS_BUF_NONE && res <= 0) {
 		uint32_t id = op->bid;
 		op->bid = URS_BUF_NONE;
 		urs__buf_back(loop, id);
@@ -380,6 +383,13 @@ void urs__op_cancel(struct urs_op *op)
 /* Its deadline passed while it waited outside the kernel. */
 void urs__op_expire(struct urs_op *op)
 {
+	if (op->flags & OPF_BACKOFF) {
+		/* Not a timeout: an accept stream's pause is over (epoll). */
+		op->deadline = 0;
+		urs__op_unpark(op);
+		urs__op_submit(op);
+		return;
+	}
 	op->flags |= OPF_TIMEDOUT;
 	urs__op_decide(op, -ETIMEDOUT);
 }

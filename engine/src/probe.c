@@ -122,6 +122,8 @@ static bool try_multishot(urs_loop *loop, int fd, bool accept)
 
 void urs__probe_multishot(urs_loop *loop)
 {
+	if (loop->be != &urs__be_uring)
+		return;
 	unsigned want = loop->features & (URS_FEAT_ACCEPT_MULTI | URS_FEAT_RECV_MULTI);
 	loop->features &= ~(URS_FEAT_ACCEPT_MULTI | URS_FEAT_RECV_MULTI);
 	if ((want & URS_FEAT_RECV_MULTI) && loop->br) {
@@ -148,7 +150,13 @@ void urs__probe_multishot(urs_loop *loop)
 void urs__features_str(urs_loop *loop)
 {
 	size_t n = 0, cap = sizeof(loop->feat_str);
-	int w = snprintf(loop->feat_str, cap, "backend=io_uring");
+	int w;
+	if (loop->backend_why)
+		w = snprintf(loop->feat_str, cap, "backend=%s (io_uring_setup: %s)", loop->be->name,
+			     strerrorname_np(-loop->backend_why) ? strerrorname_np(-loop->backend_why)
+								  : "error");
+	else
+		w = snprintf(loop->feat_str, cap, "backend=%s", loop->be->name);
 	n = (size_t)w;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && n < cap; i++) {
 		if (!(loop->features & names[i].bit))

@@ -9,6 +9,7 @@
 #include "internal.h"
 
 #include <string.h>
+#include <sys/epoll.h>
 
 enum { SEND_CHUNK = 1 << 30 };
 
@@ -132,10 +133,26 @@ static enum op_next recv_complete(struct urs_op *op, int res, unsigned cflags)
 	return NEXT_DECIDE;
 }
 
+/* epoll: the same receive, now, into the buffer the op claimed. */
+static int recv_now(struct urs_op *op, void *buf, size_t len, int mf, uint32_t *want)
+{
+	int res = urs__sys((int)recv(op->sock->fd, buf, len, mf | MSG_DONTWAIT));
+	if (res == -EAGAIN)
+		*want = EPOLLIN;
+	return res;
+}
+
+static int recv_exec(struct urs_op *op, uint32_t *want)
+{
+	return recv_now(op, urs__buf_addr(op->loop, op->bid), recv_len(op),
+			op->msgflags | trunc_flag(op->sock), want);
+}
+
 const struct urs_op_kind urs__kind_recv = {
 	.name = "recv",
 	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_RETRY,
 	.prepare = recv_prepare,
+	.exec = recv_exec,
 	.complete = recv_complete,
 	.retire = urs__sock_retire,
 };
@@ -154,10 +171,16 @@ static enum op_next recv_into_complete(struct urs_op *op, int res, unsigned cfla
 	return NEXT_DECIDE;
 }
 
+static int recv_into_exec(struct urs_op *op, uint32_t *want)
+{
+	return recv_now(op, (void *)op->data, op->len, op->msgflags | trunc_flag(op->sock), want);
+}
+
 const struct urs_op_kind urs__kind_recv_into = {
 	.name = "recv_into",
 	.flags = KF_SOCK | KF_TIMEOUT | KF_RETRY,
 	.prepare = recv_into_prepare,
+	.exec = recv_into_exec,
 	.complete = recv_into_complete,
 	.retire = urs__sock_retire,
 };
@@ -192,8 +215,7 @@ static void chunk(struct urs_op *op, int res, unsigned cflags)
 	r.buf.loop = op->loop;
 	urs__buf_take(op, res, cflags, op->loop->buf_size);
 	if (op->bid != URS_BUF_NONE) {
-		urs__buf_lend(op->loop, &r.buf, op->bid, op->bdata, op->blen);
-		op->bid = URS_BUF_NONE;
+		urs__buf_lend_op(op, &r.buf);
 	}
 	urs__event(op, &r);
 }
@@ -227,10 +249,17 @@ static enum op_next recv_stream_complete(struct urs_op *op, int res, unsigned cf
 	return NEXT_DECIDE;
 }
 
+static int recv_stream_exec(struct urs_op *op, uint32_t *want)
+{
+	return recv_now(op, urs__buf_addr(op->loop, op->bid), op->loop->buf_size, op->msgflags,
+			want);
+}
+
 const struct urs_op_kind urs__kind_recv_stream = {
 	.name = "recv_stream",
 	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_STREAM | KF_RETRY,
 	.prepare = recv_stream_prepare,
+	.exec = recv_stream_exec,
 	.event = recv_stream_event,
 	.complete = recv_stream_complete,
 	.retire = urs__sock_retire,
@@ -253,6 +282,19 @@ static int send_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 
 /* A send resolves to the bytes sent: all of them unless non-blocking, cut by its timeout
  * or a cancel, or an error came after some went (then the count stands, as send(2)). */
+/* epoll: as much as the socket takes now; the kind's complete() goes on as after a short
+ * send from the ring. */
+static int send_exec(struct urs_op *op, uint32_t *want)
+{
+	size_t left = op->len - op->done;
+	size_t n = left > SEND_CHUNK ? SEND_CHUNK : left;
+	int res = urs__sys((int)send(op->sock->fd, op->data + op->done, n,
+				     op->msgflags | MSG_NOSIGNAL | MSG_DONTWAIT));
+	if (res == -EAGAIN)
+		*want = EPOLLOUT;
+	return res;
+}
+
 static enum op_next send_complete(struct urs_op *op, int res, unsigned cflags)
 {
 	(void)cflags;
@@ -288,6 +330,7 @@ const struct urs_op_kind urs__kind_send = {
 	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY,
 	.start = urs__ordered_start,
 	.prepare = send_prepare,
+	.exec = send_exec,
 	.complete = send_complete,
 	.decided = urs__ordered_decided,
 	.retire = urs__sock_retire,
@@ -298,6 +341,7 @@ const struct urs_op_kind urs__kind_sendall = {
 	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY,
 	.start = urs__ordered_start,
 	.prepare = send_prepare,
+	.exec = send_exec,
 	.complete = sendall_complete,
 	.decided = urs__ordered_decided,
 	.retire = urs__sock_retire,
@@ -320,6 +364,14 @@ static int shutdown_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 	return 0;
 }
 
+static int shutdown_exec(struct urs_op *op, uint32_t *want)
+{
+	(void)want;
+	if (op->msgflags != SHUT_RD && op->sock->torn)
+		return -EPIPE;
+	return urs__sys(shutdown(op->sock->fd, op->msgflags));
+}
+
 static enum op_next shutdown_complete(struct urs_op *op, int res, unsigned cflags)
 {
 	(void)cflags;
@@ -332,6 +384,7 @@ const struct urs_op_kind urs__kind_shutdown = {
 	.flags = KF_SOCK | KF_ORDERED | KF_RETRY,
 	.start = shutdown_start,
 	.prepare = shutdown_prepare,
+	.exec = shutdown_exec,
 	.complete = shutdown_complete,
 	.decided = urs__ordered_decided,
 	.retire = urs__sock_retire,

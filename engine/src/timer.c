@@ -199,6 +199,14 @@ static int sleep_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 	return 0;
 }
 
+/* epoll: a wait on the loop's heap. */
+static int sleep_exec(struct urs_op *op, uint32_t *want)
+{
+	int64_t now = urs__now_ns(), ns = (int64_t)op->len;
+	op->deadline = ns > INT64_MAX - now ? INT64_MAX : now + ns;
+	return urs__ep_again(want, URS_EP_TIMER);
+}
+
 static enum op_next sleep_complete(struct urs_op *op, int res, unsigned cflags)
 {
 	(void)cflags;
@@ -206,8 +214,17 @@ static enum op_next sleep_complete(struct urs_op *op, int res, unsigned cflags)
 	return NEXT_DECIDE;
 }
 
+/* On the heap (epoll), running out is a deadline passing: the same success. */
+static void sleep_decided(struct urs_op *op)
+{
+	if (op->res == -ETIMEDOUT && !(op->flags & OPF_CANCEL))
+		op->res = 0;
+}
+
 const struct urs_op_kind urs__kind_sleep = {
 	.name = "sleep",
 	.prepare = sleep_prepare,
+	.exec = sleep_exec,
 	.complete = sleep_complete,
+	.decided = sleep_decided,
 };
