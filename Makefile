@@ -61,20 +61,22 @@ $(BUILD)/examples/%: examples/%.c $(LIB) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LIB) $(LIBS) -lpthread
 
-# llhttp's C sources come from Debian's node-llhttp, compiled from there at build time.
+# llhttp's C sources come from Debian's node-llhttp, compiled from there at build time, in
+# its strict mode (the file holds both parsers; strict refuses more, see the README).
 LLHTTP_DIR := /usr/share/llhttp
 LLHTTP_INC := /usr/share/include/llhttp
-LLHTTP_OBJ := $(patsubst %,$(BUILD)/llhttp/%.o,api http llhttp)
+LLHTTP_DEFS := -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INC)
+LLHTTP_OBJ := $(patsubst %,$(BUILD)/llhttp-strict/%.o,api http llhttp)
 HTTP_OBJ := $(BUILD)/examples/http/http_core.o $(LLHTTP_OBJ)
-$(BUILD)/llhttp/%.o: | $(DEPS_STAMP)
+$(BUILD)/llhttp-strict/%.o: | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(OPT) -fPIC -I$(LLHTTP_INC) -c $(LLHTTP_DIR)/$*.c -o $@
+	$(CC) -std=gnu11 $(OPT) -fPIC $(LLHTTP_DEFS) -c $(LLHTTP_DIR)/$*.c -o $@
 $(BUILD)/examples/http/%.o: examples/http/%.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I$(LLHTTP_INC) -c $< -o $@
+	$(CC) $(CFLAGS) $(LLHTTP_DEFS) -c $< -o $@
 $(BUILD)/examples/http_echo: examples/http_echo.c $(HTTP_OBJ) $(LIB) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iexamples -I$(LLHTTP_INC) $< $(HTTP_OBJ) -o $@ $(LDFLAGS) $(LIB) $(LIBS) -lpthread
+	$(CC) $(CFLAGS) -Iexamples $(LLHTTP_DEFS) $< $(HTTP_OBJ) -o $@ $(LDFLAGS) $(LIB) $(LIBS) -lpthread
 
 examples: $(EXAMPLE_BIN)
 
@@ -90,7 +92,7 @@ BENCH_BIN := $(BUILD)/bench/epoll_server $(BUILD)/bench/blocking_server $(BUILD)
 	$(BUILD)/bench/echo_client $(BUILD)/bench/micro_sys $(BUILD)/bench/micro_jemalloc
 $(BUILD)/bench/%_server: bench/baselines/%_server.c $(HTTP_OBJ) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iexamples -I$(LLHTTP_INC) $< $(HTTP_OBJ) -o $@ $(LDFLAGS) -lpthread
+	$(CC) $(CFLAGS) -Iexamples $(LLHTTP_DEFS) $< $(HTTP_OBJ) -o $@ $(LDFLAGS) -lpthread
 $(BUILD)/bench/uring_echo: bench/baselines/uring_echo.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) -luring
@@ -118,7 +120,7 @@ bench: bench-build
 FUZZ_SECONDS ?= 60
 fuzz: | $(DEPS_STAMP)
 	@mkdir -p build/fuzz/corpus
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iexamples -I$(LLHTTP_INC) \
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iexamples $(LLHTTP_DEFS) \
 		fuzz/fuzz_http.c examples/http/http_core.c $(LLHTTP_DIR)/api.c $(LLHTTP_DIR)/http.c \
 		$(LLHTTP_DIR)/llhttp.c -o build/fuzz/fuzz_http
 	cp -n fuzz/corpus/* build/fuzz/corpus/
@@ -128,3 +130,4 @@ clean:
 	rm -rf build
 
 -include $(ENGINE_OBJ:.o=.d) $(TEST_BIN:%=%.d) $(TEST_UTIL:.o=.d)
+-include $(wildcard $(BUILD)/examples/*.d $(BUILD)/examples/http/*.d $(BUILD)/bench/*.d)

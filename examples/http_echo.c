@@ -1,7 +1,9 @@
 /* HTTP/1.1 echo server on ursock: GET/HEAD answer a small fixed body, POST/PUT echo the
  * request body back. Keep-alive, pipelining (answers in request order), Content-Length and
- * chunked bodies; limits on header size and count, body size, requests per connection, a
- * deadline for the whole request head and an idle timeout. Parsing is llhttp's.
+ * chunked bodies; limits on target, header and body sizes and requests per connection,
+ * deadlines for the request head, the body and idle time. Parsing is llhttp's, strict, with
+ * the checks of examples/http/http_core.c around it; the README says what is accepted and
+ * refused.
  *
  *   build/examples/http_echo 127.0.0.1:8080 -t 2
  *   curl -s http://127.0.0.1:8080/            ->  Hello from ursock
@@ -141,10 +143,10 @@ static void on_chunk(urs_result *r, void *user)
 		return;
 	}
 	c->last_active = c->w->now;
-	bool more = http_conn_feed(&c->h, r->buf.data, r->buf.len, c->w->now);
+	http_conn_feed(&c->h, r->buf.data, r->buf.len, c->w->now);
 	urs_buf_release(&r->buf);
 	flush(c);
-	if (!more)
+	if (http_conn_closing(&c->h))
 		conn_close_soon(c);
 }
 
@@ -174,8 +176,8 @@ static void on_conn(urs_result *r, void *user)
 		conn_close_soon(c);
 }
 
-/* The one timer of a loop: the clock, the header deadline and idle timeouts of every
- * connection, and the stop flag. */
+/* The one timer of a loop: the clock, the head and body deadlines and idle timeouts of
+ * every connection, and the stop flag. */
 static void on_tick(urs_result *r, void *user)
 {
 	struct worker *w = user;
@@ -188,7 +190,7 @@ static void on_tick(urs_result *r, void *user)
 		if (http_conn_check_deadline(&c->h, w->now)) {
 			flush(c);
 			conn_close_soon(c);
-		} else if (!c->h.in_head && !c->send_busy &&
+		} else if (http_conn_idle(&c->h) && !c->send_busy &&
 			   w->now - c->last_active > limits.idle_timeout) {
 			conn_close_soon(c);
 		}
@@ -248,12 +250,14 @@ static void usage(const char *argv0, FILE *f)
 	fprintf(f,
 		"usage: %s [ADDRESS] [options]     ADDRESS: 127.0.0.1:8080 (default), [::1]:0 ...\n"
 		"  -t, --threads N          loops, one per thread, each with a SO_REUSEPORT listener (1)\n"
-		"      --max-header-bytes N request line + headers, else 431 (8192)\n"
+		"      --max-target N       request-target bytes, else 414 (8192)\n"
+		"      --max-header-bytes N header field names + values, else 431 (8192)\n"
 		"      --max-headers N      header fields, else 431 (100)\n"
 		"      --max-body N         body bytes, else 413 (1048576)\n"
 		"      --max-requests N     per connection, then Connection: close; 0 = none (10000)\n"
 		"      --header-timeout S   seconds to send a whole request head, else 408 (10)\n"
-		"      --idle-timeout S     seconds a keep-alive connection may idle (60)\n"
+		"      --body-timeout S     seconds to send a whole body after its head, else 408 (30)\n"
+		"      --idle-timeout S     seconds a keep-alive connection may wait for a request (60)\n"
 		"      --buffers N --buffer-size N   provided buffers per loop (4096 x 16384)\n",
 		argv0);
 }
@@ -272,6 +276,8 @@ int main(int argc, char **argv)
 		{ "idle-timeout", required_argument, 0, 6 },
 		{ "buffers", required_argument, 0, 7 },
 		{ "buffer-size", required_argument, 0, 8 },
+		{ "max-target", required_argument, 0, 9 },
+		{ "body-timeout", required_argument, 0, 11 },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -286,6 +292,8 @@ int main(int argc, char **argv)
 		case 6: limits.idle_timeout = atof(optarg); break;
 		case 7: buf_count = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 8: buf_size = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 9: limits.max_target = strtoul(optarg, NULL, 10); break;
+		case 11: limits.body_timeout = atof(optarg); break;
 		case 'h': usage(argv[0], stdout); return 0;
 		default: usage(argv[0], stderr); return 2;
 		}

@@ -27,11 +27,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	double now = 0;
 	for (size_t off = 1; off < size; off += step) {
 		size_t n = size - off < step ? size - off : step;
-		bool more = http_conn_feed(&c, (const char *)data + off, n, now);
+		http_conn_feed(&c, (const char *)data + off, n, now);
 		http_conn_take_output(&c, &spare);
 		if (spare.len && memcmp(spare.data, "HTTP/1.1 ", 9) != 0)
 			__builtin_trap();
-		if (!more)
+		if (http_conn_closing(&c))
 			break;
 		now += 1.0;
 		http_conn_check_deadline(&c, now);

@@ -197,14 +197,14 @@ static void test_http_pipelining_and_limits(void **state)
 		{ "GET / HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", "431" },
 		{ "GET / HTTP/1.1\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: 1\r\nG: 1\r\nH: 1\r\n"
 		  "I: 1\r\nJ: 1\r\nK: 1\r\n\r\n", "431" },
-		{ "POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n", "413" },
-		{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n200\r\n%s", "413" },
+		{ "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n", "413" },
+		{ "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n200\r\n%s", "413" },
 		{ "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
 		  "3\r\nabc\r\n0\r\n\r\n", "400" },
 		{ "GET / HTTP/1.1\r\nBad Header\r\n\r\n", "400" },
-		{ "GET / HTTP/9.9\r\n\r\n", "400" },
+		{ "GET / HTTP/9.9\r\n\r\n", "505" },
 		{ "BREW / HTTP/1.1\r\n\r\n", "501" },
-		{ "DELETE / HTTP/1.1\r\n\r\n", "405" },
+		{ "DELETE / HTTP/1.1\r\nHost: x\r\n\r\n", "405" },
 	};
 	char big[2048];
 	memset(big, 'h', sizeof(big) - 1);
