@@ -19,7 +19,9 @@
 
 #include "http/http_core.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -54,6 +56,7 @@ struct worker {
 	double now;
 	bool stopped;
 	int err;
+	const char *failed; /* the call that err came from */
 	unsigned long long enters;
 	pthread_t th;
 	sem_t ready;
@@ -209,20 +212,29 @@ static void on_tick(urs_result *r, void *user)
 		urs_then(urs_sleep(w->loop, TICK_MS / 1000.0), on_tick, w);
 }
 
+/* Sets up the loop and its listener; on failure w->failed names the call that failed. */
 static int worker_listen(struct worker *w)
 {
 	/* Batched waits: up to 32 completions per wake, at most 50 us after the first. */
 	urs_loop_opts o = { .buf_count = buf_count, .buf_size = buf_size, .batch = 32, .batch_wait_us = 50 };
-	int ret = urs_loop_new(&w->loop, &o);
-	if (ret < 0)
+	int one = 1, ret;
+	if ((ret = urs_loop_new(&w->loop, &o)) < 0) {
+		w->failed = "urs_loop_new";
 		return ret;
-	int one = 1;
-	if ((ret = urs_socket(w->loop, w->addr.u.sa.sa_family, SOCK_STREAM, 0, &w->l)) < 0 ||
-	    (ret = urs_setsockopt(w->l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) < 0 ||
-	    (ret = urs_setsockopt(w->l, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) < 0 ||
-	    (ret = urs_bind(w->l, &w->addr)) < 0 || (ret = urs_listen(w->l, 4096)) < 0)
-		return ret;
-	return urs_getsockname(w->l, &w->addr);
+	}
+	if ((ret = urs_socket(w->loop, w->addr.u.sa.sa_family, SOCK_STREAM, 0, &w->l)) < 0)
+		w->failed = "socket";
+	else if ((ret = urs_setsockopt(w->l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) < 0)
+		w->failed = "setsockopt SO_REUSEADDR";
+	else if ((ret = urs_setsockopt(w->l, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) < 0)
+		w->failed = "setsockopt SO_REUSEPORT";
+	else if ((ret = urs_bind(w->l, &w->addr)) < 0)
+		w->failed = "bind";
+	else if ((ret = urs_listen(w->l, 4096)) < 0)
+		w->failed = "listen";
+	else if ((ret = urs_getsockname(w->l, &w->addr)) < 0)
+		w->failed = "getsockname";
+	return ret;
 }
 
 static void *worker_main(void *arg)
@@ -230,8 +242,11 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	w->err = worker_listen(w);
 	sem_post(&w->ready);
-	if (w->err < 0)
+	if (w->err < 0) {
+		urs_sock_free(w->l);
+		urs_loop_free(w->loop);
 		return NULL;
+	}
 	w->now = clock_now();
 	w->acc = urs_accept_stream(w->l, on_conn, w);
 	urs_then(urs_sleep(w->loop, TICK_MS / 1000.0), on_tick, w);
@@ -262,10 +277,40 @@ static void usage(const char *argv0, FILE *f)
 		argv0);
 }
 
+/* Options are read whole and range-checked: "-5", "10k", "soon" or "" are refused with the
+ * reason, never read as 0 or as a prefix. */
+static bool opt_count(const char *name, const char *text, unsigned long long min,
+		      unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = text[0] >= '0' && text[0] <= '9' ? strtoull(text, &end, 10) : 0;
+	if (text[0] < '0' || text[0] > '9' || errno || *end || v < min || v > max) {
+		fprintf(stderr, "http_echo: --%s '%s': expected a whole number from %llu to %llu\n",
+			name, text, min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool opt_seconds(const char *name, const char *text, double min, double max, double *out)
+{
+	char *end;
+	double v = text[0] >= '0' && text[0] <= '9' ? strtod(text, &end) : NAN;
+	if (isnan(v) || *end || v < min || v > max) {
+		fprintf(stderr, "http_echo: --%s '%s': expected seconds from %g to %g\n", name, text,
+			min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	http_limits_default(&limits);
-	int threads = 1;
+	unsigned long long threads = 1;
 	static const struct option opts[] = {
 		{ "threads", required_argument, 0, 't' },
 		{ "max-header-bytes", required_argument, 0, 1 },
@@ -281,31 +326,46 @@ int main(int argc, char **argv)
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
-	for (int ch; (ch = getopt_long(argc, argv, "t:h", opts, NULL)) != -1;) {
+	const unsigned long long GiB = 1ull << 30;
+	const double DAY = 86400;
+	int idx = -1;
+	for (int ch; (ch = getopt_long(argc, argv, "t:h", opts, &idx)) != -1; idx = -1) {
+		const char *name = idx >= 0 ? opts[idx].name : "threads";
+		unsigned long long v = 0;
+		bool ok = true;
 		switch (ch) {
-		case 't': threads = atoi(optarg); break;
-		case 1: limits.max_header_bytes = strtoul(optarg, NULL, 10); break;
-		case 2: limits.max_headers = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 3: limits.max_body = strtoul(optarg, NULL, 10); break;
-		case 4: limits.max_requests = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 5: limits.header_timeout = atof(optarg); break;
-		case 6: limits.idle_timeout = atof(optarg); break;
-		case 7: buf_count = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 8: buf_size = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 9: limits.max_target = strtoul(optarg, NULL, 10); break;
-		case 11: limits.body_timeout = atof(optarg); break;
+		case 't': ok = opt_count(name, optarg, 1, 256, &threads); break;
+		case 1: ok = opt_count(name, optarg, 1, GiB, &v), limits.max_header_bytes = v; break;
+		case 2: ok = opt_count(name, optarg, 1, 1u << 20, &v), limits.max_headers = (unsigned)v; break;
+		case 3: ok = opt_count(name, optarg, 0, GiB, &v), limits.max_body = v; break;
+		case 4: ok = opt_count(name, optarg, 0, UINT32_MAX, &v), limits.max_requests = (unsigned)v; break;
+		case 5: ok = opt_seconds(name, optarg, 0.001, DAY, &limits.header_timeout); break;
+		case 6: ok = opt_seconds(name, optarg, 0.001, DAY, &limits.idle_timeout); break;
+		case 7:
+			ok = opt_count(name, optarg, 1, 32768, &v) && !(v & (v - 1));
+			if (!ok && v)
+				fprintf(stderr, "http_echo: --buffers '%s': expected a power of two\n", optarg);
+			buf_count = (unsigned)v;
+			break;
+		case 8: ok = opt_count(name, optarg, 64, 1u << 20, &v), buf_size = (unsigned)v; break;
+		case 9: ok = opt_count(name, optarg, 1, GiB, &v), limits.max_target = v; break;
+		case 11: ok = opt_seconds(name, optarg, 0.001, DAY, &limits.body_timeout); break;
 		case 'h': usage(argv[0], stdout); return 0;
 		default: usage(argv[0], stderr); return 2;
 		}
+		if (!ok)
+			return 2;
 	}
-	if (threads < 1 || threads > 256) {
-		usage(argv[0], stderr);
+	if (optind + 1 < argc) {
+		fprintf(stderr, "http_echo: one address expected, got '%s' and '%s'\n", argv[optind],
+			argv[optind + 1]);
 		return 2;
 	}
 	urs_addr addr;
 	const char *text = optind < argc ? argv[optind] : "127.0.0.1:8080";
 	if (urs_addr_parse(&addr, text) < 0 || addr.u.sa.sa_family == AF_UNIX) {
-		fprintf(stderr, "bad address: %s\n", text);
+		fprintf(stderr, "http_echo: bad address '%s': expected 127.0.0.1:PORT, [::1]:PORT...\n",
+			text);
 		return 2;
 	}
 	/* Signals are for the main thread's sigwait only; the loops never see them. */
@@ -317,14 +377,26 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN); /* ursock never raises it; nor should anything else here */
 
 	struct worker *ws = calloc((size_t)threads, sizeof(*ws));
-	for (int i = 0; i < threads; i++) {
+	for (int i = 0; i < (int)threads; i++) {
 		ws[i].id = i;
 		ws[i].addr = i ? ws[0].addr : addr; /* the first one picks the port */
 		sem_init(&ws[i].ready, 0, 0);
 		pthread_create(&ws[i].th, NULL, worker_main, &ws[i]);
 		sem_wait(&ws[i].ready);
 		if (ws[i].err < 0) {
-			fprintf(stderr, "listen on %s: %s\n", text, strerror(-ws[i].err));
+			/* Name the call that failed: "listen" for a refused io_uring misleads. */
+			int e = -ws[i].err;
+			if (strcmp(ws[i].failed, "urs_loop_new"))
+				fprintf(stderr, "http_echo: %s %s: %s\n", ws[i].failed, text, strerror(e));
+			else if (e == EPERM || e == ENOSYS)
+				fprintf(stderr, "http_echo: urs_loop_new: io_uring unavailable: %s\n",
+					strerror(e));
+			else
+				fprintf(stderr, "http_echo: urs_loop_new: %s\n", strerror(e));
+			atomic_store(&stopping, 1); /* the loops started before stop at their tick */
+			for (int k = 0; k <= i; k++)
+				pthread_join(ws[k].th, NULL);
+			free(ws);
 			return 1;
 		}
 	}
@@ -337,7 +409,7 @@ int main(int argc, char **argv)
 	sigwait(&set, &sig);
 	atomic_store(&stopping, 1);
 	unsigned long long enters = 0;
-	for (int i = 0; i < threads; i++) {
+	for (int i = 0; i < (int)threads; i++) {
 		pthread_join(ws[i].th, NULL);
 		enters += ws[i].enters;
 	}
