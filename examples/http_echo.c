@@ -1,9 +1,9 @@
 /* HTTP/1.1 echo server on ursock: GET/HEAD answer a small fixed body, POST/PUT echo the
  * request body back. Keep-alive, pipelining (answers in request order), Content-Length and
- * chunked bodies; limits on target, header and body sizes and requests per connection,
- * deadlines for the request head, the body and idle time. Parsing is llhttp's, strict, with
- * the checks of examples/http/http_core.c around it; the README says what is accepted and
- * refused.
+ * chunked bodies; limits on target, header and body sizes, requests per connection and
+ * responses queued per connection; a deadline on every phase (head, body, idle, send,
+ * lingering close). Parsing is llhttp's, strict, with the checks of examples/http/http_core.c
+ * around it; the README says what is accepted and refused.
  *
  *   build/examples/http_echo 127.0.0.1:8080 -t 2
  *   curl -s http://127.0.0.1:8080/            ->  Hello from ursock
@@ -40,9 +40,11 @@ struct conn {
 	urs_sock *s;
 	struct http_conn h;
 	struct http_buf sending;   /* the bytes of the send in flight */
-	urs_future rx;
-	bool rx_live, send_busy, closing;
-	double last_active;
+	struct http_buf unparsed;  /* received while reading is paused (reading_pause) */
+	urs_future rx, tx;
+	bool rx_live, rx_cancelled, rx_paused, rx_ended;
+	bool send_busy, closing, lingering, aborted;
+	double last_active, send_started, linger_started;
 	struct conn *prev, *next;
 };
 
@@ -84,20 +86,40 @@ static void conn_unlink_free(struct conn *c)
 		c->next->prev = c->prev;
 	http_conn_free(&c->h);
 	free(c->sending.data);
+	free(c->unparsed.data);
 	urs_sock_free(c->s);
 	free(c);
 }
 
-/* A connection goes once it reads no more and has nothing left to send. */
+static void rx_cancel(struct conn *c)
+{
+	if (c->rx_live && !c->rx_cancelled) {
+		c->rx_cancelled = true;
+		urs_cancel(c->rx); /* its last callback comes back to on_chunk */
+	}
+}
+
+/* A connection goes once it reads no more and has nothing left to send. After the final
+ * response it first half-closes and drains what the client still sends, up to
+ * linger_timeout (RFC 9112 §9.6): closing with unread bytes would turn the FIN into a
+ * reset that can destroy the response before the client reads it. */
 static void conn_maybe_done(struct conn *c)
 {
 	if (!c->closing || c->send_busy || c->h.out.len)
 		return;
-	if (c->rx_live) {
-		urs_cancel(c->rx); /* its last callback comes back here */
+	if (!c->rx_live) {
+		conn_unlink_free(c);
 		return;
 	}
-	conn_unlink_free(c);
+	if (c->lingering)
+		return; /* until the client closes or the tick sees linger_timeout pass */
+	if (c->aborted || c->w->stopped || limits.linger_timeout <= 0) {
+		rx_cancel(c);
+		return;
+	}
+	c->lingering = true;
+	c->linger_started = c->w->now;
+	urs_detach(urs_shutdown(c->s, SHUT_WR));
 }
 
 static void conn_close_soon(struct conn *c)
@@ -107,17 +129,72 @@ static void conn_close_soon(struct conn *c)
 }
 
 static void flush(struct conn *c);
+static void on_chunk(urs_result *r, void *user);
+
+/* Parses and answers what it can of data; returns the bytes consumed, fewer than len when
+ * a response waits behind a busy send (see reading_pause). */
+static size_t conn_parse(struct conn *c, const char *data, size_t len)
+{
+	size_t done = 0;
+	while (done < len && !c->closing && !http_conn_closing(&c->h)) {
+		done += http_conn_feed(&c->h, data + done, len - done, c->w->now);
+		flush(c);
+		if (c->send_busy && c->h.out.len >= limits.max_output)
+			break;
+	}
+	return done;
+}
+
+static void reading_start(struct conn *c)
+{
+	c->rx = urs_recv_stream(c->s, on_chunk, c);
+	c->rx_live = urs_future_error(c->rx) == 0;
+	c->rx_cancelled = false;
+	if (!c->rx_live)
+		c->rx_ended = true;
+}
+
+/* Backpressure, decided here and only here: once limits.max_output bytes of responses wait
+ * behind a send the client is slow to take, the core stops parsing and the connection stops
+ * reading: its receive stream is cancelled, what the stream still delivers is kept in
+ * c->unparsed, and reading resumes once the send completes. The memory a connection holds is
+ * then bounded by max_output, two responses and the chunks in flight. When the engine gets
+ * its own backpressure API, these two functions are what changes. */
+static void reading_pause(struct conn *c)
+{
+	if (!c->rx_paused) {
+		c->rx_paused = true;
+		rx_cancel(c);
+	}
+}
+
+static void reading_resume(struct conn *c)
+{
+	if (!c->rx_paused || c->unparsed.len || c->closing)
+		return;
+	c->rx_paused = false;
+	if (!c->rx_live && !c->rx_ended)
+		reading_start(c); /* else the cancelled stream's last callback restarts it */
+}
 
 static void on_sent(urs_result *r, void *user)
 {
 	struct conn *c = user;
 	c->send_busy = false;
 	c->sending.len = 0;
+	c->last_active = c->w->now;
 	if (r->res < 0) {
 		c->h.out.len = 0;
 		c->closing = true;
+	} else if (c->unparsed.len) {
+		size_t done = conn_parse(c, c->unparsed.data, c->unparsed.len);
+		memmove(c->unparsed.data, c->unparsed.data + done, c->unparsed.len - done);
+		c->unparsed.len -= done;
 	}
 	flush(c);
+	reading_resume(c);
+	if (http_conn_closing(&c->h) || (c->rx_ended && !c->unparsed.len))
+		c->closing = true;
 	conn_maybe_done(c);
 }
 
@@ -128,29 +205,71 @@ static void flush(struct conn *c)
 	if (c->send_busy || !c->h.out.len)
 		return;
 	http_conn_take_output(&c->h, &c->sending);
-	urs_future f = urs_sendall(c->s, c->sending.data, c->sending.len, 0);
-	if (urs_then(f, on_sent, c) < 0) {
+	c->tx = urs_sendall(c->s, c->sending.data, c->sending.len, 0);
+	if (urs_then(c->tx, on_sent, c) < 0) {
 		c->sending.len = 0;
 		c->closing = true;
 		return;
 	}
 	c->send_busy = true;
+	c->send_started = c->w->now;
+}
+
+/* The client has not taken a send within send_timeout: reset the connection (SO_LINGER 0)
+ * rather than leave its unsent bytes to the kernel. */
+static void conn_abort(struct conn *c)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	urs_setsockopt(c->s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	c->aborted = c->closing = true;
+	urs_cancel(c->tx); /* on_sent sees -ECANCELED and the connection goes */
 }
 
 static void on_chunk(urs_result *r, void *user)
 {
 	struct conn *c = user;
-	if (!(r->flags & URS_RES_MORE)) { /* EOF, reset, cancel: reading is over */
+	if (!(r->flags & URS_RES_MORE)) { /* EOF, reset, cancel: this stream is over */
 		c->rx_live = false;
-		conn_close_soon(c);
+		if (r->res == -ECANCELED && !c->closing) { /* reading_pause's cancel */
+			if (!c->rx_paused)
+				reading_start(c); /* resumed meanwhile */
+			return;
+		}
+		c->rx_ended = true;
+		if (!c->unparsed.len) /* else what was received is answered first (on_sent) */
+			c->closing = true;
+		conn_maybe_done(c);
 		return;
 	}
 	c->last_active = c->w->now;
-	http_conn_feed(&c->h, r->buf.data, r->buf.len, c->w->now);
+	const char *data = r->buf.data;
+	size_t len = r->buf.len;
+	if (!c->closing) { /* when closing (lingering), what comes is dropped */
+		size_t done = c->unparsed.len ? 0 : conn_parse(c, data, len);
+		if (done < len && !c->closing && !http_conn_closing(&c->h)) {
+			struct http_buf *u = &c->unparsed;
+			if (u->len + (len - done) > u->cap) {
+				size_t cap = u->cap ? u->cap * 2 : 16384;
+				while (cap < u->len + (len - done))
+					cap *= 2;
+				char *d = realloc(u->data, cap);
+				if (!d) {
+					c->closing = true;
+					goto out;
+				}
+				u->data = d;
+				u->cap = cap;
+			}
+			memcpy(u->data + u->len, data + done, len - done);
+			u->len += len - done;
+			reading_pause(c);
+		}
+	}
+out:
 	urs_buf_release(&r->buf);
-	flush(c);
 	if (http_conn_closing(&c->h))
-		conn_close_soon(c);
+		c->closing = true;
+	conn_maybe_done(c);
 }
 
 static void on_conn(urs_result *r, void *user)
@@ -173,14 +292,13 @@ static void on_conn(urs_result *r, void *user)
 	if (w->conns)
 		w->conns->prev = c;
 	w->conns = c;
-	c->rx = urs_recv_stream(c->s, on_chunk, c);
-	c->rx_live = urs_future_error(c->rx) == 0;
+	reading_start(c);
 	if (!c->rx_live)
 		conn_close_soon(c);
 }
 
-/* The one timer of a loop: the clock, the head and body deadlines and idle timeouts of
- * every connection, and the stop flag. */
+/* The one timer of a loop: the clock, the deadlines of every connection (send, linger,
+ * head and body, idle), and the stop flag. */
 static void on_tick(urs_result *r, void *user)
 {
 	struct worker *w = user;
@@ -188,14 +306,23 @@ static void on_tick(urs_result *r, void *user)
 	w->now = clock_now();
 	for (struct conn *c = w->conns, *next; c; c = next) {
 		next = c->next;
+		if (c->send_busy && !c->aborted && w->now - c->send_started > limits.send_timeout) {
+			conn_abort(c);
+			continue;
+		}
+		if (c->lingering) {
+			if (w->now - c->linger_started > limits.linger_timeout || atomic_load(&stopping))
+				rx_cancel(c);
+			continue;
+		}
 		if (c->closing)
 			continue;
 		if (http_conn_check_deadline(&c->h, w->now)) {
 			flush(c);
 			conn_close_soon(c);
-		} else if (http_conn_idle(&c->h) && !c->send_busy &&
+		} else if (http_conn_idle(&c->h) && !c->send_busy && !c->unparsed.len &&
 			   w->now - c->last_active > limits.idle_timeout) {
-			conn_close_soon(c);
+			conn_close_soon(c); /* between requests: closed without a response */
 		}
 	}
 	if (atomic_load(&stopping) && !w->stopped) {
@@ -270,9 +397,15 @@ static void usage(const char *argv0, FILE *f)
 		"      --max-headers N      header fields, else 431 (100)\n"
 		"      --max-body N         body bytes, else 413 (1048576)\n"
 		"      --max-requests N     per connection, then Connection: close; 0 = none (10000)\n"
+		"      --max-output N       response bytes queued behind a send before reading\n"
+		"                           stops (65536)\n"
 		"      --header-timeout S   seconds to send a whole request head, else 408 (10)\n"
 		"      --body-timeout S     seconds to send a whole body after its head, else 408 (30)\n"
 		"      --idle-timeout S     seconds a keep-alive connection may wait for a request (60)\n"
+		"      --send-timeout S     seconds a send may wait for the client to read, else\n"
+		"                           the connection is reset (30)\n"
+		"      --linger-timeout S   seconds to drain the client after the final response;\n"
+		"                           0 = close at once (2)\n"
 		"      --buffers N --buffer-size N   provided buffers per loop (4096 x 16384)\n",
 		argv0);
 }
@@ -322,7 +455,10 @@ int main(int argc, char **argv)
 		{ "buffers", required_argument, 0, 7 },
 		{ "buffer-size", required_argument, 0, 8 },
 		{ "max-target", required_argument, 0, 9 },
+		{ "max-output", required_argument, 0, 10 },
 		{ "body-timeout", required_argument, 0, 11 },
+		{ "send-timeout", required_argument, 0, 12 },
+		{ "linger-timeout", required_argument, 0, 13 },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -349,7 +485,10 @@ int main(int argc, char **argv)
 			break;
 		case 8: ok = opt_count(name, optarg, 64, 1u << 20, &v), buf_size = (unsigned)v; break;
 		case 9: ok = opt_count(name, optarg, 1, GiB, &v), limits.max_target = v; break;
+		case 10: ok = opt_count(name, optarg, 1, GiB, &v), limits.max_output = v; break;
 		case 11: ok = opt_seconds(name, optarg, 0.001, DAY, &limits.body_timeout); break;
+		case 12: ok = opt_seconds(name, optarg, 0.001, DAY, &limits.send_timeout); break;
+		case 13: ok = opt_seconds(name, optarg, 0, 3600, &limits.linger_timeout); break;
 		case 'h': usage(argv[0], stdout); return 0;
 		default: usage(argv[0], stderr); return 2;
 		}

@@ -19,9 +19,12 @@ void http_limits_default(struct http_limits *l)
 	l->max_headers = 100;
 	l->max_body = 1 << 20;
 	l->max_requests = 10000;
+	l->max_output = 64 << 10;
 	l->header_timeout = 10.0;
 	l->body_timeout = 30.0;
 	l->idle_timeout = 60.0;
+	l->send_timeout = 30.0;
+	l->linger_timeout = 2.0;
 }
 
 static bool buf_reserve(struct http_buf *b, size_t more)
@@ -563,6 +566,9 @@ size_t http_conn_feed(struct http_conn *c, const char *data, size_t len, double 
 	const char *p = data, *end = data + len;
 	c->now = now;
 	while (!c->close_after) {
+		/* A response waits behind a blocked send: read no further request for now. */
+		if (c->phase == HTTP_PHASE_IDLE && c->out.len >= c->lim->max_output)
+			return (size_t)(p - data);
 		c->event = EV_NONE;
 		c->scan = p;
 		llhttp_errno_t err = llhttp_execute(&c->parser, p, (size_t)(end - p));

@@ -15,16 +15,19 @@
 
 /* Every limit and deadline of a connection; http_limits_default gives the documented
  * defaults. The core enforces the size limits and the head and body deadlines; the I/O
- * driver enforces idle_timeout. */
+ * driver enforces max_output, idle_timeout, send_timeout and linger_timeout. */
 struct http_limits {
 	size_t max_target;       /* request-target bytes (414) */
 	size_t max_header_bytes; /* header field names + values, trailers too (431) */
 	unsigned max_headers;    /* header fields per request (431) */
 	size_t max_body;         /* request body bytes (413) */
 	unsigned max_requests;   /* per connection, then Connection: close; 0 = no limit */
+	size_t max_output;       /* response bytes queued behind a send before parsing stops */
 	double header_timeout;   /* seconds from a request's first byte to its whole head (408) */
 	double body_timeout;     /* seconds from the end of the head to the end of the body (408) */
 	double idle_timeout;     /* seconds a keep-alive connection may wait for a request */
+	double send_timeout;     /* seconds a send may wait for the client to read (then reset) */
+	double linger_timeout;   /* seconds to drain the client after the final response */
 };
 
 void http_limits_default(struct http_limits *l);
@@ -66,9 +69,10 @@ void http_conn_init(struct http_conn *c, const struct http_limits *lim);
 /* Frees c's buffers; c may be initialised again after. */
 void http_conn_free(struct http_conn *c);
 /* Feeds received bytes and appends the response of every request they complete to c->out
- * (now is the caller's clock in seconds, for the deadlines). Returns the bytes consumed;
- * once the connection must close after c->out is sent (http_conn_closing), every byte
- * counts as consumed and is ignored. */
+ * (now is the caller's clock in seconds, for the deadlines). Parsing stops before the next
+ * request once c->out holds lim->max_output bytes or more: the caller sends c->out and
+ * feeds the rest again. Returns the bytes consumed; once the connection must close after
+ * c->out is sent (http_conn_closing), every byte counts as consumed and is ignored. */
 size_t http_conn_feed(struct http_conn *c, const char *data, size_t len, double now);
 /* True once the connection must close after c->out is sent. */
 static inline bool http_conn_closing(const struct http_conn *c) { return c->close_after; }
