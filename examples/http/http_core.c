@@ -443,7 +443,9 @@ static int judge_head(struct http_conn *c)
 	if (c->te_seen || (p->flags & F_TRANSFER_ENCODING)) {
 		if (!http11) /* RFC 9112 §6.1: faulty framing in HTTP/1.0 */
 			return 400;
-		if (!c->te_last_chunked || c->te_chunked > 1) /* §6.3: chunked final, and once */
+		/* §6.3: chunked final, and once (llhttp refuses a second chunked as well; checked
+		 * here too so that the framing never rests on one parser's rule alone). */
+		if (!c->te_last_chunked || c->te_chunked > 1)
 			return 400;
 		if (c->te_other) /* §6.1: a coding we do not implement */
 			return 501;
