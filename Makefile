@@ -116,11 +116,13 @@ bench: bench-build
 	scripts/bench-deps.sh
 	python3 bench/run.py --build $(BUILD) --out bench/report $(if $(filter 1,$(QUICK)),--quick)
 
-# libFuzzer on the HTTP request path (clang), bounded: FUZZ_SECONDS (60) of fuzzing.
+# libFuzzer on the HTTP server path (clang, ASan+UBSan, any UB is a finding), bounded:
+# FUZZ_SECONDS (60) of fuzzing.
 FUZZ_SECONDS ?= 60
 fuzz: | $(DEPS_STAMP)
 	@mkdir -p build/fuzz/corpus
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iexamples $(LLHTTP_DEFS) \
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-Iexamples $(LLHTTP_DEFS) \
 		fuzz/fuzz_http.c examples/http/http_core.c $(LLHTTP_DIR)/api.c $(LLHTTP_DIR)/http.c \
 		$(LLHTTP_DIR)/llhttp.c -o build/fuzz/fuzz_http
 	cp -n fuzz/corpus/* build/fuzz/corpus/

@@ -563,6 +563,8 @@ static void test_9112_s6_3_chunked_not_final_400(void **state)
 	refused(POST_11 "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
 			"3\r\nabc\r\n0\r\n\r\n", 400);
 	refused(POST_11 "Transfer-Encoding: \r\n\r\nabc", 400);
+	/* the same as the first field of a connection (the fuzzer's find: no buffer yet) */
+	refused("POST / HTTP/1.1\r\nTransfer-Encoding:\r\nHost: x\r\n\r\nabc", 400);
 }
 
 /* §6.3: an invalid Content-Length MUST be 400 and close. */
@@ -850,6 +852,8 @@ static void test_9110_s10_1_1_expect_other_cases(void **state)
 	assert_int_equal(t.r[0].status, 200);
 	talk_free(&t);
 	accepted(GET_11 "Expect: 100-continue\r\n\r\n", NULL);
+	/* an empty list: no expectation (first field of a connection: the fuzzer's find) */
+	accepted("POST / HTTP/1.1\r\nExpect:\r\nHost: x\r\nContent-Length: 1\r\n\r\na", "a");
 	refused(POST_11 "Expect: 100-continue-please\r\nContent-Length: 2\r\n\r\nab", 417);
 	refused(POST_11 "Expect: 100-continue, other\r\nContent-Length: 2\r\n\r\nab", 417);
 }

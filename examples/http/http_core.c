@@ -155,15 +155,22 @@ static bool iequal(const char *a, size_t n, const char *lower)
 	return true;
 }
 
-/* The next element of a comma-separated list (RFC 9110 §5.6.1), OWS trimmed; empty elements
- * are returned too (as length 0) for the caller to skip. Returns false at the end. */
-static bool list_next(const char **s, const char *end, const char **elem, size_t *len)
+/* A comma-separated list (RFC 9110 §5.6.1) being walked by list_next. */
+struct list {
+	const char *p, *end;
+	bool done;
+};
+
+/* The next element of l, OWS trimmed; empty elements are returned too (length 0) for the
+ * caller to skip. Returns false after the last. */
+static bool list_next(struct list *l, const char **elem, size_t *len)
 {
-	if (*s > end)
+	if (l->done)
 		return false;
-	const char *a = *s, *comma = memchr(a, ',', (size_t)(end - a));
-	const char *b = comma ? comma : end;
-	*s = b + 1;
+	const char *a = l->p, *comma = memchr(a, ',', (size_t)(l->end - a));
+	const char *b = comma ? comma : l->end;
+	l->done = !comma;
+	l->p = comma ? comma + 1 : l->end;
 	while (a < b && is_ows(*a))
 		a++;
 	while (b > a && is_ows(b[-1]))
@@ -260,7 +267,7 @@ static int on_message_begin(llhttp_t *p)
 	c->name_len = c->hosts = c->te_chunked = c->version_len = 0;
 	c->te_seen = c->te_last_chunked = c->te_other = false;
 	c->expect_continue = c->expect_other = false;
-	c->target_star = false;
+	c->target_star = c->version_known = false;
 	c->field_kind = FIELD_OTHER;
 	c->phase = HTTP_PHASE_HEAD; /* until the head is complete: the header deadline runs */
 	c->phase_started = c->now;
@@ -282,6 +289,12 @@ static int on_version(llhttp_t *p, const char *at, size_t len)
 	for (size_t i = 0; i < len; i++, c->version_len++)
 		if (c->version_len < sizeof(c->version) - 1)
 			c->version[c->version_len] = at[i];
+	return 0;
+}
+
+static int on_version_complete(llhttp_t *p)
+{
+	conn_of(p)->version_known = true;
 	return 0;
 }
 
@@ -333,7 +346,9 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
 	struct http_conn *c = conn_of(p);
-	const char *s = c->field.data, *end = s + c->field.len, *e;
+	/* An empty value may come before the buffer was ever allocated: never NULL + 0. */
+	const char *s = c->field.data ? c->field.data : "", *end = s + c->field.len, *e;
+	struct list l = { s, end, false };
 	size_t n;
 	switch (c->field_kind) {
 	case FIELD_HOST: /* RFC 9112 §3.2: one Host, with a valid value */
@@ -348,7 +363,7 @@ static int on_header_value_complete(llhttp_t *p)
 		break;
 	case FIELD_TE: /* RFC 9112 §6.1: the codings in order, over every field line */
 		c->te_seen = true; /* even when empty */
-		while (list_next(&s, end, &e, &n)) {
+		while (list_next(&l, &e, &n)) {
 			if (!n)
 				continue;
 			bool chunked = iequal(e, n, "chunked");
@@ -360,7 +375,7 @@ static int on_header_value_complete(llhttp_t *p)
 		}
 		break;
 	case FIELD_EXPECT: /* RFC 9110 §10.1.1 */
-		while (list_next(&s, end, &e, &n)) {
+		while (list_next(&l, &e, &n)) {
 			if (!n)
 				continue;
 			if (iequal(e, n, "100-continue"))
@@ -493,27 +508,27 @@ static bool is_tchar(char ch)
 	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
-/* The status for an error llhttp stopped with. at is where it stopped, end the end of the
- * bytes it was given. */
+/* The status for an error llhttp stopped with at the byte at (before end). Decided from
+ * that byte and what was parsed before it, never from what follows in the buffer, so that
+ * the answer does not depend on how the stream was split. */
 static int status_of(struct http_conn *c, llhttp_errno_t err, const char *at, const char *end)
 {
+	bool byte = at < end;
 	if (c->error_status)
 		return c->error_status; /* a callback refused the request */
 	switch (err) {
 	case HPE_INVALID_METHOD:
-		/* A token llhttp does not know is an unknown method (501); anything else, such as
-		 * the rest of a body that framing left behind, is a bad request. */
-		while (at < end && is_tchar(*at))
-			at++;
-		return at == end || *at == ' ' ? 501 : 400;
+		/* llhttp stops at the first byte no method it knows has there: a token byte
+		 * means an unknown method (501), anything else a bad request line. */
+		return byte && is_tchar(*at) ? 501 : 400;
 	case HPE_INVALID_VERSION: {
 		const char *v = c->version;
 		bool digits = c->version_len == 3 && v[0] >= '0' && v[0] <= '9' && v[1] == '.' &&
 			      v[2] >= '0' && v[2] <= '9';
-		/* "HTTP/1.2", "HTTP/9.9": well formed and unsupported, unless more follows the
-		 * digits ("HTTP/1.10"); llhttp stops right after them. */
-		bool ends = at == end || *at == '\r' || *at == '\n';
-		return digits && ends ? 505 : 400;
+		/* "HTTP/1.2", "HTTP/9.9": well formed and unsupported (llhttp stops right after
+		 * the digits, whatever follows). When llhttp took the digits, what follows them
+		 * is wrong ("HTTP/1.10"): 400. */
+		return digits && !c->version_known ? 505 : 400;
 	}
 	case HPE_PAUSED_H2_UPGRADE: /* "PRI * HTTP/2.0": the HTTP/2 preface */
 		return 505;
@@ -531,6 +546,7 @@ void http_conn_init(struct http_conn *c, const struct http_limits *lim)
 		settings.on_message_begin = on_message_begin;
 		settings.on_url = on_url;
 		settings.on_version = on_version;
+		settings.on_version_complete = on_version_complete;
 		settings.on_header_field = on_header_field;
 		settings.on_header_value = on_header_value;
 		settings.on_header_field_complete = on_header_field_complete;

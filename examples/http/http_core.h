@@ -55,6 +55,7 @@ struct http_conn {
 	uint8_t name_len, hosts, te_chunked, version_len;
 	bool te_seen, te_last_chunked, te_other, expect_continue, expect_other, target_star;
 	bool ext_nonempty;     /* the chunk extension name or value being parsed has a byte */
+	bool version_known;    /* llhttp took the version digits (0.9, 1.0, 1.1, 2.0) */
 	bool after_lf;         /* the last byte scanned outside body data was LF */
 	bool close_after;      /* close once out is sent: an error, Connection: close, limits */
 	char name[18];         /* the field name, lower case, while it is short enough to check */
