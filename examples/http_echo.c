@@ -1,7 +1,9 @@
 /* HTTP/1.1 echo server on ursock: GET/HEAD answer a small fixed body, POST/PUT echo the
  * request body back. Keep-alive, pipelining (answers in request order), Content-Length and
- * chunked bodies; limits on header size and count, body size, requests per connection, a
- * deadline for the whole request head and an idle timeout. Parsing is llhttp's.
+ * chunked bodies; limits on target, header and body sizes, requests per connection and
+ * responses queued per connection; a deadline on every phase (head, body, idle, send,
+ * lingering close). Parsing is llhttp's, strict, with the checks of examples/http/http_core.c
+ * around it; the README says what is accepted and refused.
  *
  *   build/examples/http_echo 127.0.0.1:8080 -t 2
  *   curl -s http://127.0.0.1:8080/            ->  Hello from ursock
@@ -17,7 +19,9 @@
 
 #include "http/http_core.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -36,8 +40,11 @@ struct conn {
 	urs_sock *s;
 	struct http_conn h;
 	struct http_buf sending;   /* the bytes of the send in flight */
-	bool send_busy, closing, close_started;
-	double last_active;
+	struct http_buf unparsed;  /* received while reading is paused (reading_pause) */
+	urs_future rx, tx;
+	bool rx_live, rx_cancelled, rx_paused, rx_ended;
+	bool send_busy, closing, lingering, aborted, close_started;
+	double last_active, send_started, linger_started;
 	struct conn *prev, *next;
 };
 
@@ -51,6 +58,7 @@ struct worker {
 	double now;
 	bool stopped;
 	int err;
+	const char *failed; /* the call that err came from */
 	unsigned long long enters;
 	pthread_t th;
 	sem_t ready;
@@ -81,18 +89,43 @@ static void on_closed(urs_result *r, void *user)
 		c->next->prev = c->prev;
 	http_conn_free(&c->h);
 	free(c->sending.data);
+	free(c->unparsed.data);
 	urs_sock_free(c->s);
 	free(c);
 }
 
-/* A connection closes once it has nothing left to send: the close cancels its receive
- * stream (whose last callback still comes) and resolves after every callback on it. */
+static void rx_cancel(struct conn *c)
+{
+	if (c->rx_live && !c->rx_cancelled) {
+		c->rx_cancelled = true;
+		urs_cancel(c->rx); /* its last callback comes back to on_chunk */
+	}
+}
+
+/* A connection goes once it reads no more and has nothing left to send. After the final
+ * response it first half-closes and drains what the client still sends, up to
+ * linger_timeout (RFC 9112 §9.6): closing with unread bytes would turn the FIN into a
+ * reset that can destroy the response before the client reads it. */
 static void conn_maybe_done(struct conn *c)
 {
-	if (!c->closing || c->send_busy || c->h.out.len || c->close_started)
+	if (!c->closing || c->send_busy || c->h.out.len)
 		return;
-	c->close_started = true;
-	urs_then(urs_close(c->s), on_closed, c);
+	if (!c->rx_live) {
+		if (!c->close_started) {
+			c->close_started = true;
+			urs_then(urs_close(c->s), on_closed, c);
+		}
+		return;
+	}
+	if (c->lingering)
+		return; /* until the client closes or the tick sees linger_timeout pass */
+	if (c->aborted || c->w->stopped || limits.linger_timeout <= 0) {
+		rx_cancel(c);
+		return;
+	}
+	c->lingering = true;
+	c->linger_started = c->w->now;
+	urs_detach(urs_shutdown(c->s, SHUT_WR));
 }
 
 static void conn_close_soon(struct conn *c)
@@ -102,17 +135,72 @@ static void conn_close_soon(struct conn *c)
 }
 
 static void flush(struct conn *c);
+static void on_chunk(urs_result *r, void *user);
+
+/* Parses and answers what it can of data; returns the bytes consumed, fewer than len when
+ * a response waits behind a busy send (see reading_pause). */
+static size_t conn_parse(struct conn *c, const char *data, size_t len)
+{
+	size_t done = 0;
+	while (done < len && !c->closing && !http_conn_closing(&c->h)) {
+		done += http_conn_feed(&c->h, data + done, len - done, c->w->now);
+		flush(c);
+		if (c->send_busy && c->h.out.len >= limits.max_output)
+			break;
+	}
+	return done;
+}
+
+static void reading_start(struct conn *c)
+{
+	c->rx = urs_recv_stream(c->s, on_chunk, c);
+	c->rx_live = urs_future_error(c->rx) == 0;
+	c->rx_cancelled = false;
+	if (!c->rx_live)
+		c->rx_ended = true;
+}
+
+/* Backpressure, decided here and only here: once limits.max_output bytes of responses wait
+ * behind a send the client is slow to take, the core stops parsing and the connection stops
+ * reading: its receive stream is cancelled, what the stream still delivers is kept in
+ * c->unparsed, and reading resumes once the send completes. The memory a connection holds is
+ * then bounded by max_output, two responses and the chunks in flight. When the engine gets
+ * its own backpressure API, these two functions are what changes. */
+static void reading_pause(struct conn *c)
+{
+	if (!c->rx_paused) {
+		c->rx_paused = true;
+		rx_cancel(c);
+	}
+}
+
+static void reading_resume(struct conn *c)
+{
+	if (!c->rx_paused || c->unparsed.len || c->closing)
+		return;
+	c->rx_paused = false;
+	if (!c->rx_live && !c->rx_ended)
+		reading_start(c); /* else the cancelled stream's last callback restarts it */
+}
 
 static void on_sent(urs_result *r, void *user)
 {
 	struct conn *c = user;
 	c->send_busy = false;
 	c->sending.len = 0;
+	c->last_active = c->w->now;
 	if (r->res < 0) {
 		c->h.out.len = 0;
 		c->closing = true;
+	} else if (c->unparsed.len) {
+		size_t done = conn_parse(c, c->unparsed.data, c->unparsed.len);
+		memmove(c->unparsed.data, c->unparsed.data + done, c->unparsed.len - done);
+		c->unparsed.len -= done;
 	}
 	flush(c);
+	reading_resume(c);
+	if (http_conn_closing(&c->h) || (c->rx_ended && !c->unparsed.len))
+		c->closing = true;
 	conn_maybe_done(c);
 }
 
@@ -123,28 +211,71 @@ static void flush(struct conn *c)
 	if (c->send_busy || !c->h.out.len)
 		return;
 	http_conn_take_output(&c->h, &c->sending);
-	urs_future f = urs_sendall(c->s, c->sending.data, c->sending.len, 0);
-	if (urs_then(f, on_sent, c) < 0) {
+	c->tx = urs_sendall(c->s, c->sending.data, c->sending.len, 0);
+	if (urs_then(c->tx, on_sent, c) < 0) {
 		c->sending.len = 0;
 		c->closing = true;
 		return;
 	}
 	c->send_busy = true;
+	c->send_started = c->w->now;
+}
+
+/* The client has not taken a send within send_timeout: reset the connection (SO_LINGER 0)
+ * rather than leave its unsent bytes to the kernel. */
+static void conn_abort(struct conn *c)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	urs_setsockopt(c->s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	c->aborted = c->closing = true;
+	urs_cancel(c->tx); /* on_sent sees -ECANCELED and the connection goes */
 }
 
 static void on_chunk(urs_result *r, void *user)
 {
 	struct conn *c = user;
-	if (!(r->flags & URS_RES_MORE)) { /* EOF, reset, cancel: reading is over */
-		conn_close_soon(c);
+	if (!(r->flags & URS_RES_MORE)) { /* EOF, reset, cancel: this stream is over */
+		c->rx_live = false;
+		if (r->res == -ECANCELED && !c->closing) { /* reading_pause's cancel */
+			if (!c->rx_paused)
+				reading_start(c); /* resumed meanwhile */
+			return;
+		}
+		c->rx_ended = true;
+		if (!c->unparsed.len) /* else what was received is answered first (on_sent) */
+			c->closing = true;
+		conn_maybe_done(c);
 		return;
 	}
 	c->last_active = c->w->now;
-	bool more = http_conn_feed(&c->h, r->buf.data, r->buf.len, c->w->now);
+	const char *data = r->buf.data;
+	size_t len = r->buf.len;
+	if (!c->closing) { /* when closing (lingering), what comes is dropped */
+		size_t done = c->unparsed.len ? 0 : conn_parse(c, data, len);
+		if (done < len && !c->closing && !http_conn_closing(&c->h)) {
+			struct http_buf *u = &c->unparsed;
+			if (u->len + (len - done) > u->cap) {
+				size_t cap = u->cap ? u->cap * 2 : 16384;
+				while (cap < u->len + (len - done))
+					cap *= 2;
+				char *d = realloc(u->data, cap);
+				if (!d) {
+					c->closing = true;
+					goto out;
+				}
+				u->data = d;
+				u->cap = cap;
+			}
+			memcpy(u->data + u->len, data + done, len - done);
+			u->len += len - done;
+			reading_pause(c);
+		}
+	}
+out:
 	urs_buf_release(&r->buf);
-	flush(c);
-	if (!more)
-		conn_close_soon(c);
+	if (http_conn_closing(&c->h))
+		c->closing = true;
+	conn_maybe_done(c);
 }
 
 static void on_conn(urs_result *r, void *user)
@@ -167,12 +298,13 @@ static void on_conn(urs_result *r, void *user)
 	if (w->conns)
 		w->conns->prev = c;
 	w->conns = c;
-	if (urs_future_error(urs_recv_stream(c->s, on_chunk, c)) < 0)
+	reading_start(c);
+	if (!c->rx_live)
 		conn_close_soon(c);
 }
 
-/* The one timer of a loop: the clock, the header deadline and idle timeouts of every
- * connection, and the stop flag. */
+/* The one timer of a loop: the clock, the deadlines of every connection (send, linger,
+ * head and body, idle), and the stop flag. */
 static void on_tick(urs_result *r, void *user)
 {
 	struct worker *w = user;
@@ -180,14 +312,23 @@ static void on_tick(urs_result *r, void *user)
 	w->now = clock_now();
 	for (struct conn *c = w->conns, *next; c; c = next) {
 		next = c->next;
+		if (c->send_busy && !c->aborted && w->now - c->send_started > limits.send_timeout) {
+			conn_abort(c);
+			continue;
+		}
+		if (c->lingering) {
+			if (w->now - c->linger_started > limits.linger_timeout || atomic_load(&stopping))
+				rx_cancel(c);
+			continue;
+		}
 		if (c->closing)
 			continue;
 		if (http_conn_check_deadline(&c->h, w->now)) {
 			flush(c);
 			conn_close_soon(c);
-		} else if (!c->h.in_head && !c->send_busy &&
+		} else if (http_conn_idle(&c->h) && !c->send_busy && !c->unparsed.len &&
 			   w->now - c->last_active > limits.idle_timeout) {
-			conn_close_soon(c);
+			conn_close_soon(c); /* between requests: closed without a response */
 		}
 	}
 	if (atomic_load(&stopping) && !w->stopped) {
@@ -204,20 +345,29 @@ static void on_tick(urs_result *r, void *user)
 		urs_then(urs_sleep(w->loop, TICK_MS / 1000.0), on_tick, w);
 }
 
+/* Sets up the loop and its listener; on failure w->failed names the call that failed. */
 static int worker_listen(struct worker *w)
 {
 	/* Batched waits: up to 32 completions per wake, at most 50 us after the first. */
 	urs_loop_opts o = { .buf_count = buf_count, .buf_size = buf_size, .batch = 32, .batch_wait_us = 50 };
-	int ret = urs_loop_new(&w->loop, &o);
-	if (ret < 0)
+	int one = 1, ret;
+	if ((ret = urs_loop_new(&w->loop, &o)) < 0) {
+		w->failed = "urs_loop_new";
 		return ret;
-	int one = 1;
-	if ((ret = urs_socket(w->loop, w->addr.u.sa.sa_family, SOCK_STREAM, 0, &w->l)) < 0 ||
-	    (ret = urs_setsockopt(w->l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) < 0 ||
-	    (ret = urs_setsockopt(w->l, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) < 0 ||
-	    (ret = urs_bind(w->l, &w->addr)) < 0 || (ret = urs_listen(w->l, 4096)) < 0)
-		return ret;
-	return urs_getsockname(w->l, &w->addr);
+	}
+	if ((ret = urs_socket(w->loop, w->addr.u.sa.sa_family, SOCK_STREAM, 0, &w->l)) < 0)
+		w->failed = "socket";
+	else if ((ret = urs_setsockopt(w->l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) < 0)
+		w->failed = "setsockopt SO_REUSEADDR";
+	else if ((ret = urs_setsockopt(w->l, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) < 0)
+		w->failed = "setsockopt SO_REUSEPORT";
+	else if ((ret = urs_bind(w->l, &w->addr)) < 0)
+		w->failed = "bind";
+	else if ((ret = urs_listen(w->l, 4096)) < 0)
+		w->failed = "listen";
+	else if ((ret = urs_getsockname(w->l, &w->addr)) < 0)
+		w->failed = "getsockname";
+	return ret;
 }
 
 static void *worker_main(void *arg)
@@ -225,8 +375,11 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	w->err = worker_listen(w);
 	sem_post(&w->ready);
-	if (w->err < 0)
+	if (w->err < 0) {
+		urs_sock_free(w->l);
+		urs_loop_free(w->loop);
 		return NULL;
+	}
 	w->now = clock_now();
 	w->acc = urs_accept_stream(w->l, on_conn, w);
 	urs_then(urs_sleep(w->loop, TICK_MS / 1000.0), on_tick, w);
@@ -243,20 +396,58 @@ static void usage(const char *argv0, FILE *f)
 	fprintf(f,
 		"usage: %s [ADDRESS] [options]     ADDRESS: 127.0.0.1:8080 (default), [::1]:0 ...\n"
 		"  -t, --threads N          loops, one per thread, each with a SO_REUSEPORT listener (1)\n"
-		"      --max-header-bytes N request line + headers, else 431 (8192)\n"
+		"      --max-target N       request-target bytes, else 414 (8192)\n"
+		"      --max-header-bytes N header field names + values, else 431 (8192)\n"
 		"      --max-headers N      header fields, else 431 (100)\n"
 		"      --max-body N         body bytes, else 413 (1048576)\n"
 		"      --max-requests N     per connection, then Connection: close; 0 = none (10000)\n"
+		"      --max-output N       response bytes queued behind a send before reading\n"
+		"                           stops (65536)\n"
 		"      --header-timeout S   seconds to send a whole request head, else 408 (10)\n"
-		"      --idle-timeout S     seconds a keep-alive connection may idle (60)\n"
+		"      --body-timeout S     seconds to send a whole body after its head, else 408 (30)\n"
+		"      --idle-timeout S     seconds a keep-alive connection may wait for a request (60)\n"
+		"      --send-timeout S     seconds a send may wait for the client to read, else\n"
+		"                           the connection is reset (30)\n"
+		"      --linger-timeout S   seconds to drain the client after the final response;\n"
+		"                           0 = close at once (2)\n"
 		"      --buffers N --buffer-size N   provided buffers per loop (4096 x 16384)\n",
 		argv0);
+}
+
+/* Options are read whole and range-checked: "-5", "10k", "soon" or "" are refused with the
+ * reason, never read as 0 or as a prefix. */
+static bool opt_count(const char *name, const char *text, unsigned long long min,
+		      unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = text[0] >= '0' && text[0] <= '9' ? strtoull(text, &end, 10) : 0;
+	if (text[0] < '0' || text[0] > '9' || errno || *end || v < min || v > max) {
+		fprintf(stderr, "http_echo: --%s '%s': expected a whole number from %llu to %llu\n",
+			name, text, min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool opt_seconds(const char *name, const char *text, double min, double max, double *out)
+{
+	char *end;
+	double v = text[0] >= '0' && text[0] <= '9' ? strtod(text, &end) : NAN;
+	if (isnan(v) || *end || v < min || v > max) {
+		fprintf(stderr, "http_echo: --%s '%s': expected seconds from %g to %g\n", name, text,
+			min, max);
+		return false;
+	}
+	*out = v;
+	return true;
 }
 
 int main(int argc, char **argv)
 {
 	http_limits_default(&limits);
-	int threads = 1;
+	unsigned long long threads = 1;
 	static const struct option opts[] = {
 		{ "threads", required_argument, 0, 't' },
 		{ "max-header-bytes", required_argument, 0, 1 },
@@ -267,32 +458,57 @@ int main(int argc, char **argv)
 		{ "idle-timeout", required_argument, 0, 6 },
 		{ "buffers", required_argument, 0, 7 },
 		{ "buffer-size", required_argument, 0, 8 },
+		{ "max-target", required_argument, 0, 9 },
+		{ "max-output", required_argument, 0, 10 },
+		{ "body-timeout", required_argument, 0, 11 },
+		{ "send-timeout", required_argument, 0, 12 },
+		{ "linger-timeout", required_argument, 0, 13 },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
-	for (int ch; (ch = getopt_long(argc, argv, "t:h", opts, NULL)) != -1;) {
+	const unsigned long long GiB = 1ull << 30;
+	const double DAY = 86400;
+	int idx = -1;
+	for (int ch; (ch = getopt_long(argc, argv, "t:h", opts, &idx)) != -1; idx = -1) {
+		const char *name = idx >= 0 ? opts[idx].name : "threads";
+		unsigned long long v = 0;
+		bool ok = true;
 		switch (ch) {
-		case 't': threads = atoi(optarg); break;
-		case 1: limits.max_header_bytes = strtoul(optarg, NULL, 10); break;
-		case 2: limits.max_headers = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 3: limits.max_body = strtoul(optarg, NULL, 10); break;
-		case 4: limits.max_requests = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 5: limits.header_timeout = atof(optarg); break;
-		case 6: limits.idle_timeout = atof(optarg); break;
-		case 7: buf_count = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 8: buf_size = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 't': ok = opt_count(name, optarg, 1, 256, &threads); break;
+		case 1: ok = opt_count(name, optarg, 1, GiB, &v), limits.max_header_bytes = v; break;
+		case 2: ok = opt_count(name, optarg, 1, 1u << 20, &v), limits.max_headers = (unsigned)v; break;
+		case 3: ok = opt_count(name, optarg, 0, GiB, &v), limits.max_body = v; break;
+		case 4: ok = opt_count(name, optarg, 0, UINT32_MAX, &v), limits.max_requests = (unsigned)v; break;
+		case 5: ok = opt_seconds(name, optarg, 0.001, DAY, &limits.header_timeout); break;
+		case 6: ok = opt_seconds(name, optarg, 0.001, DAY, &limits.idle_timeout); break;
+		case 7:
+			ok = opt_count(name, optarg, 1, 32768, &v) && !(v & (v - 1));
+			if (!ok && v)
+				fprintf(stderr, "http_echo: --buffers '%s': expected a power of two\n", optarg);
+			buf_count = (unsigned)v;
+			break;
+		case 8: ok = opt_count(name, optarg, 64, 1u << 20, &v), buf_size = (unsigned)v; break;
+		case 9: ok = opt_count(name, optarg, 1, GiB, &v), limits.max_target = v; break;
+		case 10: ok = opt_count(name, optarg, 1, GiB, &v), limits.max_output = v; break;
+		case 11: ok = opt_seconds(name, optarg, 0.001, DAY, &limits.body_timeout); break;
+		case 12: ok = opt_seconds(name, optarg, 0.001, DAY, &limits.send_timeout); break;
+		case 13: ok = opt_seconds(name, optarg, 0, 3600, &limits.linger_timeout); break;
 		case 'h': usage(argv[0], stdout); return 0;
 		default: usage(argv[0], stderr); return 2;
 		}
+		if (!ok)
+			return 2;
 	}
-	if (threads < 1 || threads > 256) {
-		usage(argv[0], stderr);
+	if (optind + 1 < argc) {
+		fprintf(stderr, "http_echo: one address expected, got '%s' and '%s'\n", argv[optind],
+			argv[optind + 1]);
 		return 2;
 	}
 	urs_addr addr;
 	const char *text = optind < argc ? argv[optind] : "127.0.0.1:8080";
 	if (urs_addr_parse(&addr, text) < 0 || addr.u.sa.sa_family == AF_UNIX) {
-		fprintf(stderr, "bad address: %s\n", text);
+		fprintf(stderr, "http_echo: bad address '%s': expected 127.0.0.1:PORT, [::1]:PORT...\n",
+			text);
 		return 2;
 	}
 	/* Signals are for the main thread's sigwait only; the loops never see them. */
@@ -304,14 +520,26 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN); /* ursock never raises it; nor should anything else here */
 
 	struct worker *ws = calloc((size_t)threads, sizeof(*ws));
-	for (int i = 0; i < threads; i++) {
+	for (int i = 0; i < (int)threads; i++) {
 		ws[i].id = i;
 		ws[i].addr = i ? ws[0].addr : addr; /* the first one picks the port */
 		sem_init(&ws[i].ready, 0, 0);
 		pthread_create(&ws[i].th, NULL, worker_main, &ws[i]);
 		sem_wait(&ws[i].ready);
 		if (ws[i].err < 0) {
-			fprintf(stderr, "listen on %s: %s\n", text, strerror(-ws[i].err));
+			/* Name the call that failed: "listen" for a refused io_uring misleads. */
+			int e = -ws[i].err;
+			if (strcmp(ws[i].failed, "urs_loop_new"))
+				fprintf(stderr, "http_echo: %s %s: %s\n", ws[i].failed, text, strerror(e));
+			else if (e == EPERM || e == ENOSYS)
+				fprintf(stderr, "http_echo: urs_loop_new: io_uring unavailable: %s\n",
+					strerror(e));
+			else
+				fprintf(stderr, "http_echo: urs_loop_new: %s\n", strerror(e));
+			atomic_store(&stopping, 1); /* the loops started before stop at their tick */
+			for (int k = 0; k <= i; k++)
+				pthread_join(ws[k].th, NULL);
+			free(ws);
 			return 1;
 		}
 	}
@@ -324,7 +552,7 @@ int main(int argc, char **argv)
 	sigwait(&set, &sig);
 	atomic_store(&stopping, 1);
 	unsigned long long enters = 0;
-	for (int i = 0; i < threads; i++) {
+	for (int i = 0; i < (int)threads; i++) {
 		pthread_join(ws[i].th, NULL);
 		enters += ws[i].enters;
 	}

@@ -27,6 +27,27 @@ static uint16_t checksum(const uint8_t *p, size_t len)
 	return htons((uint16_t)~sum);
 }
 
+/* Why the kernel refused a raw socket: without CAP_NET_RAW in the effective set (not root,
+ * or root in a container that drops it) that is the reason; with it, a policy (seccomp,
+ * an LSM) refused. Read from /proc/self/status, CapEff. */
+static const char *raw_refusal_reason(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long long eff = 0;
+	bool known = false;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			known = true;
+	if (f)
+		fclose(f);
+	if (!known)
+		return "";
+	return eff & (1ull << 13) /* CAP_NET_RAW */
+		       ? " (CAP_NET_RAW is held: a seccomp or LSM policy refused the socket)"
+		       : " (this process lacks CAP_NET_RAW, which raw sockets need)";
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -58,15 +79,23 @@ int main(int argc, char **argv)
 	urs_addr to;
 	urs_loop *loop;
 	urs_sock *s;
+	/* Each step says what failed: a refused io_uring is not a missing capability. */
 	int ret = urs_addr_parse(&to, text);
-	if (ret == 0)
-		ret = urs_loop_new(&loop, NULL);
-	if (ret == 0)
-		ret = urs_socket(loop, v6 ? AF_INET6 : AF_INET, SOCK_RAW,
-				 v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, &s);
 	if (ret < 0) {
-		fprintf(stderr, "ping %s: %s%s\n", host, strerror(-ret),
-			ret == -EPERM ? " (raw sockets need CAP_NET_RAW)" : "");
+		fprintf(stderr, "ping: bad address '%s': expected an IPv4 or IPv6 address\n", host);
+		return 2;
+	}
+	ret = urs_loop_new(&loop, NULL);
+	if (ret < 0) {
+		fprintf(stderr, "ping: urs_loop_new: %s%s\n",
+			ret == -EPERM || ret == -ENOSYS ? "io_uring unavailable: " : "", strerror(-ret));
+		return 1;
+	}
+	ret = urs_socket(loop, v6 ? AF_INET6 : AF_INET, SOCK_RAW, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, &s);
+	if (ret < 0) {
+		fprintf(stderr, "ping: raw %s socket: %s%s\n", v6 ? "ICMPv6" : "ICMP", strerror(-ret),
+			ret == -EPERM ? raw_refusal_reason() : "");
+		urs_loop_free(loop);
 		return 1;
 	}
 	urs_settimeout(s, 1.0);

@@ -9,7 +9,7 @@ set -u
 dir=${1:?usage: run-tests.sh BUILD_DIR/tests}
 per_test_timeout=${TEST_TIMEOUT:-300}
 backends=${BACKENDS:-uring epoll}
-once=" test_addr test_install test_runner "
+once=" test_addr test_backend test_install test_runner "
 pass=0 fail=0 skip=0
 per_backend=""
 log=$(mktemp)

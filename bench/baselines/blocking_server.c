@@ -58,13 +58,18 @@ static void *conn_main(void *arg)
 				break;
 			continue;
 		}
-		bool more = http_conn_feed(&h, buf, (size_t)n, now_s());
-		if (write_all(fd, h.out.data, h.out.len) < 0)
-			break;
-		h.out.len = 0;
-		if (!more)
+		/* http_conn_feed returns the bytes it consumed: write its answers, feed the rest. */
+		size_t done = 0;
+		while (done < (size_t)n && !http_conn_closing(&h)) {
+			done += http_conn_feed(&h, buf + done, (size_t)n - done, now_s());
+			if (write_all(fd, h.out.data, h.out.len) < 0)
+				goto out;
+			h.out.len = 0;
+		}
+		if (http_conn_closing(&h))
 			break;
 	}
+out:
 	if (http_mode)
 		http_conn_free(&h);
 	close(fd);

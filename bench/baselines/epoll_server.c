@@ -78,10 +78,15 @@ static int on_readable(struct conn *c)
 		if (n < 0)
 			return errno == EAGAIN ? 0 : -1;
 		if (http_mode) {
-			if (!http_conn_feed(&c->h, buf, (size_t)n, now_s()))
+			/* http_conn_feed returns the bytes it consumed: queue its answers, feed the rest. */
+			size_t done = 0;
+			while (done < (size_t)n && !http_conn_closing(&c->h)) {
+				done += http_conn_feed(&c->h, buf + done, (size_t)n - done, now_s());
+				append(&c->pending, c->h.out.data, c->h.out.len);
+				c->h.out.len = 0;
+			}
+			if (http_conn_closing(&c->h))
 				c->closing = 1;
-			append(&c->pending, c->h.out.data, c->h.out.len);
-			c->h.out.len = 0;
 		} else {
 			append(&c->pending, buf, (size_t)n);
 		}

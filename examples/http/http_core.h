@@ -1,6 +1,9 @@
 /* The HTTP/1.1 echo protocol, free of any I/O: bytes in, responses out. examples/http_echo.c
  * drives it with ursock; bench/baselines/ drive the very same code with epoll and with
- * blocking threads, so every server does the same work. Parsing is llhttp's. */
+ * blocking threads, so every server does the same work. Parsing is llhttp's (built with
+ * LLHTTP_STRICT_MODE, its lenient flags off); the checks around it that make the server
+ * refuse what RFC 9112 says to refuse are in http_core.c, and the README section "What
+ * http_echo accepts and refuses" lists them. */
 #ifndef HTTP_CORE_H
 #define HTTP_CORE_H
 
@@ -10,13 +13,21 @@
 
 #include <llhttp.h>
 
+/* Every limit and deadline of a connection; http_limits_default gives the documented
+ * defaults. The core enforces the size limits and the head and body deadlines; the I/O
+ * driver enforces max_output, idle_timeout, send_timeout and linger_timeout. */
 struct http_limits {
-	size_t max_header_bytes; /* request line + header fields and values (431) */
+	size_t max_target;       /* request-target bytes (414) */
+	size_t max_header_bytes; /* header field names + values, trailers too (431) */
 	unsigned max_headers;    /* header fields per request (431) */
 	size_t max_body;         /* request body bytes (413) */
 	unsigned max_requests;   /* per connection, then Connection: close; 0 = no limit */
-	double header_timeout;   /* seconds to receive a whole request head (408) */
-	double idle_timeout;     /* seconds a keep-alive connection may sit idle */
+	size_t max_output;       /* response bytes queued behind a send before parsing stops */
+	double header_timeout;   /* seconds from a request's first byte to its whole head (408) */
+	double body_timeout;     /* seconds from the end of the head to the end of the body (408) */
+	double idle_timeout;     /* seconds a keep-alive connection may wait for a request */
+	double send_timeout;     /* seconds a send may wait for the client to read (then reset) */
+	double linger_timeout;   /* seconds to drain the client after the final response */
 };
 
 void http_limits_default(struct http_limits *l);
@@ -27,29 +38,50 @@ struct http_buf {
 	size_t len, cap;
 };
 
+enum http_phase { HTTP_PHASE_IDLE, HTTP_PHASE_HEAD, HTTP_PHASE_BODY };
+
 struct http_conn {
 	llhttp_t parser;
 	const struct http_limits *lim;
 	struct http_buf out;   /* responses not yet handed to the socket, in request order */
 	struct http_buf body;  /* the body of the request being parsed */
-	size_t head_bytes;
+	struct http_buf field; /* the value of a field checked here (Host, Transfer-Encoding...) */
+	size_t target_bytes, head_bytes, ext_bytes, body_bytes;
 	unsigned headers, requests;
 	int error_status;      /* set by a callback that refuses the request */
-	bool in_head;          /* a request head has begun and is not complete */
+	uint8_t phase;         /* enum http_phase */
+	uint8_t event;         /* what made llhttp pause: the head or the message is complete */
+	uint8_t field_kind;    /* which checked field the current value belongs to */
+	uint8_t name_len, hosts, te_chunked, version_len;
+	bool te_seen, te_last_chunked, te_other, expect_continue, expect_other, target_star;
+	bool ext_nonempty;     /* the chunk extension name or value being parsed has a byte */
+	bool version_known;    /* llhttp took the version digits (0.9, 1.0, 1.1, 2.0) */
+	bool after_lf;         /* the last byte scanned outside body data was LF */
 	bool close_after;      /* close once out is sent: an error, Connection: close, limits */
-	double head_started;   /* when in_head began (the caller's clock, seconds) */
+	char name[18];         /* the field name, lower case, while it is short enough to check */
+	char version[4];       /* the version digits as received ("1.1") */
+	const char *scan;      /* the first byte llhttp consumed that is not yet scanned */
+	double phase_started;  /* when the head or body phase began (the caller's clock) */
 	double now;            /* the clock given to the current feed */
 };
 
-/* Prepares c (the settings are shared and static). */
+/* Prepares c (the llhttp settings are shared and static). */
 void http_conn_init(struct http_conn *c, const struct http_limits *lim);
+/* Frees c's buffers; c may be initialised again after. */
 void http_conn_free(struct http_conn *c);
-/* Feeds received bytes; appends every complete response to c->out. now is the caller's
- * clock in seconds (for the header deadline). Returns false once the connection must
- * close after c->out is sent (then further bytes are ignored). */
-bool http_conn_feed(struct http_conn *c, const char *data, size_t len, double now);
-/* Deadlines: true when the head deadline passed (a 408 is appended and the connection
- * must close after it is sent). */
+/* Feeds received bytes and appends the response of every request they complete to c->out
+ * (now is the caller's clock in seconds, for the deadlines). Parsing stops before the next
+ * request once c->out holds lim->max_output bytes or more: the caller sends c->out and
+ * feeds the rest again. Returns the bytes consumed; once the connection must close after
+ * c->out is sent (http_conn_closing), every byte counts as consumed and is ignored. */
+size_t http_conn_feed(struct http_conn *c, const char *data, size_t len, double now);
+/* True once the connection must close after c->out is sent. */
+static inline bool http_conn_closing(const struct http_conn *c) { return c->close_after; }
+/* True between requests: no byte of the next request has arrived. */
+static inline bool http_conn_idle(const struct http_conn *c) { return c->phase == HTTP_PHASE_IDLE; }
+/* The request deadlines at now: a head not complete header_timeout after its first byte,
+ * or a body not complete body_timeout after its head, gets a 408 appended to c->out; then
+ * returns true and the connection must close once c->out is sent. */
 bool http_conn_check_deadline(struct http_conn *c, double now);
 /* Appends an error response with its status and Connection: close. */
 void http_conn_error(struct http_conn *c, int status);
