@@ -38,11 +38,19 @@ DESTDIR ?=
 LDCONFIG ?= ldconfig
 
 SAN ?= 0
+TSAN ?= 0
 WERROR ?= 0
 ifeq ($(SAN),1)
 BUILD ?= build/san
 CFLAGS ?= -O1 -g
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(TSAN),1)
+# ThreadSanitizer: `make test TSAN=1` runs the threading tests (test_threads, test_embed)
+# on both backends; a data race fails them.
+BUILD ?= build/tsan
+CFLAGS ?= -O1 -g
+SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+TEST_ONLY := test_threads test_embed
 else
 BUILD ?= build
 CFLAGS ?= -O2 -g
@@ -207,7 +215,8 @@ test:
 	@scripts/deps.sh build examples test
 	@$(MAKE) --no-print-directory check WERROR=$(TEST_WERROR)
 check: $(LIBS) $(TEST_BIN) $(ALL_EXAMPLE_BIN)
-	@scripts/run-tests.sh $(BUILD)/tests
+	@TEST_ONLY="$(TEST_ONLY)" TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+		scripts/run-tests.sh $(BUILD)/tests
 
 run:
 	@scripts/deps.sh build examples

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test binary under a timeout, once per backend (BACKENDS, default "uring
+# Runs every test binary (or those named in TEST_ONLY) under a timeout, once per backend (BACKENDS, default "uring
 # epoll", each through URSOCK_BACKEND; the binaries that do not depend on the backend run
 # once), and sums cmocka's per-case results into one line:
 # "N passed, N failed, N skipped (io_uring: ..., epoll: ...)". A binary that crashes or
@@ -20,6 +20,9 @@ for t in "$dir"/test_*; do
 	[ -x "$t" ] || continue
 	name=$(basename "$t")
 	case "$once" in *" $name "*) [ "$backend" = "${backends%% *}" ] || continue ;; esac
+	if [ -n "${TEST_ONLY:-}" ]; then
+		case " $TEST_ONLY " in *" $name "*) ;; *) continue ;; esac
+	fi
 	start=$(date +%s.%N)
 	# Into a file, not a pipe: a process the test left behind (it should not, and the
 	# examples' servers die with their test) cannot keep the runner waiting for EOF.

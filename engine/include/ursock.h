@@ -3,7 +3,9 @@
  *
  * Conventions (see README.md):
  *  - every int result is >= 0 on success and -errno on failure; errno is never read or set;
- *  - a loop and everything made on it belong to the thread that runs it;
+ *  - a loop and everything made on it belong to the thread that made it: a call on them
+ *    from another thread answers -EXDEV and changes nothing (urs_sock_free does nothing);
+ *    only urs_loop_post, urs_loop_wake and urs_loop_stop are safe from any thread;
  *  - callbacks run only inside urs_loop_run() or urs_await(), never inside the call that
  *    started, cancelled or freed anything; a call that fails at once never runs its
  *    callback;
@@ -87,7 +89,8 @@ enum urs_feature {
 	URS_FEAT_OP_LISTEN = 1u << 10,      /* IORING_OP_LISTEN (6.11) */
 	URS_FEAT_SEND_ZC = 1u << 11,        /* IORING_OP_SEND_ZC (6.0): not used yet */
 	URS_FEAT_NODROP = 1u << 12,         /* IORING_FEAT_NODROP (5.5): CQ overflow keeps CQEs */
-	URS_FEAT_MIN_WAIT = 1u << 13        /* IORING_FEAT_MIN_TIMEOUT (6.12): batched waits */
+	URS_FEAT_MIN_WAIT = 1u << 13,       /* IORING_FEAT_MIN_TIMEOUT (6.12): batched waits */
+	URS_FEAT_MSG_RING = 1u << 14        /* IORING_OP_MSG_RING (5.18): wakes between loops */
 };
 
 typedef struct urs_loop_opts {
@@ -120,8 +123,13 @@ enum urs_backend_kind {
 typedef enum urs_run_mode {
 	URS_RUN_UNTIL_IDLE = 0, /* run until no op is pending (or urs_loop_stop) */
 	URS_RUN_ONCE = 1,       /* wait for at least one completion, handle what is there */
-	URS_RUN_NOWAIT = 2      /* submit and handle what is already there, never block */
+	URS_RUN_NOWAIT = 2,     /* submit and handle what is already there, never block */
+	URS_RUN_UNTIL_STOP = 3  /* run, waiting for posts when nothing is pending, until
+				   urs_loop_stop (a loop that serves other threads' posts) */
 } urs_run_mode;
+
+/* A function to run on a loop's thread (urs_loop_post). */
+typedef void (*urs_post_fn)(urs_loop *loop, void *arg);
 
 /* Counters a loop keeps (urs_loop_stats); the leak check at the end of every test reads
  * ops_in_use, bufs_lent and socks_open. */
@@ -157,16 +165,30 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts);
  * what you hold). Returns 0 (also for NULL), or -EDEADLK from inside one of its callbacks
  * (nothing is changed then). */
 URS_API int urs_loop_free(urs_loop *loop);
-/* Drives the loop (see urs_run_mode). Returns the number of resolutions and stream events
- * handled, or -EDEADLK when called from inside a callback of the same loop, -EINVAL for a
- * bad mode, -ENOBUFS when it would wait for ever: every pending op waits for a provided
+/* Drives the loop (see urs_run_mode). Returns the number of resolutions, stream events and
+ * posts handled, or -EDEADLK when called from inside a callback of the same loop, -EXDEV
+ * from a thread that does not own the loop, -EINVAL for a bad mode, -ENOBUFS when it
+ * would wait for ever: every pending op waits for a provided
  * buffer you hold and nothing is in the kernel (release one; stats.stalls counts these).
  * If the kernel ever drops completions (-EBADR, memory exhausted), the ops whose
  * completions were lost resolve -EBADR instead of hanging; the rest go on. */
 URS_API int urs_loop_run(urs_loop *loop, urs_run_mode mode);
-/* Makes a running URS_RUN_UNTIL_IDLE return after the current turn; called before a run,
- * that run handles what is ready without waiting and returns. */
+/* Makes a running URS_RUN_UNTIL_IDLE or URS_RUN_UNTIL_STOP return after the current turn
+ * (waking it if it waits); called before a run, that run handles what is ready without
+ * waiting and returns. Safe from any thread and from a signal handler. */
 URS_API void urs_loop_stop(urs_loop *loop);
+/* Ends the loop's current or next wait (a run in URS_RUN_ONCE then returns). Safe from any
+ * thread and from a signal handler. Returns 0, or -EINVAL for NULL. */
+URS_API int urs_loop_wake(urs_loop *loop);
+/* Runs fn(loop, arg) on the loop's thread, from its next turn, as a callback would run.
+ * Safe from any thread; never blocks for long (a short lock); posts from one thread run in
+ * the order posted; none is lost (those still queued run when the loop is freed). Returns
+ * 0, or -ENOMEM, -EINVAL. */
+URS_API int urs_loop_post(urs_loop *loop, urs_post_fn fn, void *arg);
+/* urs_loop_post from a thread that runs a loop of its own (from): the wake rides on from's
+ * next submission as an IORING_OP_MSG_RING (5.18), no syscall of its own; an eventfd write
+ * where either loop lacks it. Call it on from's thread (-EXDEV otherwise). */
+URS_API int urs_loop_post_from(urs_loop *from, urs_loop *to, urs_post_fn fn, void *arg);
 /* An fd that turns readable when the loop has work (an eventfd the ring signals, made at
  * the first call; it belongs to the loop). A host event loop polls it and then calls
  * urs_loop_run(loop, URS_RUN_NOWAIT), which also submits what its callbacks started and
@@ -266,6 +288,12 @@ URS_API urs_future urs_nop(urs_loop *loop);
 URS_API int urs_socket(urs_loop *loop, int family, int type, int proto, urs_sock **out);
 /* Wraps an fd the caller already has (the socket then owns and closes it). */
 URS_API int urs_sock_adopt(urs_loop *loop, int fd, urs_sock **out);
+/* Moves sock to another loop (its thread): the fd, its socket options and its timeout go;
+ * the object sock is gone when this returns 0 (do not use it). On to's thread, from its
+ * next turn, cb(r, user) runs with r->sock, the new socket on to (yours), or r->res
+ * -errno (then the fd was closed). sock must have no op pending (-EBUSY): finish or cancel
+ * them first. Call it on sock's loop's thread. Returns 0, -EBUSY, -EINVAL, -ENOMEM. */
+URS_API int urs_sock_handoff(urs_sock *sock, urs_loop *to, urs_cb cb, void *user);
 /* A connected pair (AF_UNIX), like socketpair(2). */
 URS_API int urs_socketpair(urs_loop *loop, int type, urs_sock *out[2]);
 /* You are done with sock: no callback on it runs after this returns (the results of its
@@ -345,6 +373,16 @@ URS_API urs_future urs_shutdown(urs_sock *sock, int how);
  * a TCP connection is reset; it still resolves 0. Later calls on sock answer -EBADF; free
  * the object with urs_sock_free (in the close callback, for instance). */
 URS_API urs_future urs_close(urs_sock *sock);
+
+/* Backpressure: the bytes of sock's queued sends (send, sendall, sendto on a stream or
+ * seqpacket socket) that the kernel has not taken yet. */
+URS_API size_t urs_sock_queued(const urs_sock *sock);
+/* Water marks on those bytes: cb(r, user) runs when they rise above high (r->res 1: stop
+ * producing, e.g. stop reading from the peer) and when they fall back to low or below
+ * (r->res 0: go on); r->sent is the bytes queued then, URS_RES_MORE is set. It runs from
+ * the loop's turn, never inside urs_send; not after urs_sock_free or once sock is closing.
+ * high 0 turns it off. Returns 0, -EINVAL (low > high, no cb), -EBADF. */
+URS_API int urs_sock_watermarks(urs_sock *sock, size_t high, size_t low, urs_cb cb, void *user);
 
 /* The peer's / own address (sync). Returns 0 or -errno (-ENOTCONN, -EBADF). */
 URS_API int urs_getpeername(const urs_sock *sock, urs_addr *out);

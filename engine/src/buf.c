@@ -249,6 +249,8 @@ URS_API int urs_buf_release(urs_buf *b)
 	urs_loop *loop = b->loop;
 	if (!loop || b->id >= loop->buf_count)
 		return -EINVAL;
+	if (!loop->zombie && !urs__mine(loop))
+		return -EXDEV;
 	uint32_t cur = loop->buf_gen[b->id];
 	if (b->gen == 0 || cur == 0)
 		return -EINVAL; /* generations start at 1: never lent */

@@ -284,6 +284,7 @@ static enum op_next sendto_complete(struct urs_op *op, int res, unsigned cflags)
 	(void)cflags;
 	if (res > 0)
 		op->done = (size_t)res;
+	urs__ordered_sent(op, res);
 	op->res = res;
 	return NEXT_DECIDE;
 }

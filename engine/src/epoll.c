@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 enum { EVENTS = 64, READY_BUDGET = 1024, NEW_BUDGET = 64 };
@@ -123,9 +122,10 @@ static int ep_wait(urs_loop *loop, bool block, int64_t deadline)
 		return k == -EINTR ? n : k;
 	for (int i = 0; i < k; i++) {
 		urs_sock *s = ev[i].data.ptr;
-		if (!s) { /* the wake eventfd: a flush left ops to run */
+		if (!s) { /* the wake eventfd: a post, a wake, a stop, or a flush left ops */
 			uint64_t v;
-			(void)!read(loop->ep_wakefd, &v, sizeof(v));
+			(void)!read(loop->wake_fd, &v, sizeof(v));
+			loop->woken = true;
 			continue;
 		}
 		if (s->fd < 0)
@@ -151,7 +151,7 @@ static void ep_flush(urs_loop *loop)
 {
 	if (queued(loop)) {
 		uint64_t one = 1;
-		(void)!write(loop->ep_wakefd, &one, sizeof(one));
+		(void)!write(loop->wake_fd, &one, sizeof(one));
 	}
 }
 
@@ -160,10 +160,25 @@ static int ep_fd(urs_loop *loop)
 	return loop->epfd;
 }
 
+/* The wake eventfd in the set (level-triggered: read when seen). */
+static int ep_arm_wake(urs_loop *loop)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	return urs__sys(epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->wake_fd, &ev));
+}
+
+/* A socket handed to another loop: its fd leaves this epoll set. */
+static void ep_sock_detach(urs_sock *s)
+{
+	if (s->ep_added) {
+		epoll_ctl(s->loop->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+		s->ep_added = false;
+	}
+}
+
 static void ep_fini(urs_loop *loop)
 {
 	close(loop->epfd);
-	close(loop->ep_wakefd);
 }
 
 const struct urs_backend urs__be_epoll = {
@@ -173,6 +188,8 @@ const struct urs_backend urs__be_epoll = {
 	.wait = ep_wait,
 	.can_wake = ep_can_wake,
 	.flush = ep_flush,
+	.arm_wake = ep_arm_wake,
+	.sock_detach = ep_sock_detach,
 	.fd = ep_fd,
 	.fini = ep_fini,
 };
@@ -182,15 +199,6 @@ int urs__epoll_init(urs_loop *loop)
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd < 0)
 		return urs__sys(-1);
-	loop->ep_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-	if (loop->ep_wakefd < 0 || epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->ep_wakefd, &ev) < 0) {
-		int err = urs__sys(-1);
-		if (loop->ep_wakefd >= 0)
-			close(loop->ep_wakefd);
-		close(loop->epfd);
-		return err;
-	}
 	loop->features = 0;
 	loop->be = &urs__be_epoll;
 	return 0;

@@ -18,6 +18,10 @@ static struct urs_op *lookup(urs_future f, int *err)
 		*err = f.gen < 0 ? f.gen : -EINVAL;
 		return NULL;
 	}
+	if (f.loop && !urs__mine(f.loop)) {
+		*err = -EXDEV;
+		return NULL;
+	}
 	struct urs_op *op = f.loop ? urs__op_at(f.loop, f.idx) : NULL;
 	if (!op || op->gen != f.gen || op->state == OP_FREE || op->state == OP_RESERVED) {
 		*err = -EINVAL;
@@ -105,7 +109,7 @@ static void deliver(urs_loop *loop, struct urs_op *op)
 
 int urs__ready_run(urs_loop *loop)
 {
-	int n = 0;
+	int n = loop->wm_list ? urs__wm_run(loop) : 0;
 	while (loop->ready) {
 		struct urs_op *op = loop->ready;
 		loop->ready = op->rnext;
@@ -156,7 +160,7 @@ URS_API int urs_await(urs_future f, urs_result *out)
 		return -EDEADLK;
 	op->flags |= OPF_AWAITED;
 	while (op->state != OP_DONE) {
-		int ret = urs__loop_turn(loop, true);
+		int ret = urs__loop_turn(loop, 1);
 		if (ret < 0) {
 			op->flags &= ~OPF_AWAITED; /* still pending: the handle stays good */
 			return ret;
@@ -203,6 +207,8 @@ URS_API urs_future urs_nop(urs_loop *loop)
 {
 	if (!loop)
 		return urs__future_err(-EINVAL);
+	if (!urs__mine(loop))
+		return urs__future_err(-EXDEV);
 	struct urs_op *op;
 	int ret = urs__op_new(loop, OPK_NOP, NULL, &op);
 	if (ret < 0)

@@ -10,6 +10,8 @@
 #include "ursock.h"
 
 #include <linux/time_types.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/uio.h>
 
 /* ---------------------------------------------------------------- op kinds */
@@ -116,7 +118,7 @@ enum op_state {
 /* Which of an op's SQEs a CQE answers. UD_LOOP marks the loop's own requests (a cancel,
  * the recovery barrier): no op. */
 enum { UD_MAIN = 0, UD_TIMEOUT = 1, UD_LOOP = 2 };
-enum { UD_LOOP_IGNORE = 0, UD_LOOP_BARRIER = 1 };
+enum { UD_LOOP_IGNORE = 0, UD_LOOP_BARRIER = 1, UD_LOOP_WAKE_READ = 2, UD_LOOP_WAKE_MSG = 3 };
 
 enum op_flag {
 	OPF_BOUND = 1u << 0,    /* a callback is attached */
@@ -129,7 +131,8 @@ enum op_flag {
 	OPF_BACKOFF = 1u << 7,  /* accept stream: the current submission is its backoff timer */
 	OPF_HEAP = 1u << 8,     /* in the deadline heap */
 	OPF_RETIRED = 1u << 9,  /* no longer counted on its socket */
-	OPF_CONT = 1u << 10     /* the submission continues a step that just completed */
+	OPF_CONT = 1u << 10,    /* the submission continues a step that just completed */
+	OPF_COUNTED = 1u << 11  /* its unsent bytes count in its socket's queued bytes */
 };
 
 /* A FIFO of ops waiting outside the kernel (doubly linked: cancel leaves in O(1)). */
@@ -249,6 +252,12 @@ struct urs_sock {
 	struct urs_opq sendq;    /* ordered ops behind it, in issue order */
 	struct urs_op *close_op; /* reserved at creation: closing never needs the pool */
 	struct urs_opq rwait, wwait; /* epoll: ops waiting for the fd to be readable, writable */
+	size_t queued;           /* bytes of its ordered sends the kernel has not taken */
+	size_t wm_high, wm_low;  /* urs_sock_watermarks */
+	urs_cb wm_cb;
+	void *wm_user;
+	bool wm_over, wm_listed;
+	urs_sock *wm_next;       /* the loop's sockets with a water mark crossing to report */
 	bool ep_added;           /* epoll: the fd is in the loop's epoll set */
 	urs_sock *lprev, *lnext; /* the loop's socket objects */
 };
@@ -256,6 +265,11 @@ struct urs_sock {
 urs_sock *urs__sock_new(urs_loop *loop, int fd, int family, int type, int proto, int *err);
 void urs__sock_retire(struct urs_op *op);
 void urs__sock_file_closed(urs_sock *s);
+/* A hand-off: the fd leaves s (not closed); the object goes as if freed. */
+void urs__sock_give_away(urs_sock *s);
+/* A socket that came from elsewhere (a hand-off, an adopted fd): its fd suits this loop's
+ * backend (blocking for io_uring; epoll makes it non-blocking at its first op). */
+void urs__sock_adopted(urs_sock *s);
 void urs__sock_reap_dead(urs_loop *loop);
 void urs__sock_teardown_start(urs_loop *loop);
 void urs__sock_teardown(urs_loop *loop);
@@ -273,6 +287,10 @@ static inline bool urs__sock_dgram(const urs_sock *s)
  * a time, in issue order. */
 bool urs__ordered_start(struct urs_op *op);
 void urs__ordered_decided(struct urs_op *op);
+/* res bytes of a counted send went: the socket's queued bytes drop. */
+void urs__ordered_sent(struct urs_op *op, int res);
+/* Reports water mark crossings (from the ready list's turn). Returns how many. */
+int urs__wm_run(urs_loop *loop);
 /* sock.c: the close op's turn came, or an op left a closing socket. */
 void urs__close_step(urs_sock *s);
 
@@ -293,6 +311,10 @@ struct urs_backend {
 	bool (*can_wake)(const urs_loop *loop);
 	/* What callbacks started goes to the kernel now (the caller may sleep elsewhere). */
 	void (*flush)(urs_loop *loop);
+	/* Listen on loop->wake_fd: its becoming readable ends a wait and sets loop->woken. */
+	int (*arm_wake)(urs_loop *loop);
+	/* The socket's fd leaves this loop (a hand-off): forget what the backend keeps of it. */
+	void (*sock_detach)(urs_sock *s);
 	int (*fd)(urs_loop *loop);
 	void (*fini)(urs_loop *loop);
 };
@@ -306,21 +328,37 @@ struct urs_heap {
 	uint32_t n, cap;
 };
 
+struct urs_post {
+	urs_post_fn fn;
+	void *arg;
+};
+
 struct urs_loop {
 	const struct urs_backend *be;
+	pthread_t owner;         /* the thread that made the loop: the only one that may use it */
+	/* what other threads may touch (thread.c) */
+	_Atomic bool stop;
+	_Atomic bool wake_pending; /* a wake was sent and the loop has not looked yet */
+	_Atomic int xcalls;      /* other threads' calls in progress: the loop outlives them */
+	int wake_fd;             /* eventfd: wakes and posts from other threads */
+	uint64_t wake_val;       /* where the ring's read of wake_fd lands */
+	bool woken;              /* the wait ended for a wake: posts to run */
+	bool wake_armed;
+	pthread_mutex_t post_mu;
+	struct urs_post *posts, *posts_run; /* guarded by post_mu / the loop's own */
+	uint32_t nposts, cap_posts, cap_run;
 	struct io_uring ring;
 	unsigned features;
 	unsigned ring_flags;
 	unsigned batch, batch_wait_us;
 	unsigned last_reaped;    /* completions handled by the previous turn: how busy we are */
 	int depth;               /* > 0 while user callbacks run */
-	bool stop;
 	bool tearing_down;
 	bool recovering;         /* CQEs were dropped (-EBADR): a barrier is draining the ring */
 	bool zombie;             /* freed while the user held buffers: only they keep it */
 	int buf_ring_err;        /* why there is no buffer ring (0: there is one, or disabled) */
 	int evfd;                /* urs_loop_fd: an eventfd registered with the ring, or -1 */
-	int epfd, ep_wakefd;     /* epoll backend: its epoll set and the wake eventfd in it */
+	int epfd;                /* epoll backend: its epoll set (wake_fd is in it) */
 	struct urs_opq ep_pending; /* epoll backend: ops handed over, to run at the next wait */
 	struct urs_opq ep_ready;   /* epoll backend: ops woken by their fd, and continuations */
 	int backend_why;         /* why this backend: the io_uring error that refused it, or 0 */
@@ -332,6 +370,7 @@ struct urs_loop {
 	struct urs_op *ready, *ready_tail; /* decided, consumer to run */
 	uint32_t active;         /* ops started and not yet decided */
 	uint32_t inflight;       /* CQEs the kernel still owes us (ops, timeouts, cancels) */
+	uint32_t inflight_own;   /* of those, the loop's own listener on wake_fd */
 	struct urs_opq backlog;  /* ops that found the SQ full: submitted at the next turn */
 	struct urs_op **cancels; /* ops whose cancel request found the SQ full */
 	int32_t *cancel_gens;
@@ -354,6 +393,7 @@ struct urs_loop {
 
 	urs_sock *socks;
 	urs_sock *dead;          /* freed objects, released at the end of the turn */
+	urs_sock *wm_list;       /* sockets whose queued bytes crossed a water mark */
 	urs_loop_stats stats;
 	/* test hooks (tests link the static library and set these through internal.h) */
 	unsigned fault_drop_cqes;  /* drop this many CQEs, then report -EBADR as the kernel */
@@ -362,7 +402,15 @@ struct urs_loop {
 };
 
 /* loop.c */
-int urs__loop_turn(urs_loop *loop, bool block);
+int urs__loop_turn(urs_loop *loop, int block);
+/* thread.c */
+static inline bool urs__mine(const urs_loop *loop)
+{
+	return pthread_equal(loop->owner, pthread_self());
+}
+int urs__posts_init(urs_loop *loop);
+void urs__posts_fini(urs_loop *loop);
+int urs__posts_run(urs_loop *loop);
 int64_t urs__now_ns(void);
 
 /* uring.c: the io_uring backend */

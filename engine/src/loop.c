@@ -71,19 +71,29 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 	if (!loop)
 		return -ENOMEM;
 	loop->evfd = -1;
+	int ret = urs__posts_init(loop);
+	if (ret < 0) {
+		free(loop);
+		return ret;
+	}
 	loop->max_ops = o.max_ops;
 	loop->batch = o.batch;
 	loop->batch_wait_us = o.batch_wait_us;
 	loop->stats.ops_max = o.max_ops;
 	loop->stats.bufs_total = o.buf_count;
-	int ret = backend_init(loop, &o);
+	ret = backend_init(loop, &o);
 	if (ret < 0) {
+		urs__posts_fini(loop);
 		free(loop);
 		return ret;
 	}
 	ret = urs__buf_init(loop, &o);
+	if (ret == 0)
+		ret = loop->be->arm_wake(loop);
 	if (ret < 0) {
+		urs__buf_fini(loop);
 		loop->be->fini(loop);
+		urs__posts_fini(loop);
 		free(loop);
 		return ret;
 	}
@@ -100,12 +110,6 @@ URS_API int urs_loop_fd(urs_loop *loop)
 URS_API unsigned urs_loop_features(const urs_loop *loop) { return loop ? loop->features : 0; }
 URS_API const char *urs_loop_features_str(urs_loop *loop) { return loop ? loop->feat_str : ""; }
 
-URS_API void urs_loop_stop(urs_loop *loop)
-{
-	if (loop)
-		loop->stop = true;
-}
-
 URS_API void urs_loop_stats_get(const urs_loop *loop, urs_loop_stats *out)
 {
 	if (!loop || !out)
@@ -113,37 +117,41 @@ URS_API void urs_loop_stats_get(const urs_loop *loop, urs_loop_stats *out)
 	*out = loop->stats;
 }
 
-/* One turn. Returns the number of resolutions and events handled, or -ENOBUFS when it
- * was asked to block but nothing could ever wake it: every pending op waits for a buffer
- * the user holds, and none is in the kernel or has a deadline. */
-int urs__loop_turn(urs_loop *loop, bool block)
+/* One turn. block: 0 never, 1 when something pending could end the wait, 2 for a wake
+ * even with nothing pending (URS_RUN_UNTIL_STOP). Returns the number of resolutions,
+ * events and posts handled, or -ENOBUFS when it was asked to block but nothing could ever
+ * wake it: every pending op waits for a buffer the user holds, and none is in the kernel or
+ * has a deadline. */
+int urs__loop_turn(urs_loop *loop, int block)
 {
 	if (loop->evfd >= 0) {
 		/* Cleared before looking: what arrives after this read signals it again. */
 		uint64_t v;
 		(void)!read(loop->evfd, &v, sizeof(v));
 	}
-	int n = urs__ready_run(loop);
+	int n = urs__posts_run(loop);
+	n += urs__ready_run(loop);
 	if (loop->deadlines.n)
 		n += urs__heap_expire(loop, urs__now_ns());
 	n += urs__ready_run(loop);
 	if (n)
-		block = false;
-	if (block && !loop->be->can_wake(loop)) {
+		block = 0;
+	if (block == 1 && !loop->be->can_wake(loop)) {
 		if (!loop->active) {
-			block = false;
+			block = 0;
 		} else if (!loop->deadlines.n) {
 			loop->stats.stalls++;
 			return -ENOBUFS;
 		}
 	}
-	int reaped = loop->be->wait(loop, block, urs__heap_next(loop));
+	int reaped = loop->be->wait(loop, block != 0, urs__heap_next(loop));
 	if (reaped < 0)
 		return reaped;
 	loop->last_reaped = (unsigned)reaped;
 	n += reaped;
 	if (loop->deadlines.n)
 		n += urs__heap_expire(loop, urs__now_ns());
+	n += urs__posts_run(loop);
 	n += urs__ready_run(loop);
 	urs__sock_reap_dead(loop);
 	return n;
@@ -151,28 +159,36 @@ int urs__loop_turn(urs_loop *loop, bool block)
 
 URS_API int urs_loop_run(urs_loop *loop, urs_run_mode mode)
 {
-	if (!loop || (unsigned)mode > URS_RUN_NOWAIT)
+	if (!loop || (unsigned)mode > URS_RUN_UNTIL_STOP)
 		return -EINVAL;
+	if (!urs__mine(loop))
+		return -EXDEV;
 	if (loop->depth)
 		return -EDEADLK;
-	bool stopped = loop->stop; /* urs_loop_stop before the run: one look, then return */
+	/* urs_loop_stop before the run: one look, then return. */
+	bool stopped = atomic_load(&loop->stop);
 	int handled = 0;
 	for (;;) {
 		bool pending = loop->active || loop->ready;
 		if (mode == URS_RUN_UNTIL_IDLE && !pending)
 			break;
-		int ret = urs__loop_turn(loop, mode != URS_RUN_NOWAIT && pending && !stopped);
+		int block = stopped || mode == URS_RUN_NOWAIT ? 0
+			    : mode == URS_RUN_UNTIL_STOP       ? 2
+			    : pending                          ? 1
+							       : 0;
+		int ret = urs__loop_turn(loop, block);
 		if (ret < 0) {
-			loop->stop = false;
+			atomic_store(&loop->stop, false);
 			return ret;
 		}
 		handled += ret;
-		/* ONCE is one turn: a signal that interrupted the wait returns to the caller,
-		 * who may have a flag to look at. */
-		if (mode != URS_RUN_UNTIL_IDLE || loop->stop || stopped)
+		/* ONCE is one turn: a signal or a wake that ended the wait returns to the
+		 * caller, who may have a flag to look at. */
+		if (mode == URS_RUN_ONCE || mode == URS_RUN_NOWAIT || stopped ||
+		    atomic_load(&loop->stop))
 			break;
 	}
-	loop->stop = false;
+	atomic_store(&loop->stop, false);
 	/* What the callbacks started goes to the kernel before the caller sleeps elsewhere
 	 * (a host loop polling urs_loop_fd would otherwise never hear of it). */
 	loop->be->flush(loop);
@@ -184,7 +200,7 @@ URS_API int urs_loop_run(urs_loop *loop, urs_run_mode mode)
 static void drain(urs_loop *loop)
 {
 	while (loop->active || loop->ready || loop->be->can_wake(loop)) {
-		if (urs__loop_turn(loop, true) < 0)
+		if (urs__loop_turn(loop, 1) < 0)
 			break;
 	}
 }
@@ -193,8 +209,13 @@ URS_API int urs_loop_free(urs_loop *loop)
 {
 	if (!loop)
 		return 0;
+	if (!urs__mine(loop))
+		return -EXDEV;
 	if (loop->depth)
 		return -EDEADLK;
+	/* What other threads posted runs first: a post is never lost. */
+	atomic_store(&loop->wake_pending, true);
+	urs__posts_run(loop);
 	loop->tearing_down = true;
 	/* Every socket closes at once and every op is cancelled; each future resolves
 	 * (callbacks see -ECANCELED and may free what they own). */
@@ -225,6 +246,7 @@ URS_API int urs_loop_free(urs_loop *loop)
 	loop->be->fini(loop);
 	if (loop->evfd >= 0)
 		close(loop->evfd);
+	urs__posts_fini(loop);
 	urs__heap_free(loop);
 	urs__pool_free(loop);
 	if (lent) {

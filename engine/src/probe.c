@@ -20,7 +20,7 @@ static const struct {
 	{ URS_FEAT_ACCEPT_MULTI, "accept_multi" },   { URS_FEAT_RECV_MULTI, "recv_multi" },
 	{ URS_FEAT_OP_SOCKET, "op_socket" },         { URS_FEAT_OP_BIND, "op_bind" },
 	{ URS_FEAT_OP_LISTEN, "op_listen" },         { URS_FEAT_NODROP, "nodrop" },
-	{ URS_FEAT_MIN_WAIT, "min_wait" },
+	{ URS_FEAT_MIN_WAIT, "min_wait" },         { URS_FEAT_MSG_RING, "msg_ring" },
 };
 
 int urs__ring_setup(urs_loop *loop, const urs_loop_opts *opts)
@@ -73,6 +73,8 @@ int urs__ring_setup(urs_loop *loop, const urs_loop_opts *opts)
 			loop->features |= URS_FEAT_OP_BIND;
 		if (io_uring_opcode_supported(probe, IORING_OP_LISTEN))
 			loop->features |= URS_FEAT_OP_LISTEN;
+		if (io_uring_opcode_supported(probe, IORING_OP_MSG_RING))
+			loop->features |= URS_FEAT_MSG_RING;
 		/* Candidates, confirmed by trying: buffer rings at registration (buf.c),
 		 * multishot in urs__probe_multishot. */
 		loop->features |= URS_FEAT_BUF_RING | URS_FEAT_ACCEPT_MULTI | URS_FEAT_RECV_MULTI;

@@ -6,6 +6,7 @@
  * and urs_sock_free was called (and no FILE from urs_makefile still uses it). */
 #include "internal.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,6 +47,8 @@ int urs__sock_check(const urs_sock *s)
 		return -EINVAL;
 	if (!s->loop || s->state != SOCK_OPEN)
 		return -EBADF;
+	if (!urs__mine(s->loop))
+		return -EXDEV; /* a socket belongs to its loop's thread */
 	return 0;
 }
 
@@ -217,6 +220,8 @@ URS_API void urs_sock_free(urs_sock *s)
 {
 	if (!s)
 		return;
+	if (s->loop && !urs__mine(s->loop))
+		return; /* from another thread: nothing is touched (post it to the loop's thread) */
 	if (!s->loop) { /* a husk its loop left behind */
 		s->free_asked = true;
 		if (!s->files)
@@ -226,6 +231,7 @@ URS_API void urs_sock_free(urs_sock *s)
 	if (s->free_asked)
 		return;
 	s->free_asked = true;
+	s->wm_cb = NULL;
 	/* No callback on s runs after this: results of its pending ops are dropped (buffers
 	 * back to the loop, accepted sockets closed). An awaiter still gets its result, and a
 	 * close callback set with urs_then(urs_close(s)) still runs. */
@@ -237,6 +243,28 @@ URS_API void urs_sock_free(urs_sock *s)
 		urs_detach(f);
 	}
 	maybe_bury(s);
+}
+
+void urs__sock_give_away(urs_sock *s)
+{
+	urs_loop *loop = s->loop;
+	if (loop->be->sock_detach)
+		loop->be->sock_detach(s);
+	s->fd = -1;
+	s->state = SOCK_CLOSED;
+	s->free_asked = true;
+	loop->stats.socks_open--;
+	maybe_bury(s);
+}
+
+void urs__sock_adopted(urs_sock *s)
+{
+	if (s->loop->be != &urs__be_uring)
+		return;
+	/* O_NONBLOCK on a ring-driven fd makes io_uring answer -EAGAIN instead of waiting. */
+	int fl = fcntl(s->fd, F_GETFL);
+	if (fl >= 0 && (fl & O_NONBLOCK))
+		fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK);
 }
 
 /* A FILE from urs_makefile let go of s. */

@@ -26,6 +26,8 @@ URS_API int urs_socket(urs_loop *loop, int family, int type, int proto, urs_sock
 	if (!loop || !out)
 		return -EINVAL;
 	*out = NULL;
+	if (!urs__mine(loop))
+		return -EXDEV;
 	if (type & SOCK_NONBLOCK)
 		return -EINVAL; /* ring-driven fds stay blocking: use urs_setblocking */
 	int base = type & ~SOCK_CLOEXEC;
@@ -47,6 +49,8 @@ URS_API int urs_sock_adopt(urs_loop *loop, int fd, urs_sock **out)
 	if (!loop || !out || fd < 0)
 		return -EINVAL;
 	*out = NULL;
+	if (!urs__mine(loop))
+		return -EXDEV;
 	int family, type, proto;
 	socklen_t l = sizeof(int);
 	int ret = urs__sys(getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &l));
@@ -58,13 +62,12 @@ URS_API int urs_sock_adopt(urs_loop *loop, int fd, urs_sock **out)
 		ret = urs__sys(getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l));
 	if (ret < 0)
 		return ret;
-	/* O_NONBLOCK on a ring-driven fd makes io_uring answer -EAGAIN instead of waiting. */
-	int fl = fcntl(fd, F_GETFL);
-	if (fl >= 0 && (fl & O_NONBLOCK))
-		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 	int err = 0;
 	*out = urs__sock_new(loop, fd, family, type, proto, &err);
-	return *out ? 0 : err; /* on failure the fd stays the caller's */
+	if (!*out)
+		return err; /* on failure the fd stays the caller's */
+	urs__sock_adopted(*out);
+	return 0;
 }
 
 URS_API int urs_socketpair(urs_loop *loop, int type, urs_sock *out[2])
@@ -72,6 +75,8 @@ URS_API int urs_socketpair(urs_loop *loop, int type, urs_sock *out[2])
 	if (!loop || !out || (type & SOCK_NONBLOCK))
 		return -EINVAL;
 	out[0] = out[1] = NULL;
+	if (!urs__mine(loop))
+		return -EXDEV;
 	int fds[2];
 	int base = type & ~SOCK_CLOEXEC;
 	int ret = urs__sys(socketpair(AF_UNIX, base | SOCK_CLOEXEC, 0, fds));

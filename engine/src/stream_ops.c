@@ -15,6 +15,79 @@ enum { SEND_CHUNK = 1 << 30 };
 
 /* ---------------------------------------------------------------- the ordered queue */
 
+/* ---------------------------------------------------------------- backpressure */
+
+/* A crossing is reported from the loop's turn, never inside the call that caused it. */
+static void wm_check(urs_sock *s)
+{
+	if (!s->wm_cb || s->wm_listed || s->state != SOCK_OPEN)
+		return;
+	if ((!s->wm_over && s->queued > s->wm_high) || (s->wm_over && s->queued <= s->wm_low)) {
+		s->wm_listed = true;
+		s->wm_next = s->loop->wm_list;
+		s->loop->wm_list = s;
+	}
+}
+
+int urs__wm_run(urs_loop *loop)
+{
+	int n = 0;
+	while (loop->wm_list) {
+		urs_sock *s = loop->wm_list;
+		loop->wm_list = s->wm_next;
+		s->wm_listed = false;
+		if (!s->wm_cb || s->dead || s->state != SOCK_OPEN)
+			continue;
+		bool over = s->queued > s->wm_high ? true : s->queued <= s->wm_low ? false : s->wm_over;
+		if (over == s->wm_over)
+			continue;
+		s->wm_over = over;
+		urs_result r;
+		memset(&r, 0, sizeof(r));
+		r.buf.id = URS_BUF_NONE;
+		r.flags = URS_RES_MORE;
+		r.res = over;
+		r.sent = s->queued;
+		loop->depth++;
+		s->wm_cb(&r, s->wm_user);
+		loop->depth--;
+		n++;
+	}
+	return n;
+}
+
+URS_API size_t urs_sock_queued(const urs_sock *s)
+{
+	return s && s->loop ? s->queued : 0;
+}
+
+URS_API int urs_sock_watermarks(urs_sock *s, size_t high, size_t low, urs_cb cb, void *user)
+{
+	int ret = urs__sock_check(s);
+	if (ret < 0)
+		return ret;
+	if (high && (!cb || low > high))
+		return -EINVAL;
+	s->wm_high = high;
+	s->wm_low = low;
+	s->wm_cb = high ? cb : NULL;
+	s->wm_user = user;
+	s->wm_over = false;
+	wm_check(s);
+	return 0;
+}
+
+void urs__ordered_sent(struct urs_op *op, int res)
+{
+	if (res <= 0 || !(op->flags & OPF_COUNTED))
+		return;
+	urs_sock *s = op->sock;
+	s->queued -= (size_t)res;
+	wm_check(s);
+}
+
+/* ---------------------------------------------------------------- the ordered queue */
+
 bool urs__ordered_start(struct urs_op *op)
 {
 	urs_sock *s = op->sock;
@@ -23,6 +96,11 @@ bool urs__ordered_start(struct urs_op *op)
 	if (s->torn) {
 		urs__op_decide(op, -EPIPE); /* nothing may follow a cut message */
 		return false;
+	}
+	if (op->len > op->done) {
+		op->flags |= OPF_COUNTED;
+		s->queued += op->len - op->done;
+		wm_check(s);
 	}
 	if (!s->send_head) {
 		s->send_head = op;
@@ -46,6 +124,11 @@ void urs__ordered_decided(struct urs_op *op)
 		return;
 	bool head = s->send_head == op;
 	bool whole = op->res >= 0 && op->done == op->len;
+	if (op->flags & OPF_COUNTED) {
+		op->flags &= ~OPF_COUNTED;
+		s->queued -= op->len - op->done; /* what never went */
+		wm_check(s);
+	}
 	if (!whole) {
 		/* A plain send's count says where it stopped; a sendall's cut is a hole. */
 		if (op->done > 0 && op->kind != OPK_SEND)
@@ -300,6 +383,7 @@ static enum op_next send_complete(struct urs_op *op, int res, unsigned cflags)
 	(void)cflags;
 	if (res > 0)
 		op->done += (size_t)res;
+	urs__ordered_sent(op, res);
 	bool blocking_stream = op->sock->type == SOCK_STREAM && !urs__op_nonblocking(op);
 	if (res > 0 && op->done < op->len && blocking_stream &&
 	    !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT)))
@@ -315,6 +399,7 @@ static enum op_next sendall_complete(struct urs_op *op, int res, unsigned cflags
 	(void)cflags;
 	if (res > 0)
 		op->done += (size_t)res;
+	urs__ordered_sent(op, res);
 	if (op->done == op->len) {
 		op->res = 0;
 		return NEXT_DECIDE;

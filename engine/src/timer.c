@@ -181,6 +181,8 @@ URS_API urs_future urs_sleep(urs_loop *loop, double seconds)
 {
 	if (!loop || isnan(seconds) || seconds < 0)
 		return urs__future_err(-EINVAL);
+	if (!urs__mine(loop))
+		return urs__future_err(-EXDEV);
 	if (seconds > 9.2e9)
 		seconds = 9.2e9;
 	struct urs_op *op;

@@ -91,9 +91,25 @@ static void ring_flush(urs_loop *loop)
 	}
 }
 
+/* Anything of the user's in the kernel or waiting to go (the loop's own listener on its
+ * wake eventfd does not count: it keeps no op pending). */
 static bool ring_can_wake(const urs_loop *loop)
 {
-	return loop->inflight || loop->backlog.n || loop->ncancels;
+	return loop->inflight > loop->inflight_own || loop->backlog.n || loop->ncancels;
+}
+
+/* A read of the wake eventfd: it completes when another thread posts, wakes or stops. */
+static int ring_arm_wake(urs_loop *loop)
+{
+	struct io_uring_sqe *sqe = urs__sqe(loop, 1);
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_read(sqe, loop->wake_fd, &loop->wake_val, sizeof(loop->wake_val), 0);
+	sqe->user_data = urs__ud_loop(UD_LOOP_WAKE_READ);
+	loop->inflight++;
+	loop->inflight_own++;
+	loop->wake_armed = true;
+	return 0;
 }
 
 static int ring_reap(urs_loop *loop);
@@ -170,6 +186,8 @@ static void ring_submit(struct urs_op *op)
 	}
 }
 
+static int ring_arm_wake(urs_loop *loop);
+
 /* Every request before the recovery barrier has completed: an op still waiting for a CQE
  * lost it. Its outcome is unknown; say so instead of waiting. While recovering nothing new
  * enters the kernel (submissions wait in the backlog), so deciding one op cannot put
@@ -187,27 +205,43 @@ static void barrier_passed(urs_loop *loop)
 		}
 	loop->recovering = false;
 	loop->inflight = 0;
+	loop->inflight_own = 0;
 	urs__buf_rebuild(loop);
+	ring_arm_wake(loop);
 }
 
 /* A CQE: user_data = {generation, index, part}. A stale one (its op is gone or moved on)
- * is counted and ignored. */
-static void dispatch(urs_loop *loop, uint64_t ud, int res, uint32_t cflags)
+ * is counted and ignored. Returns 1 for an op's CQE, 0 for the loop's own. */
+static int dispatch(urs_loop *loop, uint64_t ud, int res, uint32_t cflags)
 {
 	unsigned part = ud & 3;
 	if (!(cflags & IORING_CQE_F_MORE))
 		loop->inflight--;
 	if (part == UD_LOOP) {
-		if ((ud >> 2) == UD_LOOP_BARRIER)
+		switch (ud >> 2) {
+		case UD_LOOP_BARRIER:
 			barrier_passed(loop);
-		return;
+			break;
+		case UD_LOOP_WAKE_READ: /* the wake eventfd was written: listen again */
+			loop->inflight_own--;
+			loop->woken = true;
+			if (!loop->recovering && !loop->tearing_down)
+				ring_arm_wake(loop);
+			break;
+		case UD_LOOP_WAKE_MSG: /* another loop's IORING_OP_MSG_RING */
+			loop->inflight++; /* it was never counted as owed */
+			loop->woken = true;
+			break;
+		}
+		return 0;
 	}
 	struct urs_op *op = urs__op_at(loop, (uint32_t)(ud >> 2) & 0x3fffffff);
 	if (!op || op->state != OP_KERNEL || op->gen != (int32_t)(ud >> 32) || !op->kpending) {
 		loop->stats.stale_cqes++;
-		return;
+		return 0;
 	}
 	urs__op_complete(op, part, res, cflags);
+	return 1;
 }
 
 /* A batched wait (6.12): up to want completions, but back batch_wait_us after the first.
@@ -313,9 +347,8 @@ static int ring_reap(urs_loop *loop)
 				loop->fault_badr = true;
 				continue;
 			}
-			dispatch(loop, ud[i], res[i], fl[i]);
+			total += dispatch(loop, ud[i], res[i], fl[i]);
 		}
-		total += (int)n;
 		loop->stats.cqes += n;
 		if (n < CQE_BATCH)
 			break;
@@ -374,6 +407,8 @@ const struct urs_backend urs__be_uring = {
 	.wait = ring_wait,
 	.can_wake = ring_can_wake,
 	.flush = ring_submit_now,
+	.arm_wake = ring_arm_wake,
+	.sock_detach = NULL,
 	.fd = ring_fd,
 	.fini = ring_fini,
 };
