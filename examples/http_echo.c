@@ -35,21 +35,33 @@ enum { TICK_MS = 250 };
 
 struct worker;
 
+/* A batch of responses handed to one sendall; reused once sent (no malloc per request in
+ * steady state). */
+struct out {
+	struct conn *c;
+	struct http_buf b;
+	urs_future tx;
+	struct out *next;
+};
+
 struct conn {
 	struct worker *w;
 	urs_sock *s;
 	struct http_conn h;
-	struct http_buf sending;   /* the bytes of the send in flight */
+	struct out *sending, *sending_tail; /* the sends in flight, in order */
+	struct out *spare;                  /* sent batches, for the next ones */
+	unsigned nsending, nspare;
 	struct http_buf unparsed;  /* received while reading is paused (reading_pause) */
-	urs_future rx, tx;
+	urs_future rx;
 	bool rx_live, rx_cancelled, rx_paused, rx_ended;
-	bool send_busy, closing, lingering, aborted, close_started;
+	bool closing, lingering, aborted, close_started;
 	double last_active, send_started, linger_started;
 	struct conn *prev, *next;
 };
 
 struct worker {
 	int id;
+	atomic_int nconns;  /* its connections (least-loaded distribution reads it) */
 	urs_loop *loop;
 	urs_sock *l;
 	urs_addr addr;
@@ -66,6 +78,13 @@ struct worker {
 
 static struct http_limits limits;
 static atomic_int stopping;
+/* How connections reach the loops: each loop's own SO_REUSEPORT listener (the kernel
+ * spreads them), or one acceptor loop handing each to a loop, in turn or to the one with
+ * the fewest (urs_sock_handoff). */
+enum { DIST_REUSEPORT, DIST_ROUND_ROBIN, DIST_LEAST_LOADED };
+static int distribute = DIST_REUSEPORT;
+static struct worker *workers;
+static int nworkers;
 static unsigned buf_count = 4096, buf_size = 16384;
 
 static double clock_now(void)
@@ -81,6 +100,7 @@ static void on_closed(urs_result *r, void *user)
 	struct conn *c = user;
 	struct worker *w = c->w;
 	(void)r;
+	atomic_fetch_sub(&w->nconns, 1);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -88,7 +108,11 @@ static void on_closed(urs_result *r, void *user)
 	if (c->next)
 		c->next->prev = c->prev;
 	http_conn_free(&c->h);
-	free(c->sending.data);
+	for (struct out *o = c->spare, *n; o; o = n) {
+		n = o->next;
+		free(o->b.data);
+		free(o);
+	}
 	free(c->unparsed.data);
 	urs_sock_free(c->s);
 	free(c);
@@ -108,7 +132,7 @@ static void rx_cancel(struct conn *c)
  * reset that can destroy the response before the client reads it. */
 static void conn_maybe_done(struct conn *c)
 {
-	if (!c->closing || c->send_busy || c->h.out.len)
+	if (!c->closing || c->nsending || c->h.out.len)
 		return;
 	if (!c->rx_live) {
 		if (!c->close_started) {
@@ -137,15 +161,15 @@ static void conn_close_soon(struct conn *c)
 static void flush(struct conn *c);
 static void on_chunk(urs_result *r, void *user);
 
-/* Parses and answers what it can of data; returns the bytes consumed, fewer than len when
- * a response waits behind a busy send (see reading_pause). */
+/* Parses and answers what it can of data; returns the bytes consumed, fewer than len once
+ * max_output bytes of responses wait in the socket's send queue (see reading_pause). */
 static size_t conn_parse(struct conn *c, const char *data, size_t len)
 {
 	size_t done = 0;
 	while (done < len && !c->closing && !http_conn_closing(&c->h)) {
 		done += http_conn_feed(&c->h, data + done, len - done, c->w->now);
 		flush(c);
-		if (c->send_busy && c->h.out.len >= limits.max_output)
+		if (urs_sock_queued(c->s) >= limits.max_output)
 			break;
 	}
 	return done;
@@ -160,12 +184,12 @@ static void reading_start(struct conn *c)
 		c->rx_ended = true;
 }
 
-/* Backpressure, decided here and only here: once limits.max_output bytes of responses wait
- * behind a send the client is slow to take, the core stops parsing and the connection stops
- * reading: its receive stream is cancelled, what the stream still delivers is kept in
- * c->unparsed, and reading resumes once the send completes. The memory a connection holds is
- * then bounded by max_output, two responses and the chunks in flight. When the engine gets
- * its own backpressure API, these two functions are what changes. */
+/* Backpressure, on the engine's water marks (urs_sock_watermarks, set in on_conn): once
+ * limits.max_output bytes of responses wait in the socket's send queue for a client that
+ * is slow to take them, parsing stops (conn_parse) and the connection stops reading: its
+ * receive stream is cancelled and what it still delivers is kept in c->unparsed; at a
+ * quarter of that the rest is parsed and reading resumes. The memory a connection holds is
+ * then bounded by max_output, a response and the chunks in flight. */
 static void reading_pause(struct conn *c)
 {
 	if (!c->rx_paused) {
@@ -183,42 +207,91 @@ static void reading_resume(struct conn *c)
 		reading_start(c); /* else the cancelled stream's last callback restarts it */
 }
 
-static void on_sent(urs_result *r, void *user)
+/* Parses what was kept while reading was paused, as far as the send queue allows. */
+static void parse_unparsed(struct conn *c)
+{
+	if (!c->unparsed.len || c->closing)
+		return;
+	size_t done = conn_parse(c, c->unparsed.data, c->unparsed.len);
+	memmove(c->unparsed.data, c->unparsed.data + done, c->unparsed.len - done);
+	c->unparsed.len -= done;
+}
+
+/* The send queue's water marks: over max_output, stop reading; back at a quarter of it,
+ * parse what was kept and read again. */
+static void on_mark(urs_result *r, void *user)
 {
 	struct conn *c = user;
-	c->send_busy = false;
-	c->sending.len = 0;
-	c->last_active = c->w->now;
-	if (r->res < 0) {
-		c->h.out.len = 0;
-		c->closing = true;
-	} else if (c->unparsed.len) {
-		size_t done = conn_parse(c, c->unparsed.data, c->unparsed.len);
-		memmove(c->unparsed.data, c->unparsed.data + done, c->unparsed.len - done);
-		c->unparsed.len -= done;
+	if (r->res == 1) {
+		reading_pause(c);
+		return;
 	}
-	flush(c);
+	parse_unparsed(c);
 	reading_resume(c);
 	if (http_conn_closing(&c->h) || (c->rx_ended && !c->unparsed.len))
 		c->closing = true;
 	conn_maybe_done(c);
 }
 
-/* Sends what the protocol produced: one sendall at a time per connection, the next batch
- * of pipelined responses collecting meanwhile in the other buffer. */
+/* A batch went (sends resolve in order: it is the oldest in flight). */
+static void on_sent(urs_result *r, void *user)
+{
+	struct out *o = user;
+	struct conn *c = o->c;
+	c->sending = o->next;
+	if (!c->sending)
+		c->sending_tail = NULL;
+	c->nsending--;
+	o->b.len = 0;
+	if (c->nspare < 2) {
+		o->next = c->spare;
+		c->spare = o;
+		c->nspare++;
+	} else {
+		free(o->b.data);
+		free(o);
+	}
+	c->last_active = c->send_started = c->w->now;
+	if (r->res < 0) {
+		c->h.out.len = 0;
+		c->closing = true;
+	}
+	if (http_conn_closing(&c->h) || (c->rx_ended && !c->unparsed.len))
+		c->closing = true;
+	conn_maybe_done(c);
+}
+
+/* Sends what the protocol produced as one sendall; several may be queued on the socket (the
+ * engine keeps them in order), their bytes counted by its water marks. */
 static void flush(struct conn *c)
 {
-	if (c->send_busy || !c->h.out.len)
+	if (!c->h.out.len)
 		return;
-	http_conn_take_output(&c->h, &c->sending);
-	c->tx = urs_sendall(c->s, c->sending.data, c->sending.len, 0);
-	if (urs_then(c->tx, on_sent, c) < 0) {
-		c->sending.len = 0;
+	struct out *o = c->spare;
+	if (o) {
+		c->spare = o->next;
+		c->nspare--;
+	} else if (!(o = calloc(1, sizeof(*o)))) {
 		c->closing = true;
 		return;
 	}
-	c->send_busy = true;
-	c->send_started = c->w->now;
+	o->c = c;
+	o->next = NULL;
+	http_conn_take_output(&c->h, &o->b);
+	o->tx = urs_sendall(c->s, o->b.data, o->b.len, 0);
+	if (urs_then(o->tx, on_sent, o) < 0) {
+		free(o->b.data);
+		free(o);
+		c->closing = true;
+		return;
+	}
+	if (c->sending_tail)
+		c->sending_tail->next = o;
+	else
+		c->sending = o;
+	c->sending_tail = o;
+	if (!c->nsending++)
+		c->send_started = c->w->now;
 }
 
 /* The client has not taken a send within send_timeout: reset the connection (SO_LINGER 0)
@@ -228,7 +301,8 @@ static void conn_abort(struct conn *c)
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	urs_setsockopt(c->s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	c->aborted = c->closing = true;
-	urs_cancel(c->tx); /* on_sent sees -ECANCELED and the connection goes */
+	if (c->sending)
+		urs_cancel(c->sending->tx); /* the oldest: it fails, those behind it -EPIPE */
 }
 
 static void on_chunk(urs_result *r, void *user)
@@ -278,22 +352,22 @@ out:
 	conn_maybe_done(c);
 }
 
-static void on_conn(urs_result *r, void *user)
+/* A connection this loop serves, from its own accept or handed over by the acceptor. */
+static void conn_adopt(struct worker *w, urs_sock *sock)
 {
-	struct worker *w = user;
-	if (!(r->flags & URS_RES_MORE) || r->res < 0)
-		return; /* the stream ended, or -EMFILE: accepting resumes by itself */
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c) {
-		urs_sock_free(r->sock);
+		urs_sock_free(sock);
 		return;
 	}
+	atomic_fetch_add(&w->nconns, 1);
 	c->w = w;
-	c->s = r->sock;
+	c->s = sock;
 	c->last_active = w->now;
 	http_conn_init(&c->h, &limits);
 	int one = 1;
 	urs_setsockopt(c->s, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
+	urs_sock_watermarks(c->s, limits.max_output, limits.max_output / 4, on_mark, c);
 	c->next = w->conns;
 	if (w->conns)
 		w->conns->prev = c;
@@ -301,6 +375,43 @@ static void on_conn(urs_result *r, void *user)
 	reading_start(c);
 	if (!c->rx_live)
 		conn_close_soon(c);
+}
+
+/* On the receiving loop's thread: a connection the acceptor handed over. */
+static void on_handed(urs_result *r, void *user)
+{
+	struct worker *w = user;
+	if (r->res < 0 || !r->sock)
+		return;
+	if (w->stopped)
+		urs_sock_free(r->sock);
+	else
+		conn_adopt(w, r->sock);
+}
+
+static struct worker *pick(struct worker *self)
+{
+	static _Thread_local unsigned next;
+	if (distribute == DIST_ROUND_ROBIN)
+		return &workers[next++ % (unsigned)nworkers];
+	struct worker *best = self;
+	for (int i = 0; i < nworkers; i++)
+		if (atomic_load(&workers[i].nconns) < atomic_load(&best->nconns))
+			best = &workers[i];
+	return best;
+}
+
+static void on_conn(urs_result *r, void *user)
+{
+	struct worker *w = user;
+	if (!(r->flags & URS_RES_MORE) || r->res < 0)
+		return; /* the stream ended, or -EMFILE: accepting resumes by itself */
+	struct worker *to = distribute == DIST_REUSEPORT ? w : pick(w);
+	if (to == w) {
+		conn_adopt(w, r->sock);
+	} else if (urs_sock_handoff(r->sock, to->loop, on_handed, to) < 0) {
+		conn_adopt(w, r->sock); /* could not move it: serve it here */
+	}
 }
 
 /* The one timer of a loop: the clock, the deadlines of every connection (send, linger,
@@ -312,12 +423,12 @@ static void on_tick(urs_result *r, void *user)
 	w->now = clock_now();
 	for (struct conn *c = w->conns, *next; c; c = next) {
 		next = c->next;
-		if (c->send_busy && !c->aborted && w->now - c->send_started > limits.send_timeout) {
+		if (c->nsending && !c->aborted && w->now - c->send_started > limits.send_timeout) {
 			conn_abort(c);
 			continue;
 		}
 		if (c->lingering) {
-			if (w->now - c->linger_started > limits.linger_timeout || atomic_load(&stopping))
+			if (w->now - c->linger_started > limits.linger_timeout || w->stopped)
 				rx_cancel(c);
 			continue;
 		}
@@ -326,23 +437,36 @@ static void on_tick(urs_result *r, void *user)
 		if (http_conn_check_deadline(&c->h, w->now)) {
 			flush(c);
 			conn_close_soon(c);
-		} else if (http_conn_idle(&c->h) && !c->send_busy && !c->unparsed.len &&
+		} else if (http_conn_idle(&c->h) && !c->nsending && !c->unparsed.len &&
 			   w->now - c->last_active > limits.idle_timeout) {
 			conn_close_soon(c); /* between requests: closed without a response */
 		}
 	}
-	if (atomic_load(&stopping) && !w->stopped) {
-		w->stopped = true;
+	if (!w->stopped || w->conns)
+		urs_then(urs_sleep(w->loop, TICK_MS / 1000.0), on_tick, w);
+}
+
+/* Posted by the main thread on SIGINT/SIGTERM (urs_loop_post wakes the loop at once): stop
+ * accepting; responses in flight are still sent, then each connection closes. */
+static void begin_stop(urs_loop *loop, void *arg)
+{
+	struct worker *w = arg;
+	(void)loop;
+	if (w->stopped)
+		return;
+	w->stopped = true;
+	if (w->l) {
 		urs_cancel(w->acc);
 		urs_sock_free(w->l);
 		w->l = NULL;
-		for (struct conn *c = w->conns, *next; c; c = next) {
-			next = c->next;
-			conn_close_soon(c); /* responses in flight are still sent */
-		}
 	}
-	if (!w->stopped || w->conns)
-		urs_then(urs_sleep(w->loop, TICK_MS / 1000.0), on_tick, w);
+	for (struct conn *c = w->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->lingering)
+			rx_cancel(c);
+		else
+			conn_close_soon(c);
+	}
 }
 
 /* Sets up the loop and its listener; on failure w->failed names the call that failed. */
@@ -355,6 +479,8 @@ static int worker_listen(struct worker *w)
 		w->failed = "urs_loop_new";
 		return ret;
 	}
+	if (distribute != DIST_REUSEPORT && w->id > 0)
+		return 0; /* the acceptor (loop 0) hands connections over */
 	if ((ret = urs_socket(w->loop, w->addr.u.sa.sa_family, SOCK_STREAM, 0, &w->l)) < 0)
 		w->failed = "socket";
 	else if ((ret = urs_setsockopt(w->l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) < 0)
@@ -381,7 +507,8 @@ static void *worker_main(void *arg)
 		return NULL;
 	}
 	w->now = clock_now();
-	w->acc = urs_accept_stream(w->l, on_conn, w);
+	if (w->l)
+		w->acc = urs_accept_stream(w->l, on_conn, w);
 	urs_then(urs_sleep(w->loop, TICK_MS / 1000.0), on_tick, w);
 	urs_loop_run(w->loop, URS_RUN_UNTIL_IDLE); /* every connection's close callback ran */
 	urs_loop_stats st;
@@ -395,7 +522,10 @@ static void usage(const char *argv0, FILE *f)
 {
 	fprintf(f,
 		"usage: %s [ADDRESS] [options]     ADDRESS: 127.0.0.1:8080 (default), [::1]:0 ...\n"
-		"  -t, --threads N          loops, one per thread, each with a SO_REUSEPORT listener (1)\n"
+		"  -t, --threads N          loops, one per thread (1)\n"
+		"      --accept HOW         how connections reach the loops: reuseport (each loop\n"
+		"                           listens, the kernel spreads them), roundrobin or\n"
+		"                           leastloaded (loop 0 accepts and hands each over)\n"
 		"      --max-target N       request-target bytes, else 414 (8192)\n"
 		"      --max-header-bytes N header field names + values, else 431 (8192)\n"
 		"      --max-headers N      header fields, else 431 (100)\n"
@@ -463,6 +593,7 @@ int main(int argc, char **argv)
 		{ "body-timeout", required_argument, 0, 11 },
 		{ "send-timeout", required_argument, 0, 12 },
 		{ "linger-timeout", required_argument, 0, 13 },
+		{ "accept", required_argument, 0, 14 },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -493,6 +624,19 @@ int main(int argc, char **argv)
 		case 11: ok = opt_seconds(name, optarg, 0.001, DAY, &limits.body_timeout); break;
 		case 12: ok = opt_seconds(name, optarg, 0.001, DAY, &limits.send_timeout); break;
 		case 13: ok = opt_seconds(name, optarg, 0, 3600, &limits.linger_timeout); break;
+		case 14:
+			if (!strcmp(optarg, "reuseport"))
+				distribute = DIST_REUSEPORT;
+			else if (!strcmp(optarg, "roundrobin"))
+				distribute = DIST_ROUND_ROBIN;
+			else if (!strcmp(optarg, "leastloaded"))
+				distribute = DIST_LEAST_LOADED;
+			else {
+				fprintf(stderr, "http_echo: --accept '%s': expected reuseport, "
+						"roundrobin or leastloaded\n", optarg);
+				ok = false;
+			}
+			break;
 		case 'h': usage(argv[0], stdout); return 0;
 		default: usage(argv[0], stderr); return 2;
 		}
@@ -520,9 +664,14 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN); /* ursock never raises it; nor should anything else here */
 
 	struct worker *ws = calloc((size_t)threads, sizeof(*ws));
-	for (int i = 0; i < (int)threads; i++) {
+	workers = ws;
+	nworkers = (int)threads;
+	/* With an acceptor, loop 0 (the one that accepts) starts last, once every loop it may
+	 * hand a connection to exists; with SO_REUSEPORT, loop 0 first picks the port. */
+	for (int n = 0; n < (int)threads; n++) {
+		int i = distribute == DIST_REUSEPORT ? n : (int)threads - 1 - n;
 		ws[i].id = i;
-		ws[i].addr = i ? ws[0].addr : addr; /* the first one picks the port */
+		ws[i].addr = i && distribute == DIST_REUSEPORT ? ws[0].addr : addr;
 		sem_init(&ws[i].ready, 0, 0);
 		pthread_create(&ws[i].th, NULL, worker_main, &ws[i]);
 		sem_wait(&ws[i].ready);
@@ -536,9 +685,13 @@ int main(int argc, char **argv)
 					strerror(e));
 			else
 				fprintf(stderr, "http_echo: urs_loop_new: %s\n", strerror(e));
-			atomic_store(&stopping, 1); /* the loops started before stop at their tick */
-			for (int k = 0; k <= i; k++)
-				pthread_join(ws[k].th, NULL);
+			atomic_store(&stopping, 1);
+			for (int k = 0; k < (int)threads; k++)
+				if (ws[k].loop && k != i)
+					urs_loop_post(ws[k].loop, begin_stop, &ws[k]);
+			for (int k = 0; k < (int)threads; k++)
+				if (ws[k].loop || k == i)
+					pthread_join(ws[k].th, NULL);
 			free(ws);
 			return 1;
 		}
@@ -551,6 +704,8 @@ int main(int argc, char **argv)
 	int sig;
 	sigwait(&set, &sig);
 	atomic_store(&stopping, 1);
+	for (int i = 0; i < (int)threads; i++)
+		urs_loop_post(ws[i].loop, begin_stop, &ws[i]);
 	unsigned long long enters = 0;
 	for (int i = 0; i < (int)threads; i++) {
 		pthread_join(ws[i].th, NULL);

@@ -27,8 +27,16 @@ struct conn {
 	urs_buf *held;        /* buffers being sent back, oldest first (a ring of cap entries) */
 	uint32_t head, n, cap;
 	bool closing;
+	bool paused;          /* over the high water mark: not reading (see on_mark) */
+	bool rx_live;         /* its receive stream is armed */
+	urs_future rx;
 	struct conn *prev, *next;
 };
+
+/* Backpressure per connection: a peer that sends without reading its echoes stops being
+ * read once HIGH_MARK bytes wait to be sent back, and is read again at LOW_MARK; the
+ * buffers it holds stay bounded and every other connection keeps being served. */
+enum { HIGH_MARK = 256 << 10, LOW_MARK = 64 << 10 };
 
 static urs_loop *loop;
 static struct conn *conns;
@@ -96,10 +104,40 @@ static bool hold(struct conn *c, const urs_buf *b)
 	return true;
 }
 
+static void on_chunk(urs_result *r, void *user);
+
+static void reading_start(struct conn *c)
+{
+	c->rx = urs_recv_stream(c->sock, on_chunk, c);
+	c->rx_live = urs_future_error(c->rx) == 0;
+	if (!c->rx_live)
+		conn_close(c, true);
+}
+
+/* The water marks on the bytes queued back to the peer: stop reading (the stream is
+ * cancelled; its last callback comes back to on_chunk), read again. */
+static void on_mark(urs_result *r, void *user)
+{
+	struct conn *c = user;
+	c->paused = r->res == 1;
+	if (c->closing)
+		return;
+	if (c->paused && c->rx_live)
+		urs_cancel(c->rx);
+	else if (!c->paused && !c->rx_live)
+		reading_start(c);
+}
+
 static void on_chunk(urs_result *r, void *user)
 {
 	struct conn *c = user;
-	if (!(r->flags & URS_RES_MORE)) { /* EOF, error or close: the stream is over */
+	if (!(r->flags & URS_RES_MORE)) { /* EOF, error, close, or paused: the stream is over */
+		c->rx_live = false;
+		if (r->res == -ECANCELED && !c->closing) {
+			if (!c->paused)
+				reading_start(c); /* resumed before the cancel came back */
+			return;
+		}
 		conn_close(c, r->res < 0 && r->res != -ECANCELED);
 		return;
 	}
@@ -138,8 +176,8 @@ static void on_conn(urs_result *r, void *user)
 	if (conns)
 		conns->prev = c;
 	conns = c;
-	if (urs_future_error(urs_recv_stream(c->sock, on_chunk, c)) < 0)
-		conn_close(c, true);
+	urs_sock_watermarks(c->sock, HIGH_MARK, LOW_MARK, on_mark, c);
+	reading_start(c);
 }
 
 int main(int argc, char **argv)

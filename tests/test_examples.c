@@ -267,6 +267,29 @@ static void test_http_pipelining_and_limits(void **state)
 	stop(&s);
 }
 
+/* One acceptor loop handing connections to the others (round robin, least loaded): every
+ * request answered, over many connections; SIGTERM stops it through urs_loop_post. */
+static void test_http_acceptor(void **state)
+{
+	(void)state;
+	const char *modes[] = { "roundrobin", "leastloaded" };
+	for (int m = 0; m < 2; m++) {
+		struct server s;
+		const char *args[] = { "127.0.0.1:0", "-t", "3", "--accept", modes[m], NULL };
+		start(&s, "http_echo", args);
+		char cmd[512];
+		snprintf(cmd, sizeof(cmd),
+			 "for i in 1 2 3 4 5 6 7 8 9; do curl -s -m 5 -d \"n$i\" "
+			 "http://127.0.0.1:%d/; done", s.port);
+		int st;
+		char *out = run(cmd, &st);
+		assert_int_equal(st, 0);
+		assert_string_equal(out, "n1n2n3n4n5n6n7n8n9");
+		free(out);
+		stop(&s);
+	}
+}
+
 static void test_http_wrk(void **state)
 {
 	(void)state;
@@ -618,6 +641,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_http_curl, stop_leftovers),
 		cmocka_unit_test_teardown(test_http_pipelining_and_limits, stop_leftovers),
+		cmocka_unit_test_teardown(test_http_acceptor, stop_leftovers),
 		cmocka_unit_test_teardown(test_http_wrk, stop_leftovers),
 		cmocka_unit_test_teardown(test_pairs, stop_leftovers),
 		cmocka_unit_test_teardown(test_flood_then_reset, stop_leftovers),
