@@ -4,7 +4,10 @@
 // with jemalloc (micro_jemalloc); make bench reports them side by side.
 #include <benchmark/benchmark.h>
 
+#include <atomic>
 #include <cstring>
+#include <future>
+#include <thread>
 #include <unistd.h>
 
 extern "C" {
@@ -102,6 +105,74 @@ void BM_SendRecvPair(benchmark::State &st)
 	urs_loop_run(l.loop, URS_RUN_UNTIL_IDLE);
 }
 BENCHMARK(BM_SendRecvPair);
+
+// A loop on a thread of its own that runs what other threads post to it (URS_RUN_UNTIL_STOP).
+struct Receiver {
+	urs_loop *loop = nullptr;
+	std::atomic<long> got{ 0 };
+	std::thread th;
+	Receiver()
+	{
+		std::promise<urs_loop *> made;
+		auto f = made.get_future();
+		th = std::thread([this, &made] {
+			urs_loop *l;
+			urs_loop_new(&l, nullptr);
+			made.set_value(l);
+			urs_loop_run(l, URS_RUN_UNTIL_STOP);
+			urs_loop_free(l);
+		});
+		loop = f.get();
+	}
+	~Receiver()
+	{
+		urs_loop_stop(loop);
+		th.join();
+	}
+	void wait_for(long n)
+	{
+		while (got.load(std::memory_order_acquire) < n)
+			std::this_thread::yield();
+	}
+};
+
+void on_post(urs_loop *, void *arg)
+{
+	static_cast<Receiver *>(arg)->got.fetch_add(1, std::memory_order_release);
+}
+
+// urs_loop_post from a plain thread to a loop on another thread: the cost per post, each
+// delivered (the eventfd wakes the loop when it had looked; later posts ride along).
+void BM_PostToOtherThread(benchmark::State &st)
+{
+	Receiver r;
+	long n = 0;
+	for (auto _ : st) {
+		urs_loop_post(r.loop, on_post, &r);
+		n++;
+	}
+	r.wait_for(n);
+	st.SetItemsProcessed(n);
+}
+BENCHMARK(BM_PostToOtherThread)->UseRealTime();
+
+// urs_loop_post_from between two loops on two threads: the wake rides on the sender's
+// ring as IORING_OP_MSG_RING (its loop turns every 64 posts).
+void BM_PostFromLoopMsgRing(benchmark::State &st)
+{
+	Receiver r;
+	Loop mine;
+	long n = 0;
+	for (auto _ : st) {
+		urs_loop_post_from(mine.loop, r.loop, on_post, &r);
+		if (++n % 64 == 0)
+			urs_loop_run(mine.loop, URS_RUN_NOWAIT);
+	}
+	urs_loop_run(mine.loop, URS_RUN_NOWAIT);
+	r.wait_for(n);
+	st.SetItemsProcessed(n);
+}
+BENCHMARK(BM_PostFromLoopMsgRing)->UseRealTime();
 
 // Loop creation and teardown (ring set-up, probing, buffer ring registration).
 void BM_LoopNewFree(benchmark::State &st)
