@@ -90,7 +90,9 @@ enum urs_feature {
 	URS_FEAT_SEND_ZC = 1u << 11,        /* IORING_OP_SEND_ZC (6.0): not used yet */
 	URS_FEAT_NODROP = 1u << 12,         /* IORING_FEAT_NODROP (5.5): CQ overflow keeps CQEs */
 	URS_FEAT_MIN_WAIT = 1u << 13,       /* IORING_FEAT_MIN_TIMEOUT (6.12): batched waits */
-	URS_FEAT_MSG_RING = 1u << 14        /* IORING_OP_MSG_RING (5.18): wakes between loops */
+	URS_FEAT_MSG_RING = 1u << 14,       /* IORING_OP_MSG_RING (5.18): wakes between loops */
+	URS_FEAT_FIXED_FILES = 1u << 15     /* a registered file table (sparse, 5.19): every op
+					       on a socket names its slot, no fd lookup */
 };
 
 typedef struct urs_loop_opts {

@@ -167,13 +167,13 @@ static int ep_arm_wake(urs_loop *loop)
 	return urs__sys(epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->wake_fd, &ev));
 }
 
-/* A socket handed to another loop: its fd leaves this epoll set. */
-static void ep_sock_detach(urs_sock *s)
+/* A socket handed to another loop: its fd leaves this epoll set (a close does that by
+ * itself). Sockets join the set with their first op (ep_submit). */
+static void ep_sock_detach(urs_sock *s, bool closing)
 {
-	if (s->ep_added) {
+	if (s->ep_added && !closing)
 		epoll_ctl(s->loop->epfd, EPOLL_CTL_DEL, s->fd, NULL);
-		s->ep_added = false;
-	}
+	s->ep_added = false;
 }
 
 static void ep_fini(urs_loop *loop)

@@ -251,6 +251,7 @@ struct urs_sock {
 	struct urs_op *send_head;/* the ordered op in progress (in the kernel or a turn) */
 	struct urs_opq sendq;    /* ordered ops behind it, in issue order */
 	struct urs_op *close_op; /* reserved at creation: closing never needs the pool */
+	int slot;                /* its slot in the ring's registered file table, or -1 */
 	struct urs_opq rwait, wwait; /* epoll: ops waiting for the fd to be readable, writable */
 	size_t queued;           /* bytes of its ordered sends the kernel has not taken */
 	size_t wm_high, wm_low;  /* urs_sock_watermarks */
@@ -313,8 +314,10 @@ struct urs_backend {
 	void (*flush)(urs_loop *loop);
 	/* Listen on loop->wake_fd: its becoming readable ends a wait and sets loop->woken. */
 	int (*arm_wake)(urs_loop *loop);
-	/* The socket's fd leaves this loop (a hand-off): forget what the backend keeps of it. */
-	void (*sock_detach)(urs_sock *s);
+	/* A socket's fd joins this loop (made or adopted) / leaves it, being closed (closing)
+	 * or handed to another loop: the backend registers it or forgets what it keeps. */
+	void (*sock_attach)(urs_sock *s);
+	void (*sock_detach)(urs_sock *s, bool closing);
 	int (*fd)(urs_loop *loop);
 	void (*fini)(urs_loop *loop);
 };
@@ -377,6 +380,9 @@ struct urs_loop {
 	uint32_t ncancels, cancels_cap;
 	struct urs_heap deadlines; /* ops waiting outside the kernel that can time out */
 	struct __kernel_timespec *sqe_ts; /* per SQE slot: a timeout read by the kernel at submit */
+	int *slot_fd;            /* registered file table: the fd each update names (files.c) */
+	uint32_t *slot_free;     /* free slots, a stack */
+	uint32_t nslots, nslot_free;
 
 	/* provided buffers (buf.c) */
 	char *buf_base;
@@ -415,6 +421,11 @@ int64_t urs__now_ns(void);
 
 /* uring.c: the io_uring backend */
 int urs__uring_init(urs_loop *loop, const urs_loop_opts *opts);
+/* files.c: the registered file table (direct descriptors) */
+void urs__files_init(urs_loop *loop, unsigned disable);
+void urs__files_fini(urs_loop *loop);
+void urs__files_add(urs_sock *s);
+void urs__files_remove(urs_sock *s, bool closing);
 int urs__epoll_init(urs_loop *loop);
 struct io_uring_sqe *urs__sqe(urs_loop *loop, unsigned need);
 /* bind/listen/socket through the ring: an SQE when the loop is idle on the io_uring

@@ -21,6 +21,7 @@ static const struct {
 	{ URS_FEAT_OP_SOCKET, "op_socket" },         { URS_FEAT_OP_BIND, "op_bind" },
 	{ URS_FEAT_OP_LISTEN, "op_listen" },         { URS_FEAT_NODROP, "nodrop" },
 	{ URS_FEAT_MIN_WAIT, "min_wait" },         { URS_FEAT_MSG_RING, "msg_ring" },
+	{ URS_FEAT_FIXED_FILES, "fixed_files" },
 };
 
 int urs__ring_setup(urs_loop *loop, const urs_loop_opts *opts)

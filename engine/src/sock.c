@@ -32,6 +32,9 @@ urs_sock *urs__sock_new(urs_loop *loop, int fd, int family, int type, int proto,
 	s->proto = proto;
 	s->state = SOCK_OPEN;
 	s->timeout_ns = -1;
+	s->slot = -1;
+	if (loop->be->sock_attach)
+		loop->be->sock_attach(s);
 	s->lnext = loop->socks;
 	if (loop->socks)
 		loop->socks->lprev = s;
@@ -73,6 +76,7 @@ static void close_fd(urs_sock *s)
 		struct linger lg = { 1, 0 };
 		setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
+	s->loop->be->sock_detach(s, true);
 	close(s->fd);
 	s->fd = -1;
 	s->state = SOCK_CLOSED;
@@ -248,8 +252,7 @@ URS_API void urs_sock_free(urs_sock *s)
 void urs__sock_give_away(urs_sock *s)
 {
 	urs_loop *loop = s->loop;
-	if (loop->be->sock_detach)
-		loop->be->sock_detach(s);
+	loop->be->sock_detach(s, false);
 	s->fd = -1;
 	s->state = SOCK_CLOSED;
 	s->free_asked = true;

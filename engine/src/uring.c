@@ -170,6 +170,13 @@ static void ring_submit(struct urs_op *op)
 		urs__op_decide(op, ret);
 		return;
 	}
+	/* Every kind names its socket's fd; where the socket has a slot in the registered
+	 * file table, the op names the slot instead (files.c). */
+	urs_sock *s = op->sock;
+	if (s && s->slot >= 0 && sqe->fd == s->fd) {
+		sqe->fd = s->slot;
+		sqe->flags |= IOSQE_FIXED_FILE;
+	}
 	sqe->user_data = urs__ud(op, UD_MAIN);
 	op->state = OP_KERNEL;
 	op->kpending = 1;
@@ -396,6 +403,7 @@ static int ring_fd(urs_loop *loop)
 static void ring_fini(urs_loop *loop)
 {
 	io_uring_queue_exit(&loop->ring);
+	urs__files_fini(loop);
 	free(loop->sqe_ts);
 	loop->sqe_ts = NULL;
 }
@@ -408,7 +416,8 @@ const struct urs_backend urs__be_uring = {
 	.can_wake = ring_can_wake,
 	.flush = ring_submit_now,
 	.arm_wake = ring_arm_wake,
-	.sock_detach = NULL,
+	.sock_attach = urs__files_add,
+	.sock_detach = urs__files_remove,
 	.fd = ring_fd,
 	.fini = ring_fini,
 };
@@ -424,6 +433,7 @@ int urs__uring_init(urs_loop *loop, const urs_loop_opts *opts)
 		return -ENOMEM;
 	}
 	loop->be = &urs__be_uring;
+	urs__files_init(loop, opts->disable);
 	return 0;
 }
 
