@@ -290,6 +290,10 @@ static void test_http_acceptor(void **state)
 	}
 }
 
+/* A short load run: wrk on 16 keep-alive connections for one second must exit 0, count
+ * requests, and see no socket error and no answer outside 2xx/3xx. One second bounds the
+ * suite's only load test (issue 14); throughput is measured by `make bench`, never
+ * asserted here. */
 static void test_http_wrk(void **state)
 {
 	(void)state;
@@ -297,7 +301,7 @@ static void test_http_wrk(void **state)
 	const char *args[] = { "127.0.0.1:0", NULL };
 	start(&s, "http_echo", args);
 	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "wrk -t1 -c16 -d2s http://127.0.0.1:%d/ 2>&1", s.port);
+	snprintf(cmd, sizeof(cmd), "wrk -t1 -c16 -d1s http://127.0.0.1:%d/ 2>&1", s.port);
 	int st;
 	char *out = run(cmd, &st);
 	print_message("%s", out);
