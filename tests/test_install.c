@@ -130,7 +130,8 @@ static void test_install_layout(void **state)
 	if (install_status != 0)
 		fail_msg("make install failed:\n%s", install_log);
 	char *out = ok("cd %s && find . | sort", dest);
-	print_message("installed:\n%s", out);
+	printf("installed:\n%s", out); /* whole: print_message cuts long text (68 man pages) */
+	fflush(stdout);
 	const char *files[] = { "include/ursock.h", "include/ursock_version.h", "lib/libursock.a",
 				"lib/" REALNAME, "lib/pkgconfig/ursock.pc", "share/man/man7/ursock.7",
 				"share/man/man3/urs_send.3", "share/man/man3/urs_getsockname.3" };
