@@ -1,10 +1,12 @@
 # ursock: one Makefile. Everything built goes under $(BUILD) (build/, or build/san with SAN=1).
 #
-#   make              the library (libursock.a, libursock.so.0) and the examples. Needs a C
-#                     compiler and liburing-dev, nothing else, and never installs anything:
-#                     examples on another library (http_echo: llhttp, host_libuv: libuv)
-#                     are built where it is installed and skipped, with a note, where not
-#   make install      PREFIX=/usr/local DESTDIR= (also LIBDIR, INCLUDEDIR, PKGCONFIGDIR)
+#   make              the library (libursock.a, libursock.so.0), the examples and the man
+#                     pages. Needs a C compiler and liburing-dev, nothing else, and never
+#                     installs anything: examples on another library (http_echo: llhttp,
+#                     host_libuv: libuv) are built where it is installed, and the man pages
+#                     where python3 is; each is skipped, with a note, where not
+#   make man          the man pages, from the headers' doc comments (scripts/mangen.py)
+#   make install      PREFIX=/usr/local DESTDIR= (also LIBDIR, INCLUDEDIR, PKGCONFIGDIR, MANDIR)
 #   make uninstall    removes what install put there (same variables)
 #   make test         installs what the tests need (scripts/deps.sh), then `make check`
 #   make check        builds and runs every test binary, installs no package
@@ -32,6 +34,7 @@ PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 # Run after an install to the live system (no DESTDIR) as root: the loader's cache must learn
 # the new soname. LDCONFIG=: skips it.
@@ -160,12 +163,32 @@ $(BUILD)/examples/host_libuv.o: examples/host_libuv.c $(FLAGS_STAMP)
 $(BUILD)/examples/host_libuv: $(BUILD)/examples/host_libuv.o $(HOST_OBJ) $(STATIC_LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(URING_LIBS) $(or $(LIBUV_LIBS),-luv) $(LDLIBS)
 
-.PHONY: all examples examples-note
-all: $(LIBS) $(AVAILABLE_EXAMPLE_BIN) examples-note
+# ---------------------------------------------------------------- man pages
+# One page per public call (or group of calls sharing a comment: the others are .so links),
+# per struct and enum type, and ursock(7), generated from the doc comments of the public
+# headers and README's lifetime table: the pages cannot drift from the code. The generator
+# fails when a URS_API function has no comment. It needs python3 and nothing else; where
+# python3 is missing `make` and `make install` skip the pages with a note (`make man` fails).
+PYTHON ?= python3
+HAVE_PYTHON := $(shell command -v $(PYTHON) 2>/dev/null)
+MAN_HEADERS := engine/include/ursock.h engine/include/ursock_version.h
+MAN_OUT := $(BUILD)/man
+MAN_STAMP := $(MAN_OUT)/man7/ursock.7
+MAN_IF_PYTHON := $(if $(HAVE_PYTHON),$(MAN_STAMP))
+
+# The whole tree is written again (a call removed from the header loses its page).
+$(MAN_STAMP): $(MAN_HEADERS) README.md scripts/mangen.py
+	$(PYTHON) scripts/mangen.py --out $(MAN_OUT) --readme README.md $(MAN_HEADERS)
+
+.PHONY: all examples examples-note man man-note
+all: $(LIBS) $(AVAILABLE_EXAMPLE_BIN) examples-note $(MAN_IF_PYTHON) man-note
 examples: $(AVAILABLE_EXAMPLE_BIN) examples-note
 examples-note:
 	$(if $(HAVE_LLHTTP),,@echo "note: http_echo not built: it needs llhttp's C sources in $(LLHTTP_DIR) (scripts/deps.sh build examples)")
 	$(if $(HAVE_LIBUV),,@echo "note: host_libuv not built: it needs libuv (pkg-config libuv; scripts/deps.sh build examples)")
+man: $(MAN_STAMP)
+man-note:
+	$(if $(HAVE_PYTHON),,@echo "note: man pages not built: they need $(PYTHON) (apt-get install python3; then make man)")
 
 # ---------------------------------------------------------------- install
 # Headers, both libraries and ursock.pc under $(DESTDIR)$(PREFIX). ursock.pc is written here,
@@ -173,7 +196,7 @@ examples-note:
 # to ${prefix} so `pkg-config --define-prefix` can relocate the tree.
 pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
 .PHONY: install uninstall
-install: $(LIBS)
+install: $(LIBS) $(MAN_IF_PYTHON)
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 engine/include/ursock.h engine/include/ursock_version.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/
@@ -184,13 +207,23 @@ install: $(LIBS)
 		-e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|' \
 		engine/ursock.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/ursock.pc
 	@chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/ursock.pc
+ifneq ($(HAVE_PYTHON),)
+	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -m 644 $(MAN_OUT)/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 $(MAN_OUT)/man7/*.7 $(DESTDIR)$(MANDIR)/man7/
+else
+	@echo "note: man pages not installed: they need $(PYTHON) to be built"
+endif
 	@if [ -z "$(DESTDIR)" ]; then if [ "$$(id -u)" = 0 ]; then $(LDCONFIG); else \
 		echo "note: run ldconfig as root if $(LIBDIR) is in the loader's path"; fi; fi
+# The man pages go by their prefix (urs_ is the library's own): that also takes the page of
+# a call a later header dropped, and needs no python3.
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/ursock.h $(DESTDIR)$(INCLUDEDIR)/ursock_version.h \
 		$(DESTDIR)$(LIBDIR)/libursock.a $(DESTDIR)$(LIBDIR)/$(notdir $(SHARED_REAL)) \
 		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libursock.so \
 		$(DESTDIR)$(PKGCONFIGDIR)/ursock.pc
+	rm -f $(DESTDIR)$(MANDIR)/man3/urs_*.3 $(DESTDIR)$(MANDIR)/man7/ursock.7
 
 # ---------------------------------------------------------------- tests
 TEST_SRC := $(wildcard tests/test_*.c)
@@ -214,7 +247,7 @@ TEST_WERROR := $(if $(filter command line,$(origin WERROR)),$(WERROR),1)
 test:
 	@scripts/deps.sh build examples test
 	@$(MAKE) --no-print-directory check WERROR=$(TEST_WERROR)
-check: $(LIBS) $(TEST_BIN) $(ALL_EXAMPLE_BIN)
+check: $(LIBS) $(TEST_BIN) $(ALL_EXAMPLE_BIN) $(MAN_STAMP)
 	@TEST_ONLY="$(TEST_ONLY)" TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 		scripts/run-tests.sh $(BUILD)/tests
 

@@ -1,8 +1,9 @@
 /* The library as a packager and a user get it: `make install` into a temporary DESTDIR from
  * a build of its own (with a distribution's hardening flags, which must reach the compiler
- * and the linker), the installed files, the soname, the exported symbols, programs outside
- * the tree built through pkg-config (shared and --static) and run, the header under strict
- * C11 and C++17 warnings with gcc and clang, and `make uninstall` leaving nothing behind.
+ * and the linker), the installed files, the soname, the exported symbols, the man pages (one
+ * for every call, each rendering cleanly), programs outside the tree built through
+ * pkg-config (shared and --static) and run, the header under strict C11 and C++17 warnings
+ * with gcc and clang, and `make uninstall` leaving nothing behind.
  *
  * The build goes to URS_TEST_BUILD (beside the tests, kept between runs so a rerun is
  * incremental); every installed tree is under a mkdtemp directory removed at the end. The
@@ -11,6 +12,7 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,7 @@ static char tmp[64];         /* everything installed or compiled here */
 static char dest[128];       /* DESTDIR */
 static char lib[192];        /* $DESTDIR/usr/local/lib */
 static char inc[192];        /* $DESTDIR/usr/local/include */
+static char man[192];        /* $DESTDIR/usr/local/share/man */
 static char pcpath[256];     /* PKG_CONFIG_PATH for the DESTDIR tree */
 static char *install_log;    /* what `make install` printed */
 static int install_status;
@@ -39,7 +42,8 @@ static int install_status;
  * test, and a distribution's hardening flags as a packager passes them. */
 #define MAKE                                                                                   \
 	"env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u DESTDIR -u PREFIX -u LIBDIR " \
-	"-u INCLUDEDIR -u PKGCONFIGDIR -u LDLIBS make -s -j2 -C " URS_SRCDIR " SAN=0"             \
+	"-u INCLUDEDIR -u PKGCONFIGDIR -u MANDIR -u PYTHON -u LDLIBS "                             \
+	"make -s -j2 -C " URS_SRCDIR " SAN=0"                                                      \
 	" BUILD=" URS_TEST_BUILD " CC='" URS_CC "' WERROR=1 CPPFLAGS=-D_FORTIFY_SOURCE=2"       \
 	" CFLAGS='-O2 -g -fstack-protector-strong' LDFLAGS='-Wl,-z,relro,-z,now' LDCONFIG=:"
 
@@ -126,9 +130,11 @@ static void test_install_layout(void **state)
 	if (install_status != 0)
 		fail_msg("make install failed:\n%s", install_log);
 	char *out = ok("cd %s && find . | sort", dest);
-	print_message("installed:\n%s", out);
+	printf("installed:\n%s", out); /* whole: print_message cuts long text (68 man pages) */
+	fflush(stdout);
 	const char *files[] = { "include/ursock.h", "include/ursock_version.h", "lib/libursock.a",
-				"lib/" REALNAME, "lib/pkgconfig/ursock.pc" };
+				"lib/" REALNAME, "lib/pkgconfig/ursock.pc", "share/man/man7/ursock.7",
+				"share/man/man3/urs_send.3", "share/man/man3/urs_getsockname.3" };
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char path[400];
 		snprintf(path, sizeof(path), "%s/usr/local/%s", dest, files[i]);
@@ -187,14 +193,21 @@ static void test_soname_and_packager_flags(void **state)
 	free(out);
 }
 
+/* The names of the functions the installed headers declare URS_API, one a line, sorted
+ * (caller frees). */
+static char *declared_functions(void)
+{
+	return ok("cat %s/ursock.h %s/ursock_version.h | grep -v '^ *#' | tr '\\n' ' ' | grep -o "
+		  "'URS_API[^(;]*(' | sed 's/.*[ *]\\([a-z_0-9]*\\)($/\\1/' | sort",
+		  inc, inc);
+}
+
 /* Exactly the functions the installed headers declare URS_API are exported, each in the
  * URSOCK_0 version node: no internal urs__ function, nothing from liburing or libc. */
 static void test_exports_are_the_public_api(void **state)
 {
 	(void)state;
-	char *declared = ok("cat %s/ursock.h %s/ursock_version.h | grep -v '^ *#' | tr '\\n' ' ' | grep -o "
-			    "'URS_API[^(;]*(' | sed 's/.*[ *]\\([a-z_0-9]*\\)($/\\1/' | sort",
-			    inc, inc);
+	char *declared = declared_functions();
 	char *exported = ok("nm -D --defined-only %s/" REALNAME " | awk '$2 != \"A\" {print $3}' "
 			    "| sort", lib);
 	int funcs = 0;
@@ -221,6 +234,126 @@ static void test_exports_are_the_public_api(void **state)
 	}
 	free(declared);
 	free(exported);
+}
+
+/* Whitespace runs as one space, in place. */
+static void squash(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; r++)
+		if (!isspace((unsigned char)*r) || (w > s && w[-1] != ' '))
+			*w++ = isspace((unsigned char)*r) ? ' ' : *r;
+	*w = '\0';
+}
+
+/* Every function the installed headers declare URS_API has a man page (its own, or a .so
+ * link to the page it shares), and every installed page renders with groff without one
+ * warning. A call's rendered page names it in NAME and shows its prototype exactly as the
+ * installed header declares it; ursock(7) lists every call. */
+static void test_man_pages(void **state)
+{
+	(void)state;
+	char *out = ok("cd %s && ls man3 | wc -l && ls man7", man);
+	print_message("man pages installed under share/man (man3, then man7): %s", out);
+	free(out);
+	/* groff -ww: every warning; -z: no output but the warnings */
+	out = ok("cd %s && for f in man3/* man7/*; do groff -man -Tutf8 -ww -z \"$f\" 2>&1 "
+		 "| sed \"s|^|$f: |\"; done", man);
+	assert_string_equal(out, "");
+	free(out);
+	/* the prototypes as the installed headers write them, one a line */
+	char *protos = ok("cat %s/ursock.h %s/ursock_version.h | grep -v '^ *#' | tr '\\n\\t' '  ' "
+			  "| grep -o 'URS_API[^;]*;' | sed 's/^URS_API *//'", inc, inc);
+	char *index = ok("cd %s && groff -man -Tutf8 -P-cbou man7/ursock.7", man);
+	char *names = declared_functions();
+	int pages = 0;
+	for (char *name = strtok(names, "\n"); name; name = strtok(NULL, "\n")) {
+		char path[400];
+		snprintf(path, sizeof(path), "%s/man3/%s.3", man, name);
+		struct stat st;
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 07777) != 0644)
+			fail_msg("%s: no man page (a regular file, mode 644) for %s", path, name);
+		char *text = ok("cd %s && groff -man -Tutf8 -P-cbou man3/%s.3", man, name);
+		/* NAME: "urs_getpeername, urs_getsockname - ..." */
+		char *nm = strstr(text, "\nNAME\n");
+		if (!nm)
+			fail_msg("%s.3: no NAME section:\n%s", name, text);
+		char *eol = strchr(nm + 6, '\n'), *dash = strstr(nm + 6, " - ");
+		if (!eol || !dash || dash > eol)
+			fail_msg("%s.3: NAME is not one line 'name - what':\n%s", name, text);
+		char *hit = strstr(nm + 6, name);
+		size_t len = strlen(name);
+		if (!hit || hit > dash || (hit[len] != ',' && hit[len] != ' '))
+			fail_msg("%s.3: %s not in its NAME line:\n%.*s", name, name, (int)(eol - nm), nm);
+		/* SYNOPSIS: the prototype, word for word */
+		char want[512] = "", call[140];
+		snprintf(call, sizeof(call), "%s(", name);
+		for (char *l = protos, *nl; (nl = strchr(l, '\n')); l = nl + 1) {
+			char *at = strstr(l, call);
+			if (at && at < nl && (at[-1] == ' ' || at[-1] == '*')) {
+				snprintf(want, sizeof(want), "%.*s", (int)(nl - l), l);
+				break;
+			}
+		}
+		squash(want);
+		if (!*want)
+			fail_msg("no prototype of %s found in the installed headers", name);
+		squash(text);
+		if (!strstr(text, want))
+			fail_msg("%s.3: the prototype '%s' is not in the page:\n%s", name, want, text);
+		char ref[128];
+		snprintf(ref, sizeof(ref), "%s(3)", name);
+		if (!strstr(index, ref))
+			fail_msg("ursock(7) does not list %s", ref);
+		free(text);
+		pages++;
+	}
+	print_message("%d URS_API functions, each with a page naming it and showing its prototype\n",
+		      pages);
+	assert_true(pages > 40);
+	has(index, "Lifetimes");
+	free(index);
+	free(names);
+	free(protos);
+}
+
+/* The generator refuses a header where a call has no doc comment (`make`, `make man` and
+ * `make install` then fail): a declaration with none, and one right under a documented call
+ * that takes other parameters (calls share a comment only when they take the same ones).
+ * The headers as installed pass. */
+static void test_man_generator_refuses_undocumented(void **state)
+{
+	(void)state;
+	const char *gen = URS_SRCDIR "/scripts/mangen.py";
+	free(ok("python3 %s --check %s/ursock.h %s/ursock_version.h", gen, inc, inc));
+	static const struct {
+		const char *name, *awk, *want;
+	} cases[] = {
+		{ "urs_undocumented",
+		  "/^#define URS_API/ { print; print \"\"; print \"URS_API int urs_undocumented(urs_loop "
+		  "*loop);\"; next } 1",
+		  "urs_undocumented has no doc comment" },
+		{ "urs_twin",
+		  "!done && /^URS_API .*;$/ { print; print \"URS_API int urs_twin(urs_loop *loop, int "
+		  "other);\"; done = 1; next } 1",
+		  "urs_twin has no comment of its own" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		free(ok("awk '%s' %s/ursock.h > %s/bad.h && grep -q '%s(' %s/bad.h", cases[i].awk, inc,
+			tmp, cases[i].name, tmp));
+		int st;
+		char cmd[1024];
+		snprintf(cmd, sizeof(cmd), "python3 %s --out %s/badman %s/bad.h %s/ursock_version.h",
+			 gen, tmp, tmp, inc);
+		char *out = run(cmd, &st);
+		print_message("%s: exit %d: %s", cases[i].name, st, out);
+		assert_int_equal(st, 1);
+		has(out, cases[i].want);
+		free(out);
+		struct stat sb;
+		snprintf(cmd, sizeof(cmd), "%s/badman", tmp);
+		assert_int_not_equal(stat(cmd, &sb), 0); /* and nothing written */
+	}
 }
 
 /* Runs a consumer built in tmp against the installed library; it must print want. Exit
@@ -327,6 +460,7 @@ static void test_prefix_install_and_uninstall(void **state)
 	char *out = ok("cat %s/prefix/lib64/pkgconfig/ursock.pc", tmp);
 	has(out, "libdir=${prefix}/lib64\n");
 	free(out);
+	free(ok("test -f %s/prefix/share/man/man7/ursock.7", tmp)); /* MANDIR follows PREFIX */
 	out = ok("PKG_CONFIG_PATH=%s/prefix/lib64/pkgconfig pkg-config --cflags --libs ursock", tmp);
 	char want[300];
 	snprintf(want, sizeof(want), "-L%s/prefix/lib64 -lursock", tmp);
@@ -357,6 +491,7 @@ static int setup(void **state)
 	snprintf(dest, sizeof(dest), "%s/dest", tmp);
 	snprintf(lib, sizeof(lib), "%s/usr/local/lib", dest);
 	snprintf(inc, sizeof(inc), "%s/usr/local/include", dest);
+	snprintf(man, sizeof(man), "%s/usr/local/share/man", dest);
 	snprintf(pcpath, sizeof(pcpath), "%s/pkgconfig", lib);
 	char cmd[1024];
 	snprintf(cmd, sizeof(cmd), MAKE " install PREFIX=/usr/local DESTDIR=%s", dest);
@@ -382,6 +517,8 @@ int main(void)
 		cmocka_unit_test(test_install_layout),
 		cmocka_unit_test(test_soname_and_packager_flags),
 		cmocka_unit_test(test_exports_are_the_public_api),
+		cmocka_unit_test(test_man_pages),
+		cmocka_unit_test(test_man_generator_refuses_undocumented),
 		cmocka_unit_test(test_consumer_shared),
 		cmocka_unit_test(test_consumer_static),
 		cmocka_unit_test(test_header_strict_c11_and_cxx17),

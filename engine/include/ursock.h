@@ -391,6 +391,8 @@ URS_API int urs_getpeername(const urs_sock *sock, urs_addr *out);
 URS_API int urs_getsockname(const urs_sock *sock, urs_addr *out);
 /* The socket's fd, or -EBADF once closed. */
 URS_API int urs_fileno(const urs_sock *sock);
+/* setsockopt(2) / getsockopt(2) on the socket's fd (sync; *len is in/out as there).
+ * Returns 0 or -errno (-EBADF once closed, the kernel's -ENOPROTOOPT, -EINVAL...). */
 URS_API int urs_setsockopt(urs_sock *sock, int level, int name, const void *val, socklen_t len);
 URS_API int urs_getsockopt(const urs_sock *sock, int level, int name, void *val, socklen_t *len);
 /* The socket's family and type (as given to urs_socket). */
