@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -142,12 +143,37 @@ static void test_close_is_immediate(void **state)
 	tu_loop_done(loop);
 }
 
+/* URSOCK_DISABLE turns features off from the environment; an unknown name is refused. */
+static void test_env_disable(void **state)
+{
+	(void)state;
+	urs_loop *loop;
+	assert_int_equal(setenv("URSOCK_DISABLE", "fixed_files, buf_ring", 1), 0);
+	assert_int_equal(urs_loop_new(&loop, NULL), 0);
+	assert_false(urs_loop_features(loop) & (URS_FEAT_FIXED_FILES | URS_FEAT_BUF_RING));
+	urs_loop_free(loop);
+	assert_int_equal(setenv("URSOCK_DISABLE", "all", 1), 0);
+	assert_int_equal(urs_loop_new(&loop, NULL), 0);
+	assert_int_equal(urs_loop_features(loop), 0);
+	urs_loop_free(loop);
+	assert_int_equal(setenv("URSOCK_DISABLE", "fixed_files,no_such_thing", 1), 0);
+	loop = NULL;
+	assert_int_equal(urs_loop_new(&loop, NULL), -EINVAL);
+	assert_null(loop);
+	assert_int_equal(unsetenv("URSOCK_DISABLE"), 0);
+	assert_int_equal(urs_loop_new(&loop, NULL), 0);
+	if (!strcmp(tu_backend(loop), "io_uring"))
+		assert_true(urs_loop_features(loop) & URS_FEAT_BUF_RING);
+	urs_loop_free(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_feature_and_disable),
 		cmocka_unit_test(test_slots_full_and_reused),
 		cmocka_unit_test(test_close_is_immediate),
+		cmocka_unit_test(test_env_disable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

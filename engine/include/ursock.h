@@ -103,7 +103,8 @@ typedef struct urs_loop_opts {
 	unsigned buf_size;    /* bytes per provided buffer; 0 = 4096 */
 	unsigned max_ops;     /* ops at once, including one reserved per socket for its close;
 				 0 = 65536. More answers -EBUSY, never a hang. */
-	unsigned disable;     /* urs_feature bits not to use even where the kernel has them */
+	unsigned disable;     /* urs_feature bits not to use even where the kernel has them;
+				 URSOCK_DISABLE=name,name in the environment adds to it */
 	/* Batched waits (servers): a wait asks for up to batch completions but returns as soon
 	 * as batch_wait_us microseconds have passed with at least one. Fewer io_uring_enter
 	 * calls under load, at most batch_wait_us more latency. 0/1 = wake at the first. Needs
@@ -157,7 +158,8 @@ typedef struct urs_loop_stats {
  * may be NULL. With the automatic choice, a refused io_uring (-EPERM, -ENOSYS, -EACCES:
  * seccomp, kernel.io_uring_disabled) gives an epoll loop, and -ENOMEM (memlock) is retried
  * with a smaller ring first; urs_loop_features_str says which and why. Returns 0 and *out,
- * or -errno (-EINVAL for bad options or a bad URSOCK_BACKEND). The caller owns *out. */
+ * or -errno (-EINVAL for bad options, a bad URSOCK_BACKEND or an unknown feature name in
+ * URSOCK_DISABLE). The caller owns *out. */
 URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts);
 /* Ends the loop: every socket closes at once (queued sends are dropped, TCP connections
  * reset), every pending op resolves -ECANCELED and its callback runs (it may free what it

@@ -480,6 +480,7 @@ void urs__ts_set(struct __kernel_timespec *ts, int64_t ns);
 int urs__ring_setup(urs_loop *loop, const urs_loop_opts *opts);
 void urs__probe_multishot(urs_loop *loop);
 void urs__features_str(urs_loop *loop);
+int urs__features_parse(const char *list, unsigned *out);
 
 /* addr.c */
 int urs__addr_check(const urs_sock *sock, const urs_addr *a);

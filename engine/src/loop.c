@@ -60,6 +60,15 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 		o.buf_size = 4096;
 	if (!o.max_ops)
 		o.max_ops = 65536;
+	/* URSOCK_DISABLE=fixed_files,buf_ring: features off without rebuilding (a suspected
+	 * kernel bug, a benchmark of what one feature buys). It only ever adds to opts. */
+	const char *off = getenv("URSOCK_DISABLE");
+	if (off) {
+		unsigned bits;
+		if (urs__features_parse(off, &bits) < 0)
+			return -EINVAL;
+		o.disable |= bits;
+	}
 	/* A buffer ring holds at most 32768 entries; a buffer id is 16 bits. */
 	/* An op with a linked timeout needs two SQEs in one submission. */
 	if (!is_pow2(o.buf_count) || o.buf_count > 32768 || o.buf_size > (1u << 30) ||

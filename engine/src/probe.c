@@ -24,6 +24,33 @@ static const struct {
 	{ URS_FEAT_FIXED_FILES, "fixed_files" },
 };
 
+/* "fixed_files,buf_ring" (commas or spaces; "all") -> feature bits. -EINVAL for a name we
+ * do not know: a typo must not silently leave a feature on. */
+int urs__features_parse(const char *list, unsigned *out)
+{
+	unsigned bits = 0;
+	const char *p = list;
+	while (*p) {
+		size_t n = strcspn(p, ", ");
+		if (n) {
+			bool found = n == 3 && !strncmp(p, "all", 3);
+			if (found)
+				bits = ~0u;
+			for (size_t i = 0; !found && i < sizeof(names) / sizeof(names[0]); i++)
+				if (strlen(names[i].name) == n && !strncmp(p, names[i].name, n)) {
+					bits |= names[i].bit;
+					found = true;
+				}
+			if (!found)
+				return -EINVAL;
+		}
+		p += n;
+		p += strspn(p, ", ");
+	}
+	*out = bits;
+	return 0;
+}
+
 int urs__ring_setup(urs_loop *loop, const urs_loop_opts *opts)
 {
 	unsigned off = opts->disable;
