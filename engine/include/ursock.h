@@ -137,7 +137,9 @@ typedef void (*urs_post_fn)(urs_loop *loop, void *arg);
 /* Counters a loop keeps (urs_loop_stats); the leak check at the end of every test reads
  * ops_in_use, bufs_lent and socks_open. */
 typedef struct urs_loop_stats {
-	uint64_t enters;        /* io_uring_enter calls made by the loop */
+	uint64_t enters;        /* system calls the loop made to do its work: io_uring_enter
+				   (and file-table updates); on the epoll backend epoll_wait,
+				   epoll_ctl/fcntl and each non-blocking socket call */
 	uint64_t cqes;          /* completions handled */
 	uint64_t nobufs;        /* times a receive found no free buffer and waited for one */
 	uint64_t stalls;        /* waits refused with -ENOBUFS: every pending op waited for a

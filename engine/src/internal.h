@@ -381,8 +381,9 @@ struct urs_loop {
 	struct urs_heap deadlines; /* ops waiting outside the kernel that can time out */
 	struct __kernel_timespec *sqe_ts; /* per SQE slot: a timeout read by the kernel at submit */
 	int *slot_fd;            /* registered file table: the fd each update names (files.c) */
-	uint32_t *slot_free;     /* free slots, a stack */
+	uint32_t *slot_free;     /* slots given back, a stack */
 	uint32_t nslots, nslot_free;
+	uint32_t slot_next;      /* slots from here on were never used */
 
 	/* provided buffers (buf.c) */
 	char *buf_base;
