@@ -355,6 +355,7 @@ struct urs_loop {
 	unsigned ring_flags;
 	unsigned batch, batch_wait_us;
 	unsigned last_reaped;    /* completions handled by the previous turn: how busy we are */
+	unsigned batch_asked;    /* what the previous wait asked for when batched, else 0 */
 	int depth;               /* > 0 while user callbacks run */
 	bool tearing_down;
 	bool recovering;         /* CQEs were dropped (-EBADR): a barrier is draining the ring */
