@@ -115,6 +115,10 @@ typedef struct urs_loop_opts {
 	 * or URS_BACKEND_EPOLL: that one only. With AUTO, URSOCK_BACKEND=epoll|uring in the
 	 * environment picks one, so an unmodified program can be switched. */
 	unsigned backend;
+	/* Room to grow without breaking the ABI (docs/ABI.md): must be zero (a zeroed or
+	 * designated-initializer struct is), else urs_loop_new answers -EINVAL — so a program
+	 * that sets an option this library does not know fails instead of being ignored. */
+	unsigned reserved[16];
 } urs_loop_opts;
 
 enum urs_backend_kind {
@@ -154,6 +158,7 @@ typedef struct urs_loop_stats {
 	uint32_t bufs_total;    /* provided buffers of the loop */
 	uint32_t socks_open;    /* sockets not yet closed */
 	uint32_t socks_alive;   /* urs_sock objects not yet freed */
+	uint64_t reserved[8];   /* zero: counters a later version adds (docs/ABI.md) */
 } urs_loop_stats;
 
 /* Makes a loop: its backend (a ring, or an epoll set), its op pool and its buffers. opts
