@@ -381,9 +381,11 @@ URS_API urs_future urs_close(urs_sock *sock);
 URS_API size_t urs_sock_queued(const urs_sock *sock);
 /* Water marks on those bytes: cb(r, user) runs when they rise above high (r->res 1: stop
  * producing, e.g. stop reading from the peer) and when they fall back to low or below
- * (r->res 0: go on); r->sent is the bytes queued then, URS_RES_MORE is set. It runs from
- * the loop's turn, never inside urs_send; not after urs_sock_free or once sock is closing.
- * high 0 turns it off. Returns 0, -EINVAL (low > high, no cb), -EBADF. */
+ * (r->res 0: go on); r->sent is the bytes queued when it runs, URS_RES_MORE is set. It runs
+ * from the loop's turn, never inside urs_send; not after urs_sock_free or once sock is
+ * closing. A rise always gets its fall: when both happened before the turn reported the
+ * first, both are reported, 1 then 0. high 0 turns it off. Returns 0, -EINVAL (low > high,
+ * no cb), -EBADF. */
 URS_API int urs_sock_watermarks(urs_sock *sock, size_t high, size_t low, urs_cb cb, void *user);
 
 /* The peer's / own address (sync). Returns 0 or -errno (-ENOTCONN, -EBADF). */

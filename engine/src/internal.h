@@ -257,7 +257,8 @@ struct urs_sock {
 	size_t wm_high, wm_low;  /* urs_sock_watermarks */
 	urs_cb wm_cb;
 	void *wm_user;
-	bool wm_over, wm_listed;
+	bool wm_over, wm_listed; /* over: the state last reported */
+	bool wm_now, wm_bounced; /* the state now; it left the reported one and came back */
 	urs_sock *wm_next;       /* the loop's sockets with a water mark crossing to report */
 	bool ep_added;           /* epoll: the fd is in the loop's epoll set */
 	urs_sock *lprev, *lnext; /* the loop's socket objects */

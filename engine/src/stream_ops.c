@@ -17,16 +17,43 @@ enum { SEND_CHUNK = 1 << 30 };
 
 /* ---------------------------------------------------------------- backpressure */
 
-/* A crossing is reported from the loop's turn, never inside the call that caused it. */
+/* A crossing is reported from the loop's turn, never inside the call that caused it. The
+ * state moves at the crossing itself (wm_now); the turn reports where it went. When it went
+ * over and came back before the turn looked (on epoll a callback's sends may all go within
+ * the same wait), both crossings are reported: a producer that paused on seeing
+ * urs_sock_queued above the mark still hears when to go on. */
 static void wm_check(urs_sock *s)
 {
-	if (!s->wm_cb || s->wm_listed || s->state != SOCK_OPEN)
+	if (!s->wm_cb || s->state != SOCK_OPEN)
 		return;
-	if ((!s->wm_over && s->queued > s->wm_high) || (s->wm_over && s->queued <= s->wm_low)) {
+	bool now = s->wm_now ? s->queued > s->wm_low : s->queued > s->wm_high;
+	if (now == s->wm_now)
+		return;
+	s->wm_now = now;
+	if (now == s->wm_over)
+		s->wm_bounced = true; /* back where it was reported: a trip to tell */
+	if (!s->wm_listed) {
 		s->wm_listed = true;
 		s->wm_next = s->loop->wm_list;
 		s->loop->wm_list = s;
 	}
+}
+
+static bool wm_report(urs_sock *s, bool over)
+{
+	if (!s->wm_cb || s->dead || s->state != SOCK_OPEN)
+		return false;
+	s->wm_over = over;
+	urs_result r;
+	memset(&r, 0, sizeof(r));
+	r.buf.id = URS_BUF_NONE;
+	r.flags = URS_RES_MORE;
+	r.res = over;
+	r.sent = s->queued;
+	s->loop->depth++;
+	s->wm_cb(&r, s->wm_user);
+	s->loop->depth--;
+	return true;
 }
 
 int urs__wm_run(urs_loop *loop)
@@ -36,22 +63,20 @@ int urs__wm_run(urs_loop *loop)
 		urs_sock *s = loop->wm_list;
 		loop->wm_list = s->wm_next;
 		s->wm_listed = false;
-		if (!s->wm_cb || s->dead || s->state != SOCK_OPEN)
-			continue;
-		bool over = s->queued > s->wm_high ? true : s->queued <= s->wm_low ? false : s->wm_over;
-		if (over == s->wm_over)
-			continue;
-		s->wm_over = over;
-		urs_result r;
-		memset(&r, 0, sizeof(r));
-		r.buf.id = URS_BUF_NONE;
-		r.flags = URS_RES_MORE;
-		r.res = over;
-		r.sent = s->queued;
-		loop->depth++;
-		s->wm_cb(&r, s->wm_user);
-		loop->depth--;
-		n++;
+		bool bounced = s->wm_bounced;
+		s->wm_bounced = false;
+		if (s->wm_now != s->wm_over) {
+			n += wm_report(s, s->wm_now);
+		} else if (bounced) {
+			bool back = s->wm_over;
+			/* The callback may free s or set other marks: the second report only
+			 * when neither happened. */
+			if (wm_report(s, !back)) {
+				n++;
+				if (s->wm_over == !back && s->wm_now == back)
+					n += wm_report(s, back);
+			}
+		}
 	}
 	return n;
 }
@@ -72,7 +97,7 @@ URS_API int urs_sock_watermarks(urs_sock *s, size_t high, size_t low, urs_cb cb,
 	s->wm_low = low;
 	s->wm_cb = high ? cb : NULL;
 	s->wm_user = user;
-	s->wm_over = false;
+	s->wm_over = s->wm_now = s->wm_bounced = false;
 	wm_check(s);
 	return 0;
 }
