@@ -24,6 +24,11 @@ const struct urs_op_kind *const urs__kinds[OPK__COUNT] = {
 	[OPK_RECVFROM] = &urs__kind_recvfrom,
 	[OPK_RECVFROM_STREAM] = &urs__kind_recvfrom_stream,
 	[OPK_SENDTO] = &urs__kind_sendto,
+	[OPK_RECVFROM_INTO] = &urs__kind_recvfrom_into,
+	[OPK_SENDMSG] = &urs__kind_sendmsg,
+	[OPK_RECVMSG] = &urs__kind_recvmsg,
+	[OPK_RECVMSG_INTO] = &urs__kind_recvmsg_into,
+	[OPK_SENDFILE] = &urs__kind_sendfile,
 };
 
 /* ---------------------------------------------------------------- queues */
@@ -113,6 +118,7 @@ static int take(urs_loop *loop, struct urs_op **out)
 	op->gen = gen;
 	op->loop = loop;
 	op->bid = URS_BUF_NONE;
+	op->ext = NULL;
 	loop->stats.ops_in_use++;
 	*out = op;
 	return 0;
