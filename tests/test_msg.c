@@ -69,7 +69,7 @@ static void test_100_fds_each_used(void **state)
 
 static void send_fds(urs_sock *s, int n, int *keep)
 {
-	int fds[16];
+	int fds[16] = { 0 };
 	for (int i = 0; i < n; i++) {
 		fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		assert_true(fds[i] >= 0);

@@ -32,7 +32,10 @@
 #include <time.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include <netdb.h>
 #include "ursock_version.h"
+
+struct addrinfo; /* <netdb.h>: complete where the POSIX names are visible */
 
 #ifdef __cplusplus
 extern "C" {
@@ -459,6 +462,50 @@ typedef struct urs_addrinfo {
 
 /* Frees a list from urs_getaddrinfo (NULL is ignored). */
 URS_API void urs_addrinfo_free(urs_addrinfo *ai);
+
+/* Python's getaddrinfo(host, port, family, type, proto, flags) as a future that never
+ * blocks the loop on the network (c-ares; its sockets are driven by the loop, no thread;
+ * local files such as /etc/hosts are read at once). host may be a name or a numeric
+ * address (NULL with AI_PASSIVE: the wildcard), port a number or a service name (NULL: 0).
+ * hints (may be NULL) gives ai_family (AF_UNSPEC, AF_INET, AF_INET6), ai_socktype,
+ * ai_protocol and ai_flags (AI_CANONNAME, AI_NUMERICHOST, AI_PASSIVE, AI_NUMERICSERV,
+ * AI_V4MAPPED, AI_ALL, AI_ADDRCONFIG). Resolves to the number of addresses with r->ai, a
+ * list that is yours (urs_addrinfo_free), in the order to try them (RFC 6724); or -ENOENT
+ * (no such name: NXDOMAIN), -ENODATA (no address of that family), -ETIMEDOUT (no server
+ * answered in time), -ECONNREFUSED (refused by the servers), -EAGAIN (a temporary failure,
+ * SERVFAIL), -EBADMSG (a malformed answer), -ESRCH (an unknown service), -EINVAL (a bad
+ * name or hints), -ECANCELED. Cancelling it ends the query and closes its sockets. */
+URS_API urs_future urs_getaddrinfo(urs_loop *loop, const char *host, const char *port,
+				   const struct addrinfo *hints);
+/* Where and how the loop's later lookups ask: servers is c-ares's list ("127.0.0.1:5353,
+ * [::1]:53"; NULL: /etc/resolv.conf's), timeout the seconds per try (0: c-ares's default),
+ * tries per server (0: the default). Returns 0, or -EINVAL (a list c-ares refuses, a bad
+ * number), -ENOMEM. */
+URS_API int urs_resolver_config(urs_loop *loop, const char *servers, double timeout, int tries);
+
+/* Python's create_connection((host, port), timeout, source_address): resolves host (as
+ * urs_getaddrinfo, SOCK_STREAM) and connects with happy eyeballs (RFC 8305): addresses of
+ * the two families interleaved, IPv6 first; the next attempt starts 250 ms after the
+ * previous one, or at once when one fails; the first to connect wins and every other
+ * attempt is cancelled and its socket closed. timeout (seconds; < 0 none) becomes each
+ * attempt's socket timeout and stays on the socket returned. source (may be NULL) is bound
+ * first. Resolves to 0 with r->sock (connected, yours), or the resolver's error, or the
+ * error of the last attempt to fail (-ECONNREFUSED, -ETIMEDOUT...); -ECANCELED. */
+URS_API urs_future urs_create_connection(urs_loop *loop, const char *host, const char *port,
+					 double timeout, const urs_addr *source);
+
+enum {
+	URS_SERVER_REUSE_PORT = 1u << 0, /* SO_REUSEPORT: one listener per thread on one port */
+	URS_SERVER_DUALSTACK = 1u << 1   /* an AF_INET6 listener that takes IPv4 too
+					    (IPV6_V6ONLY off); refused on AF_INET */
+};
+
+/* Python's create_server(address, family, backlog, reuse_port, dualstack_ipv6): a listening
+ * TCP socket on addr (numeric; port 0 picks one) with SO_REUSEADDR, and IPV6_V6ONLY on for
+ * an AF_INET6 address unless URS_SERVER_DUALSTACK. backlog < 0: SOMAXCONN. Returns 0 and
+ * *out (yours), or -errno (-EADDRINUSE, -EINVAL for a bad flag). */
+URS_API int urs_create_server(urs_loop *loop, const urs_addr *addr, int backlog, unsigned flags,
+			      urs_sock **out);
 
 /* ---------------------------------------------------------------- timeouts */
 

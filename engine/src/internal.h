@@ -36,6 +36,9 @@ enum op_kind {
 	OPK_RECVMSG,         /* into a provided buffer, with control messages */
 	OPK_RECVMSG_INTO,    /* into the caller's iovecs, with control messages */
 	OPK_SENDFILE,        /* file_ops.c: splice file -> pipe -> socket; ordered */
+	OPK_POLL,            /* resolve.c: one readiness wait on a socket (c-ares's) */
+	OPK_GETADDRINFO,     /* c-ares: waits outside the kernel, decided by its sub-ops */
+	OPK_CREATE_CONN,     /* connect.c: resolve, then happy eyeballs */
 	OPK__COUNT
 };
 
@@ -108,7 +111,8 @@ extern const struct urs_op_kind urs__kind_nop, urs__kind_sleep, urs__kind_close,
 	urs__kind_recv, urs__kind_recv_into, urs__kind_recv_stream, urs__kind_send,
 	urs__kind_sendall, urs__kind_shutdown, urs__kind_recvfrom, urs__kind_recvfrom_stream,
 	urs__kind_sendto, urs__kind_recvfrom_into, urs__kind_sendmsg, urs__kind_recvmsg,
-	urs__kind_recvmsg_into, urs__kind_sendfile;
+	urs__kind_recvmsg_into, urs__kind_sendfile, urs__kind_poll, urs__kind_getaddrinfo,
+	urs__kind_create_conn;
 
 /* ---------------------------------------------------------------- ops (op.c) */
 
@@ -375,6 +379,10 @@ struct urs_loop {
 	struct urs_bufgroup bg[URS_BG_COUNT];
 	uint8_t *buf_lent;       /* per buffer (global id): 1 while the user holds it */
 	uint32_t *buf_gen;       /* per buffer: generation of its latest lending */
+
+	/* resolver (resolve.c): urs_resolver_config */
+	char *dns_servers;       /* c-ares's "host:port,..." list, or NULL: resolv.conf */
+	int dns_timeout_ms, dns_tries; /* 0: c-ares's defaults */
 
 	urs_sock *socks;
 	urs_sock *dead;          /* freed objects, released at the end of the turn */

@@ -29,6 +29,9 @@ const struct urs_op_kind *const urs__kinds[OPK__COUNT] = {
 	[OPK_RECVMSG] = &urs__kind_recvmsg,
 	[OPK_RECVMSG_INTO] = &urs__kind_recvmsg_into,
 	[OPK_SENDFILE] = &urs__kind_sendfile,
+	[OPK_POLL] = &urs__kind_poll,
+	[OPK_GETADDRINFO] = &urs__kind_getaddrinfo,
+	[OPK_CREATE_CONN] = &urs__kind_create_conn,
 };
 
 /* ---------------------------------------------------------------- queues */
