@@ -9,18 +9,30 @@
  *   curl -s http://127.0.0.1:8080/            ->  Hello from ursock
  *   curl -s --data-binary @file http://127.0.0.1:8080/echo
  *   wrk -t1 -c64 -d5s http://127.0.0.1:8080/
+ *   build/examples/http_echo 127.0.0.1:8080 -d /srv/www    (GET/HEAD serve files under it)
+ *
+ * With -d DIR, GET and HEAD serve the regular files under DIR (urs_sendfile: no copy in
+ * user space) instead of the fixed body; the target is percent-decoded, a NUL is refused
+ * (400), a "." or ".." segment is never followed (404), and the file is opened with
+ * openat2(RESOLVE_BENEATH), so no symlink or ".." leads out of DIR (404).
  *
  * One loop per thread (-t N), each with its own SO_REUSEPORT listener: no lock on the
  * request path. The first line on stdout is "listening on <address>" with the real port.
  * SIGINT/SIGTERM stop it gracefully: accepting stops, responses in flight are sent, then
  * exit 0. The library takes no signals: the main thread waits for them with sigwait and
  * the loops see the flag at their next timer tick. */
+#define _GNU_SOURCE
 #include "ursock.h"
 
 #include "http/http_core.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <math.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -42,6 +54,10 @@ struct conn {
 	struct http_buf sending;   /* the bytes of the send in flight */
 	struct http_buf unparsed;  /* received while reading is paused (reading_pause) */
 	urs_future rx, tx;
+	struct http_segs segs;     /* -d: the files of the batch in flight */
+	urs_future *parts;         /* -d: that batch's sends, in order */
+	size_t nparts, parts_cap, parts_left;
+	int parts_err;
 	bool rx_live, rx_cancelled, rx_paused, rx_ended;
 	bool send_busy, closing, lingering, aborted, close_started;
 	double last_active, send_started, linger_started;
@@ -66,6 +82,34 @@ struct worker {
 
 static struct http_limits limits;
 static atomic_int stopping;
+static int root_fd = -1;          /* -d DIR */
+static struct http_files files;
+
+/* -d: opens path (decoded, no "." or ".." segment: http_target_path) under DIR. openat2
+ * with RESOLVE_BENEATH refuses any way out of DIR: an absolute symlink, one that climbs
+ * out, a magic link. */
+static int file_open(void *user, const char *path, int *fd, uint64_t *size)
+{
+	(void)user;
+	while (*path == '/')
+		path++;
+	if (!*path)
+		return 404; /* no directory listings */
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+	int f = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+	if (f < 0)
+		return errno == EACCES || errno == EPERM ? 403 : errno == ENOMEM || errno == EMFILE ? 500
+											   : 404;
+	struct stat st;
+	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(f);
+		return 404;
+	}
+	*fd = f;
+	*size = (uint64_t)st.st_size;
+	return 200;
+}
 static unsigned buf_count = 4096, buf_size = 16384;
 
 static double clock_now(void)
@@ -88,6 +132,10 @@ static void on_closed(urs_result *r, void *user)
 	if (c->next)
 		c->next->prev = c->prev;
 	http_conn_free(&c->h);
+	for (size_t i = 0; i < c->segs.n; i++)
+		close(c->segs.v[i].fd);
+	free(c->segs.v);
+	free(c->parts);
 	free(c->sending.data);
 	free(c->unparsed.data);
 	urs_sock_free(c->s);
@@ -204,6 +252,73 @@ static void on_sent(urs_result *r, void *user)
 	conn_maybe_done(c);
 }
 
+/* -d: one part of a batch (a sendall of response bytes, or a sendfile of a body) is done;
+ * the batch is done with its last part. The parts are ordered sends on one socket: when one
+ * fails, every part behind it fails -EPIPE without sending. */
+static void on_part(urs_result *r, void *user)
+{
+	struct conn *c = user;
+	if (r->res < 0 && !c->parts_err)
+		c->parts_err = r->res;
+	if (--c->parts_left)
+		return;
+	for (size_t i = 0; i < c->segs.n; i++)
+		close(c->segs.v[i].fd);
+	c->segs.n = 0;
+	c->segs.bytes = 0;
+	c->nparts = 0;
+	urs_result done = { .res = c->parts_err };
+	c->parts_err = 0;
+	on_sent(&done, c);
+}
+
+static bool part(struct conn *c, urs_future f)
+{
+	if (c->nparts == c->parts_cap) {
+		size_t cap = c->parts_cap ? c->parts_cap * 2 : 8;
+		urs_future *v = realloc(c->parts, cap * sizeof(*v));
+		if (!v) {
+			urs_cancel(f);
+			urs_detach(f);
+			return false;
+		}
+		c->parts = v;
+		c->parts_cap = cap;
+	}
+	if (urs_then(f, on_part, c) < 0)
+		return false;
+	c->parts[c->nparts++] = f;
+	c->parts_left++;
+	return true;
+}
+
+/* -d: the batch as response bytes with file bodies between them, all queued at once. */
+static void flush_files(struct conn *c)
+{
+	size_t pos = 0;
+	bool ok = true;
+	c->parts_left = 1; /* held until every part is queued */
+	for (size_t i = 0; i < c->segs.n && ok; i++) {
+		struct http_file_seg *g = &c->segs.v[i];
+		if (g->at > pos)
+			ok = part(c, urs_sendall(c->s, c->sending.data + pos, g->at - pos, 0));
+		if (ok)
+			ok = part(c, urs_sendfile(c->s, g->fd, 0, (size_t)g->size));
+		pos = g->at;
+	}
+	if (ok && c->sending.len > pos)
+		ok = part(c, urs_sendall(c->s, c->sending.data + pos, c->sending.len - pos, 0));
+	if (!ok) {
+		c->parts_err = -ENOMEM;
+		for (size_t i = 0; i < c->nparts; i++)
+			urs_cancel(c->parts[i]);
+	}
+	c->send_busy = true;
+	c->send_started = c->w->now;
+	urs_result held = { .res = 0 };
+	on_part(&held, c); /* the hold goes: the last part to finish ends the batch */
+}
+
 /* Sends what the protocol produced: one sendall at a time per connection, the next batch
  * of pipelined responses collecting meanwhile in the other buffer. */
 static void flush(struct conn *c)
@@ -211,6 +326,13 @@ static void flush(struct conn *c)
 	if (c->send_busy || !c->h.out.len)
 		return;
 	http_conn_take_output(&c->h, &c->sending);
+	if (root_fd >= 0) {
+		http_conn_take_files(&c->h, &c->segs);
+		if (c->segs.n) {
+			flush_files(c);
+			return;
+		}
+	}
 	c->tx = urs_sendall(c->s, c->sending.data, c->sending.len, 0);
 	if (urs_then(c->tx, on_sent, c) < 0) {
 		c->sending.len = 0;
@@ -229,6 +351,8 @@ static void conn_abort(struct conn *c)
 	urs_setsockopt(c->s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	c->aborted = c->closing = true;
 	urs_cancel(c->tx); /* on_sent sees -ECANCELED and the connection goes */
+	for (size_t i = 0; i < c->nparts; i++)
+		urs_cancel(c->parts[i]);
 }
 
 static void on_chunk(urs_result *r, void *user)
@@ -292,6 +416,8 @@ static void on_conn(urs_result *r, void *user)
 	c->s = r->sock;
 	c->last_active = w->now;
 	http_conn_init(&c->h, &limits);
+	if (root_fd >= 0)
+		c->h.files = &files;
 	int one = 1;
 	urs_setsockopt(c->s, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
 	c->next = w->conns;
@@ -410,7 +536,9 @@ static void usage(const char *argv0, FILE *f)
 		"                           the connection is reset (30)\n"
 		"      --linger-timeout S   seconds to drain the client after the final response;\n"
 		"                           0 = close at once (2)\n"
-		"      --buffers N --buffer-size N   provided buffers per loop (4096 x 16384)\n",
+		"      --buffers N --buffer-size N   provided buffers per loop (4096 x 16384)\n"
+		"  -d, --dir DIR            GET/HEAD serve the files under DIR (sendfile), nothing\n"
+		"                           outside it\n",
 		argv0);
 }
 
@@ -463,13 +591,14 @@ int main(int argc, char **argv)
 		{ "body-timeout", required_argument, 0, 11 },
 		{ "send-timeout", required_argument, 0, 12 },
 		{ "linger-timeout", required_argument, 0, 13 },
+		{ "dir", required_argument, 0, 'd' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	const unsigned long long GiB = 1ull << 30;
 	const double DAY = 86400;
 	int idx = -1;
-	for (int ch; (ch = getopt_long(argc, argv, "t:h", opts, &idx)) != -1; idx = -1) {
+	for (int ch; (ch = getopt_long(argc, argv, "t:d:h", opts, &idx)) != -1; idx = -1) {
 		const char *name = idx >= 0 ? opts[idx].name : "threads";
 		unsigned long long v = 0;
 		bool ok = true;
@@ -493,6 +622,16 @@ int main(int argc, char **argv)
 		case 11: ok = opt_seconds(name, optarg, 0.001, DAY, &limits.body_timeout); break;
 		case 12: ok = opt_seconds(name, optarg, 0.001, DAY, &limits.send_timeout); break;
 		case 13: ok = opt_seconds(name, optarg, 0, 3600, &limits.linger_timeout); break;
+		case 'd':
+			if (root_fd >= 0)
+				close(root_fd);
+			root_fd = open(optarg, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (root_fd < 0) {
+				fprintf(stderr, "http_echo: --dir '%s': %s\n", optarg, strerror(errno));
+				return 2;
+			}
+			files.open = file_open;
+			break;
 		case 'h': usage(argv[0], stdout); return 0;
 		default: usage(argv[0], stderr); return 2;
 		}
