@@ -185,6 +185,19 @@ static void test_cancel_and_teardown(void **state)
 	urs_loop_run(loop, URS_RUN_NOWAIT); /* the query is out */
 	assert_int_equal(urs_cancel(f), 0);
 	assert_int_equal(urs_await(f, NULL), -ECANCELED);
+	/* Cancelled before the loop ever ran: its socket's polls were never armed in the
+	 * kernel. And one cancelled as its answer is on its way. */
+	f = urs_getaddrinfo(loop, "slow.test", "80", NULL);
+	assert_int_equal(urs_cancel(f), 0);
+	assert_int_equal(urs_await(f, NULL), -ECANCELED);
+	f = urs_getaddrinfo(loop, "v4.test", "80", NULL);
+	urs_loop_run(loop, URS_RUN_NOWAIT);
+	int c = urs_cancel(f); /* -EALREADY when the answer came within that run */
+	assert_true(c == 0 || c == -EALREADY);
+	urs_result r;
+	int got = urs_await(f, &r);
+	assert_true(got == -ECANCELED || got > 0);
+	urs_addrinfo_free(r.ai);
 	tu_loop_done(loop);
 	int fds = tu_fd_count();
 	loop = loop_dns(5.0, 3);
@@ -242,6 +255,7 @@ static void test_bad_input(void **state)
 	assert_int_equal(urs_resolver_config(loop, NULL, 0.0 / 0.0, 1), -EINVAL);
 	assert_int_equal(urs_resolver_config(NULL, NULL, 1, 1), -EINVAL);
 	assert_int_equal(urs_future_error(urs_create_connection(loop, NULL, "1", 1, NULL)), -EINVAL);
+	assert_int_equal(urs_future_error(urs_create_connection(loop, "a", "1", 0.0, NULL)), -EINVAL);
 	urs_sock *s;
 	urs_addr a;
 	urs_addr_parse(&a, "127.0.0.1:0");

@@ -359,7 +359,9 @@ URS_API urs_future urs_sendmsg(urs_sock *sock, const struct iovec *iov, size_t i
 			       const urs_addr *addr);
 /* Python's recvmsg_into: receives into the caller's iov[0..iovlen) (copied at the call; the
  * memory it points to belongs to the kernel until the future resolves) and control (size
- * controllen, may be NULL/0). Resolves to the bytes received with r->addr (the sender, on
+ * controllen, may be NULL/0; it must stay valid until the result is handed over: for a
+ * detached future, or one whose socket was freed, until the loop's turn that resolves it
+ * has returned, since a dropped result's fds are read from it and closed). Resolves to the bytes received with r->addr (the sender, on
  * an unconnected socket), r->control/r->controllen (the control messages), r->msg_flags
  * and URS_RES_TRUNC / URS_RES_CTRUNC. Received fds are close-on-exec (MSG_CMSG_CLOEXEC)
  * and yours; see urs_result.controllen and URS_RES_CTRUNC for when the engine closes them. */
@@ -490,7 +492,8 @@ URS_API int urs_resolver_config(urs_loop *loop, const char *servers, double time
  * attempt is cancelled and its socket closed. timeout (seconds; < 0 none) becomes each
  * attempt's socket timeout and stays on the socket returned. source (may be NULL) is bound
  * first. Resolves to 0 with r->sock (connected, yours), or the resolver's error, or the
- * error of the last attempt to fail (-ECONNREFUSED, -ETIMEDOUT...); -ECANCELED. */
+ * error of the last attempt to fail (-ECONNREFUSED, -ETIMEDOUT...); -ECANCELED. A timeout
+ * of 0 (non-blocking) is refused with -EINVAL. */
 URS_API urs_future urs_create_connection(urs_loop *loop, const char *host, const char *port,
 					 double timeout, const urs_addr *source);
 

@@ -263,7 +263,9 @@ const struct urs_op_kind urs__kind_create_conn = {
 URS_API urs_future urs_create_connection(urs_loop *loop, const char *host, const char *port,
 					 double timeout, const urs_addr *source)
 {
-	if (!loop || !host || !port || isnan(timeout))
+	/* A timeout of 0 (non-blocking) has no attempt to wait for: Python's connect would
+	 * raise at once, so the call is refused. */
+	if (!loop || !host || !port || isnan(timeout) || timeout == 0)
 		return urs__future_err(-EINVAL);
 	if (source && source->u.sa.sa_family != AF_INET && source->u.sa.sa_family != AF_INET6)
 		return urs__future_err(-EAFNOSUPPORT);

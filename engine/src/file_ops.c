@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { PIPE_WANT = 1 << 20, CHUNK = 1 << 16, EP_MAX = 1 << 30 };
+enum { PIPE_WANT = 1 << 20, CHUNK = 1 << 16, EP_MAX = 1 << 30, SMALL_STEP = 1024 };
 
 enum sf_step { SF_FILL, SF_POLL, SF_DRAIN, SF_SENDFILE };
 
@@ -68,6 +68,11 @@ static int sendfile_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 			 * poll for room (which a timeout or cancel does end), then no more than
 			 * the room there is. */
 			size_t n = x->writable ? room(fd, x->staged) : 0;
+			/* POLLOUT with (by this count) no room: the send buffer's memory is not all
+			 * in the queue. One small step then: TCP takes one skb whenever it says
+			 * writable, so it does not wait, and we never spin on POLLOUT. */
+			if (x->writable && !n)
+				n = x->staged < SMALL_STEP ? x->staged : SMALL_STEP;
 			if (!n) {
 				x->step = SF_POLL;
 				io_uring_prep_poll_add(sqe, fd, POLLOUT);

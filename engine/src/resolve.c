@@ -273,9 +273,15 @@ static void arm_timer(struct rs *rs)
 	struct timeval max = { 1, 0 }, tv, *t = ares_timeout(rs->ch, &max, &tv);
 	double secs = t ? (double)t->tv_sec + (double)t->tv_usec / 1e6 : 1.0;
 	urs_future f = urs_sleep(rs->loop, secs);
-	if (urs_then(f, timer_cb, rs) == 0) {
+	int ret = urs_then(f, timer_cb, rs);
+	if (ret == 0) {
 		rs->refs++;
 		rs->timer = f;
+	} else if (!rs->done) {
+		/* No timer (the op pool is full, memory): nothing would end a query whose server
+		 * stays silent. It fails now instead of hanging. */
+		rs->done = true;
+		rs->res = ret;
 	}
 }
 
@@ -310,6 +316,8 @@ static void after(struct rs *rs)
 	}
 	arm_polls(rs);
 	arm_timer(rs);
+	if (rs->done)
+		finish(rs);
 }
 
 static void arm_polls(struct rs *rs)
