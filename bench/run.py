@@ -355,6 +355,9 @@ class Bench:
         root = tempfile.mkdtemp(prefix="ursock-files-")
         with open(os.path.join(root, "1m.bin"), "wb") as f:
             f.write(os.urandom(1 << 20))
+        # nginx's worker is not root: it must be able to read them (mkdtemp makes 0700).
+        os.chmod(root, 0o755)
+        os.chmod(os.path.join(root, "1m.bin"), 0o644)
         nc = 64
         servers = {
             "ursock": lambda: Server("ursock", [f"{self.b}/examples/http_echo", "127.0.0.1:0", "-d", root]),
@@ -369,6 +372,8 @@ class Bench:
                     r = self.measured("file", f"1 MiB file x {nc} conns: {name}, run {rep + 1} of {self.reps}",
                                       start, cmd, self.parse_wrk)
                     r["cpu_us_per_req"] = r["server_cpu"] * 1e6 / max(r["msgs"], 1)
+                    if r.get("non2xx"):
+                        raise RuntimeError(f"{name}: answered the file with errors (not 2xx)")
                     r["mib_per_s"] = r["rate"]  # one MiB per request
                     runs.setdefault(name, []).append(r)
                     print(f"  file 1 MiB {nc:4d} conns  {name:9s} {r['rate']:8.0f} req/s (MiB/s)  "

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sock_diag.h>
 #include <linux/sockios.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -44,15 +45,27 @@ static size_t left(const struct urs_op *op)
 	return op->len - op->done - x->staged;
 }
 
-/* How much of want the socket's send buffer takes now without waiting: half of what its
- * queue leaves free (the queue counts bytes, the buffer's limit their memory too). */
+/* How much of want the socket's send buffer takes now without waiting: half of the memory
+ * its limit leaves free (SO_MEMINFO: the queue's memory, which is what TCP checks before it
+ * waits; a byte costs at most about two of it), or by the byte count where SO_MEMINFO is
+ * missing. */
 static size_t room(int fd, size_t want)
 {
-	int sndbuf = 0, outq = 0;
-	socklen_t l = sizeof(sndbuf);
-	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &l) < 0 || ioctl(fd, SIOCOUTQ, &outq) < 0)
-		return 0;
-	size_t free_ = sndbuf > outq ? (size_t)(sndbuf - outq) / 2 : 0;
+	uint32_t mi[SK_MEMINFO_VARS];
+	socklen_t l = sizeof(mi);
+	long sndbuf, queued;
+	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &l) == 0 && l > SK_MEMINFO_WMEM_QUEUED * 4) {
+		sndbuf = mi[SK_MEMINFO_SNDBUF];
+		queued = mi[SK_MEMINFO_WMEM_QUEUED];
+	} else {
+		int sb = 0, outq = 0;
+		l = sizeof(sb);
+		if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, &l) < 0 || ioctl(fd, SIOCOUTQ, &outq) < 0)
+			return 0;
+		sndbuf = sb;
+		queued = outq;
+	}
+	size_t free_ = sndbuf > queued ? (size_t)(sndbuf - queued) / 2 : 0;
 	return want < free_ ? want : free_;
 }
 
@@ -67,10 +80,9 @@ static int sendfile_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 			 * (6.18, measured: kernel-notes/splice.md). So it never waits: first a
 			 * poll for room (which a timeout or cancel does end), then no more than
 			 * the room there is. */
-			size_t n = x->writable ? room(fd, x->staged) : 0;
-			/* POLLOUT with (by this count) no room: the send buffer's memory is not all
-			 * in the queue. One small step then: TCP takes one skb whenever it says
-			 * writable, so it does not wait, and we never spin on POLLOUT. */
+			size_t n = room(fd, x->staged);
+			/* POLLOUT and still no room by this count: one small step, which TCP takes
+			 * whenever it says writable (so it does not wait), and no spin on POLLOUT. */
 			if (x->writable && !n)
 				n = x->staged < SMALL_STEP ? x->staged : SMALL_STEP;
 			if (!n) {
