@@ -202,27 +202,6 @@ static bool cc_start(struct urs_op *op)
 	return false; /* never submitted: its sub-ops decide it */
 }
 
-static int cc_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
-{
-	(void)op;
-	(void)sqe;
-	return -EINVAL;
-}
-
-static int cc_exec(struct urs_op *op, uint32_t *want)
-{
-	(void)op;
-	(void)want;
-	return -EINVAL;
-}
-
-static enum op_next cc_complete(struct urs_op *op, int res, unsigned cflags)
-{
-	(void)cflags;
-	op->res = res;
-	return NEXT_DECIDE;
-}
-
 static bool cc_cancel(struct urs_op *op)
 {
 	struct he *he = op->ext;
@@ -252,9 +231,9 @@ static void cc_result(struct urs_op *op, urs_result *r)
 const struct urs_op_kind urs__kind_create_conn = {
 	.name = "create_connection",
 	.start = cc_start,
-	.prepare = cc_prepare,
-	.exec = cc_exec,
-	.complete = cc_complete,
+	.prepare = urs__never_prepare,
+	.exec = urs__never_exec,
+	.complete = urs__complete_as_is,
 	.cancel = cc_cancel,
 	.decided = cc_decided,
 	.result = cc_result,

@@ -289,6 +289,14 @@ static inline bool urs__sock_dgram(const urs_sock *s)
  * a time, in issue order. */
 bool urs__ordered_start(struct urs_op *op);
 void urs__ordered_decided(struct urs_op *op);
+/* A send's complete(): bytes counted in op->done, continued on a blocking stream, the count
+ * as the result (urs_send's rules; sendmsg shares them). */
+enum op_next urs__send_complete(struct urs_op *op, int res, unsigned cflags);
+/* Rows of kinds that are never submitted (their sub-ops decide them): prepare and exec
+ * refuse, complete takes the result as it is. */
+int urs__never_prepare(struct urs_op *op, struct io_uring_sqe *sqe);
+int urs__never_exec(struct urs_op *op, uint32_t *want);
+enum op_next urs__complete_as_is(struct urs_op *op, int res, unsigned cflags);
 /* sock.c: the close op's turn came, or an op left a closing socket. */
 void urs__close_step(urs_sock *s);
 

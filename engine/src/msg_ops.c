@@ -86,22 +86,12 @@ static void advance(struct msgx *x, size_t n)
 }
 
 /* As urs_send: the bytes sent, all of them on a blocking stream unless a timeout, cancel
- * or error cut it (then the count stands, as sendmsg(2)). */
+ * or error cut it (then the count stands, as sendmsg(2)); the copied iovecs move on. */
 static enum op_next sendmsg_complete(struct urs_op *op, int res, unsigned cflags)
 {
-	(void)cflags;
-	if (res > 0) {
-		op->done += (size_t)res;
+	if (res > 0)
 		advance(op->ext, (size_t)res);
-	}
-	bool blocking_stream = op->sock->type == SOCK_STREAM && !urs__op_nonblocking(op);
-	if (res > 0 && op->done < op->len && blocking_stream &&
-	    !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT)))
-		return NEXT_AGAIN;
-	op->res = op->done ? (int)op->done : res;
-	if (op->done && (op->flags & OPF_CANCEL) && !(op->flags & OPF_TIMEDOUT))
-		op->flags &= ~OPF_CANCEL;
-	return NEXT_DECIDE;
+	return urs__send_complete(op, res, cflags);
 }
 
 static void msg_result(struct urs_op *op, urs_result *r)

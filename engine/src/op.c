@@ -389,6 +389,27 @@ void urs__op_cancel(struct urs_op *op)
 	op->loop->be->cancel(op);
 }
 
+int urs__never_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+{
+	(void)op;
+	(void)sqe;
+	return -EINVAL;
+}
+
+int urs__never_exec(struct urs_op *op, uint32_t *want)
+{
+	(void)op;
+	(void)want;
+	return -EINVAL;
+}
+
+enum op_next urs__complete_as_is(struct urs_op *op, int res, unsigned cflags)
+{
+	(void)cflags;
+	op->res = res;
+	return NEXT_DECIDE;
+}
+
 /* Its deadline passed while it waited outside the kernel. */
 void urs__op_expire(struct urs_op *op)
 {

@@ -394,27 +394,6 @@ static bool lookup_cancel(struct urs_op *op)
 	return true; /* decided -ECANCELED now */
 }
 
-static int never_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
-{
-	(void)op;
-	(void)sqe;
-	return -EINVAL; /* waits outside the kernel: decided by its sub-ops */
-}
-
-static int never_exec(struct urs_op *op, uint32_t *want)
-{
-	(void)op;
-	(void)want;
-	return -EINVAL;
-}
-
-static enum op_next lookup_complete(struct urs_op *op, int res, unsigned cflags)
-{
-	(void)cflags;
-	op->res = res;
-	return NEXT_DECIDE;
-}
-
 static void lookup_decided(struct urs_op *op)
 {
 	struct rs *rs = op->ext;
@@ -446,9 +425,9 @@ static bool lookup_start(struct urs_op *op)
 const struct urs_op_kind urs__kind_getaddrinfo = {
 	.name = "getaddrinfo",
 	.start = lookup_start,
-	.prepare = never_prepare,
-	.exec = never_exec,
-	.complete = lookup_complete,
+	.prepare = urs__never_prepare,
+	.exec = urs__never_exec,
+	.complete = urs__complete_as_is,
 	.cancel = lookup_cancel,
 	.decided = lookup_decided,
 	.result = lookup_result,
@@ -472,19 +451,12 @@ static int poll_exec(struct urs_op *op, uint32_t *want)
 	return p.revents;
 }
 
-static enum op_next poll_complete(struct urs_op *op, int res, unsigned cflags)
-{
-	(void)cflags;
-	op->res = res;
-	return NEXT_DECIDE;
-}
-
 const struct urs_op_kind urs__kind_poll = {
 	.name = "poll",
 	.flags = KF_SOCK | KF_RETRY,
 	.prepare = poll_prepare,
 	.exec = poll_exec,
-	.complete = poll_complete,
+	.complete = urs__complete_as_is,
 	.retire = urs__sock_retire,
 };
 

@@ -297,7 +297,7 @@ static int send_exec(struct urs_op *op, uint32_t *want)
 	return res;
 }
 
-static enum op_next send_complete(struct urs_op *op, int res, unsigned cflags)
+enum op_next urs__send_complete(struct urs_op *op, int res, unsigned cflags)
 {
 	(void)cflags;
 	if (res > 0)
@@ -333,7 +333,7 @@ const struct urs_op_kind urs__kind_send = {
 	.start = urs__ordered_start,
 	.prepare = send_prepare,
 	.exec = send_exec,
-	.complete = send_complete,
+	.complete = urs__send_complete,
 	.decided = urs__ordered_decided,
 	.retire = urs__sock_retire,
 };
