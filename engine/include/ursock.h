@@ -316,14 +316,17 @@ URS_API urs_future urs_connect_ex(urs_sock *sock, const urs_addr *addr);
 /* Receives at most bufsize bytes into a provided buffer: resolves to the byte count with
  * r->buf (lent to you), 0 = the peer closed. Never loses bytes when buffers run out: it
  * waits for one to be released (and honours the socket's timeout meanwhile). On a datagram
- * or seqpacket socket one message: URS_RES_TRUNC when it was longer than the room. */
+ * or seqpacket socket one message: asked for more than the loop's buffer size, it lands in
+ * a message buffer (64 KiB and more), so a message up to 64 KiB comes whole; URS_RES_TRUNC
+ * when it was longer than the room (or than bufsize). */
 URS_API urs_future urs_recv(urs_sock *sock, size_t bufsize, int flags);
 /* Receives at most len bytes into the caller's memory, which belongs to the kernel until
  * the future resolves. Resolves to the byte count (URS_RES_TRUNC as urs_recv). */
 URS_API urs_future urs_recv_into(urs_sock *sock, void *data, size_t len, int flags);
-/* A datagram and its sender: resolves to the byte count with r->buf and r->addr;
- * URS_RES_TRUNC when the datagram was longer than bufsize or the loop's buffer (the rest is
- * dropped, as MSG_TRUNC says); res and r->buf.len are then the bytes kept. */
+/* A datagram and its sender: resolves to the byte count with r->buf and r->addr; a
+ * datagram up to 64 KiB comes whole when bufsize allows (message buffers, as urs_recv);
+ * URS_RES_TRUNC when it was longer than bufsize or the room (the rest is dropped, as
+ * MSG_TRUNC says); res and r->buf.len are then the bytes kept. */
 URS_API urs_future urs_recvfrom(urs_sock *sock, size_t bufsize, int flags);
 /* Streams received chunks: cb runs per chunk with URS_RES_MORE and r->buf (lent to you);
  * the stream ends (cb without URS_RES_MORE) at EOF (res 0), on an error, cancel or close.
@@ -339,9 +342,9 @@ URS_API urs_future urs_recvfrom_into(urs_sock *sock, void *data, size_t len, int
 
 /* Streams datagrams with their senders: cb runs per datagram with URS_RES_MORE, r->buf
  * (the payload, lent to you), r->addr and URS_RES_TRUNC when it did not fit; r->res is the
- * datagram's length. Uses multishot recvmsg where the kernel has it: one buffer then holds
- * a small header and the sender's address before the payload, so a datagram fits when it
- * is at most buf_size - 16 - sizeof the family's sockaddr bytes. */
+ * datagram's length. Uses multishot recvmsg where the kernel has it, into message buffers
+ * (64 KiB + 4 KiB, room for a small header and the sender's address before the payload):
+ * every datagram up to 64 KiB arrives whole, whatever the loop's buffer size. */
 URS_API urs_future urs_recvfrom_stream(urs_sock *sock, urs_cb cb, void *user);
 
 /* ---------------------------------------------------------------- messages */
