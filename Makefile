@@ -1,10 +1,10 @@
 # ursock: one Makefile. Everything built goes under $(BUILD) (build/, or build/san with SAN=1).
 #
 #   make              the library (libursock.a, libursock.so.0), the examples and the man
-#                     pages. Needs a C compiler and liburing-dev, nothing else, and never
-#                     installs anything: examples on another library (http_echo: llhttp,
-#                     host_libuv: libuv) are built where it is installed, and the man pages
-#                     where python3 is; each is skipped, with a note, where not
+#                     pages. Needs a C compiler, liburing-dev and libc-ares-dev, nothing else,
+#                     and never installs anything: examples on another library (http_echo:
+#                     llhttp, host_libuv: libuv) are built where it is installed, and the man
+#                     pages where python3 is; each is skipped, with a note, where not
 #   make man          the man pages, from the headers' doc comments (scripts/mangen.py)
 #   make install      PREFIX=/usr/local DESTDIR= (also LIBDIR, INCLUDEDIR, PKGCONFIGDIR, MANDIR)
 #   make uninstall    removes what install put there (same variables)
@@ -74,11 +74,17 @@ DEPFLAGS = -MMD -MP
 URING_CFLAGS := $(shell $(PKG_CONFIG) --cflags liburing 2>/dev/null)
 URING_LIBS := $(or $(shell $(PKG_CONFIG) --libs liburing 2>/dev/null),-luring)
 URS_CPPFLAGS += $(URING_CFLAGS)
+# c-ares resolves host names for urs_getaddrinfo (Debian's libc-ares-dev): pkg-config
+# libcares, else -lcares. The library needs it; scripts/deps.sh build installs it.
+CARES_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcares 2>/dev/null)
+CARES_LIBS := $(or $(shell $(PKG_CONFIG) --libs libcares 2>/dev/null),-lcares)
+URS_CPPFLAGS += $(CARES_CFLAGS)
+DEP_LIBS = $(URING_LIBS) $(CARES_LIBS)
 
 # Objects are rebuilt when the compiler or the flags change (-Werror aside: it changes no
 # output), so `make CC=clang` or `make CFLAGS=-O0` after a build never mixes objects.
 FLAGS_STAMP := $(BUILD)/.flags
-FLAGS_TEXT = $(CC) $(CXX) $(filter-out -Werror,$(ALL_CFLAGS)) $(ALL_LDFLAGS) $(LDLIBS) $(URING_LIBS)
+FLAGS_TEXT = $(CC) $(CXX) $(filter-out -Werror,$(ALL_CFLAGS)) $(ALL_LDFLAGS) $(LDLIBS) $(DEP_LIBS)
 $(FLAGS_STAMP): FORCE
 	@mkdir -p $(dir $@)
 	@printf '%s\n' '$(subst ','\'',$(FLAGS_TEXT))' > $@.new
@@ -94,6 +100,12 @@ SHARED_LINKS := $(BUILD)/$(SONAME) $(BUILD)/libursock.so
 VERSION_SCRIPT := engine/libursock.map
 LIBS := $(STATIC_LIB) $(SHARED_REAL) $(SHARED_LINKS)
 
+$(BUILD)/engine/resolve.o: | cares-check
+.PHONY: cares-check
+cares-check:
+	@printf '#include <ares.h>\n' | $(CC) $(URS_CPPFLAGS) $(CPPFLAGS) -E -x c - >/dev/null 2>&1 || \
+		{ echo "error: ursock needs c-ares (ares.h): install libc-ares-dev (listed in scripts/deps/build.list)" >&2; exit 1; }
+
 $(BUILD)/engine/%.o: engine/src/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -fPIC -c $< -o $@
@@ -106,7 +118,7 @@ $(STATIC_LIB): $(LIB_OBJ) Makefile
 $(SHARED_REAL): $(LIB_OBJ) $(VERSION_SCRIPT) Makefile
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -shared -Wl,-soname,$(SONAME) \
 		-Wl,--version-script=$(VERSION_SCRIPT) -Wl,--no-undefined \
-		$(LIB_OBJ) -o $@ $(URING_LIBS) $(LDLIBS)
+		$(LIB_OBJ) -o $@ $(DEP_LIBS) $(LDLIBS)
 $(BUILD)/$(SONAME): $(SHARED_REAL)
 	ln -sf $(notdir $<) $@
 $(BUILD)/libursock.so: $(BUILD)/$(SONAME)
@@ -133,7 +145,7 @@ $(BUILD)/examples/%.o: examples/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c $< -o $@
 $(BUILD)/examples/%: $(BUILD)/examples/%.o $(STATIC_LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(URING_LIBS) -lpthread $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(DEP_LIBS) -lpthread $(LDLIBS)
 
 # The two host-loop examples share their ursock side (examples/host/).
 HOST_OBJ := $(BUILD)/examples/host/echo_service.o
@@ -155,13 +167,13 @@ $(BUILD)/examples/http_echo.o: examples/http_echo.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Iexamples $(LLHTTP_DEFS) -c $< -o $@
 $(BUILD)/examples/http_echo: $(BUILD)/examples/http_echo.o $(HTTP_OBJ) $(STATIC_LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(URING_LIBS) -lpthread $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(DEP_LIBS) -lpthread $(LDLIBS)
 
 $(BUILD)/examples/host_libuv.o: examples/host_libuv.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LIBUV_CFLAGS) -c $< -o $@
 $(BUILD)/examples/host_libuv: $(BUILD)/examples/host_libuv.o $(HOST_OBJ) $(STATIC_LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(URING_LIBS) $(or $(LIBUV_LIBS),-luv) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(DEP_LIBS) $(or $(LIBUV_LIBS),-luv) $(LDLIBS)
 
 # ---------------------------------------------------------------- man pages
 # One page per public call (or group of calls sharing a comment: the others are .so links),
@@ -234,7 +246,7 @@ $(BUILD)/tests/%.o: tests/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Itests -c $< -o $@
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_UTIL) $(STATIC_LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(URING_LIBS) -lcmocka -lcrypto -lpthread $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(DEP_LIBS) -lcmocka -lcrypto -lpthread $(LDLIBS)
 
 # test_install builds and installs a tree of its own from this source tree, with this CC.
 $(BUILD)/tests/test_install.o: URS_CPPFLAGS += -DURS_SRCDIR='"$(CURDIR)"' -DURS_CC='"$(CC)"' \
@@ -266,12 +278,12 @@ $(BUILD)/bench/%_server: bench/baselines/%_server.c $(HTTP_OBJ) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -Iexamples $(LLHTTP_DEFS) $< $(HTTP_OBJ) -o $@ $(ALL_LDFLAGS) -lpthread $(LDLIBS)
 $(BUILD)/bench/uring_echo: bench/baselines/uring_echo.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< -o $@ $(ALL_LDFLAGS) $(URING_LIBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(ALL_LDFLAGS) $(DEP_LIBS) $(LDLIBS)
 $(BUILD)/bench/echo_client: bench/echo_client.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(ALL_LDFLAGS) -lm $(LDLIBS)
 $(BUILD)/bench/features: bench/features.c $(STATIC_LIB)
-	$(CC) $(ALL_CFLAGS) $< $(STATIC_LIB) -o $@ $(ALL_LDFLAGS) $(URING_LIBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $< $(STATIC_LIB) -o $@ $(ALL_LDFLAGS) $(DEP_LIBS) $(LDLIBS)
 # The Google Benchmark harness (C++ over the C API), with the system allocator and jemalloc.
 # NDEBUG: the harness's timing loop is inlined into this file from benchmark.h, and must
 # not carry its assertions (the library itself is Debian's build, see the report).
@@ -280,9 +292,9 @@ $(BUILD)/bench/micro.o: bench/micro/micro.cc $(FLAGS_STAMP)
 	$(CXX) -std=c++17 -DNDEBUG $(URS_CPPFLAGS) $(CPPFLAGS) -Wall -Wextra $(WERROR_FLAG) $(SAN_FLAGS) \
 		$(CFLAGS) $(CXXFLAGS) -c $< -o $@
 $(BUILD)/bench/micro_sys: $(BUILD)/bench/micro.o $(STATIC_LIB)
-	$(CXX) $(SAN_FLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(ALL_LDFLAGS) -lbenchmark -lpthread $(URING_LIBS) $(LDLIBS)
+	$(CXX) $(SAN_FLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(ALL_LDFLAGS) -lbenchmark -lpthread $(DEP_LIBS) $(LDLIBS)
 $(BUILD)/bench/micro_jemalloc: $(BUILD)/bench/micro.o $(STATIC_LIB)
-	$(CXX) $(SAN_FLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(ALL_LDFLAGS) -lbenchmark -lpthread $(URING_LIBS) -ljemalloc $(LDLIBS)
+	$(CXX) $(SAN_FLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(ALL_LDFLAGS) -lbenchmark -lpthread $(DEP_LIBS) -ljemalloc $(LDLIBS)
 
 BENCH_WERROR := $(TEST_WERROR)
 BENCH_OUT ?= $(BUILD)/bench-report

@@ -163,7 +163,7 @@ static void test_install_layout(void **state)
 	has(out, "prefix=/usr/local\n");
 	has(out, "libdir=${prefix}/lib\n");
 	has(out, "Version: " URS_VERSION_STRING "\n");
-	has(out, "Requires.private: liburing\n");
+	has(out, "Requires.private: liburing, libcares\n");
 	free(out);
 	out = ok("PKG_CONFIG_PATH=%s pkg-config --modversion ursock", pcpath);
 	assert_string_equal(out, URS_VERSION_STRING "\n");

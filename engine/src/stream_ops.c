@@ -111,6 +111,17 @@ void urs__ordered_sent(struct urs_op *op, int res)
 	wm_check(s);
 }
 
+void urs__ordered_shrink(struct urs_op *op, size_t len)
+{
+	if (len >= op->len)
+		return;
+	if (op->flags & OPF_COUNTED) {
+		op->sock->queued -= op->len - (len > op->done ? len : op->done);
+		wm_check(op->sock);
+	}
+	op->len = len;
+}
+
 /* ---------------------------------------------------------------- the ordered queue */
 
 bool urs__ordered_start(struct urs_op *op)
@@ -155,8 +166,9 @@ void urs__ordered_decided(struct urs_op *op)
 		wm_check(s);
 	}
 	if (!whole) {
-		/* A plain send's count says where it stopped; a sendall's cut is a hole. */
-		if (op->done > 0 && op->kind != OPK_SEND)
+		/* A plain send's (or sendmsg's) count says where it stopped; a sendall's or
+		 * sendfile's cut is a hole. */
+		if (op->done > 0 && op->kind != OPK_SEND && op->kind != OPK_SENDMSG)
 			s->torn = true;
 		struct urs_op *o;
 		if (head) {
@@ -191,7 +203,8 @@ static int sock_flags(const struct urs_op *op, int mf)
 
 static unsigned recv_len(const struct urs_op *op)
 {
-	return op->len < op->loop->buf_size ? (unsigned)op->len : op->loop->buf_size;
+	uint32_t room = urs__buf_room(op);
+	return op->len < room ? (unsigned)op->len : room;
 }
 
 /* On a datagram or seqpacket socket MSG_TRUNC makes the kernel report a message's real
@@ -204,10 +217,10 @@ static int trunc_flag(const urs_sock *s)
 static void prep_recv_buf(struct urs_op *op, struct io_uring_sqe *sqe, unsigned len, int mf)
 {
 	urs_loop *loop = op->loop;
-	if (urs__buf_select(loop)) {
+	if (urs__buf_select(op)) {
 		io_uring_prep_recv(sqe, op->sock->fd, NULL, len, mf);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
-		sqe->buf_group = 0;
+		sqe->buf_group = op->bgroup;
 	} else {
 		io_uring_prep_recv(sqe, op->sock->fd, urs__buf_addr(loop, op->bid), len, mf);
 	}
@@ -301,11 +314,11 @@ const struct urs_op_kind urs__kind_recv_into = {
 static int recv_stream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
 	urs_loop *loop = op->loop;
-	if ((loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(loop) && !op->deadline &&
+	if ((loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(op) && !op->deadline &&
 	    !urs__op_nonblocking(op)) {
 		io_uring_prep_recv_multishot(sqe, op->sock->fd, NULL, 0, op->msgflags);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
-		sqe->buf_group = 0;
+		sqe->buf_group = op->bgroup;
 		op->flags |= OPF_MULTI;
 		return 0;
 	}
@@ -403,7 +416,7 @@ static int send_exec(struct urs_op *op, uint32_t *want)
 	return res;
 }
 
-static enum op_next send_complete(struct urs_op *op, int res, unsigned cflags)
+enum op_next urs__send_complete(struct urs_op *op, int res, unsigned cflags)
 {
 	(void)cflags;
 	if (res > 0)
@@ -441,7 +454,7 @@ const struct urs_op_kind urs__kind_send = {
 	.start = urs__ordered_start,
 	.prepare = send_prepare,
 	.exec = send_exec,
-	.complete = send_complete,
+	.complete = urs__send_complete,
 	.decided = urs__ordered_decided,
 	.retire = urs__sock_retire,
 };
