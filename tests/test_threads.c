@@ -238,6 +238,7 @@ struct wrong {
 	urs_future f;
 	urs_buf buf;
 	int run, recv, then, cancel, release, send, settimeout, free_ret;
+	int sendmsg, recvmsg, recvmsg_into, recvfrom_into, sendfile, gai, conn, server, resolver;
 	urs_loop_stats before, after;
 };
 
@@ -258,6 +259,20 @@ static void *wrong_thread(void *arg)
 	w->cancel = urs_cancel(w->f);
 	w->release = urs_buf_release(&w->buf);
 	w->settimeout = urs_settimeout(w->s, 1.0);
+	char b[8];
+	struct iovec v = { b, sizeof(b) };
+	w->sendmsg = urs_future_error(urs_sendmsg(w->s, &v, 1, NULL, 0, 0, NULL));
+	w->recvmsg = urs_future_error(urs_recvmsg(w->s, 8, NULL, 0, 0));
+	w->recvmsg_into = urs_future_error(urs_recvmsg_into(w->s, &v, 1, NULL, 0, 0));
+	w->recvfrom_into = urs_future_error(urs_recvfrom_into(w->s, b, sizeof(b), 0));
+	w->sendfile = urs_future_error(urs_sendfile(w->s, 0, 0, 1));
+	w->gai = urs_future_error(urs_getaddrinfo(w->loop, "127.0.0.1", "80", NULL));
+	w->conn = urs_future_error(urs_create_connection(w->loop, "127.0.0.1", "80", 1, NULL));
+	urs_addr a;
+	urs_sock *srv = NULL;
+	urs_addr_parse(&a, "127.0.0.1:0");
+	w->server = urs_create_server(w->loop, &a, 8, 0, &srv);
+	w->resolver = urs_resolver_config(w->loop, NULL, 1, 1);
 	w->free_ret = urs_loop_free(w->loop);
 	urs_sock_free(w->s); /* nothing happens */
 	urs_loop_stats_get(w->loop, &w->after);
@@ -285,6 +300,15 @@ static void test_wrong_thread_refused(void **state)
 	assert_int_equal(w.release, -EXDEV);
 	assert_int_equal(w.settimeout, -EXDEV);
 	assert_int_equal(w.free_ret, -EXDEV);
+	assert_int_equal(w.sendmsg, -EXDEV);
+	assert_int_equal(w.recvmsg, -EXDEV);
+	assert_int_equal(w.recvmsg_into, -EXDEV);
+	assert_int_equal(w.recvfrom_into, -EXDEV);
+	assert_int_equal(w.sendfile, -EXDEV);
+	assert_int_equal(w.gai, -EXDEV);
+	assert_int_equal(w.conn, -EXDEV);
+	assert_int_equal(w.server, -EXDEV);
+	assert_int_equal(w.resolver, -EXDEV);
 	assert_int_equal(w.after.ops_in_use, w.before.ops_in_use); /* nothing left pending */
 	assert_int_equal(w.after.bufs_lent, 1);
 	assert_int_equal(urs_buf_release(&r.buf), 0); /* still ours, still good */

@@ -246,6 +246,8 @@ URS_API urs_future urs_create_connection(urs_loop *loop, const char *host, const
 	 * raise at once, so the call is refused. */
 	if (!loop || !host || !port || isnan(timeout) || timeout == 0)
 		return urs__future_err(-EINVAL);
+	if (!urs__mine(loop))
+		return urs__future_err(-EXDEV);
 	if (source && source->u.sa.sa_family != AF_INET && source->u.sa.sa_family != AF_INET6)
 		return urs__future_err(-EAFNOSUPPORT);
 	struct he *he = calloc(1, sizeof(*he));
@@ -290,6 +292,8 @@ URS_API int urs_create_server(urs_loop *loop, const urs_addr *addr, int backlog,
 	*out = NULL;
 	if (!loop || !addr || (flags & ~(unsigned)(URS_SERVER_REUSE_PORT | URS_SERVER_DUALSTACK)))
 		return -EINVAL;
+	if (!urs__mine(loop))
+		return -EXDEV;
 	int family = addr->u.sa.sa_family;
 	if (family != AF_INET && family != AF_INET6)
 		return -EAFNOSUPPORT;

@@ -486,6 +486,8 @@ URS_API urs_future urs_getaddrinfo(urs_loop *loop, const char *host, const char 
 {
 	if (!loop || (!host && !port))
 		return urs__future_err(-EINVAL);
+	if (!urs__mine(loop))
+		return urs__future_err(-EXDEV);
 	struct ares_addrinfo_hints h = { 0 };
 	if (hints) {
 		if (hints->ai_family != AF_UNSPEC && hints->ai_family != AF_INET &&
@@ -552,6 +554,8 @@ URS_API int urs_resolver_config(urs_loop *loop, const char *servers, double time
 {
 	if (!loop || timeout != timeout || timeout > 3600 || tries < 0 || tries > 100)
 		return -EINVAL;
+	if (!urs__mine(loop))
+		return -EXDEV;
 	char *copy = NULL;
 	if (servers) {
 		/* Checked now, so a bad list fails here rather than in every later lookup. */
