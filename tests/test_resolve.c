@@ -1,10 +1,13 @@
 /* Host names: urs_getaddrinfo against a DNS server this test starts on 127.0.0.1 (a small
  * one in Python, its own records; never the network): A and AAAA, NXDOMAIN, no data of a
- * family, a server that never answers (timeout), cancel and loop teardown mid-query,
- * numeric hosts, many lookups at once. Then create_connection with happy eyeballs (a name
- * with both families where IPv6 refuses, and where IPv6 never answers: the 250 ms stagger
- * starts IPv4, which wins, and the IPv6 attempt is cancelled and closed) and
- * create_server (dual-stack, reuse_port). */
+ * family, a server that never answers (timeout), cancel and loop teardown mid-query, many
+ * lookups at once. Numeric hosts, answered at once without a server, as Python's
+ * getaddrinfo answers them. Then create_connection with happy eyeballs (a name with both
+ * families where IPv6 refuses, and where IPv6 never answers: the 250 ms stagger starts
+ * IPv4, which wins, and the IPv6 attempt is cancelled and closed) and create_server
+ * (dual-stack, reuse_port). A library built without c-ares (URS_CARES=0) resolves numeric
+ * hosts only: the tests of names skip, saying so, and test_numeric_hosts checks that a
+ * name is refused with -ENOSYS. */
 #define _GNU_SOURCE
 #include "testutil.h"
 
@@ -53,10 +56,26 @@ static const char dns_py[] =
 
 static pid_t dns_pid;
 static char dns_servers[64];
+static bool have_cares; /* the library resolves names (built with c-ares) */
+
+/* Names need c-ares: without it the test is skipped, with the reason. */
+static void need_cares(void)
+{
+	if (!have_cares) {
+		print_message("built without c-ares (URS_CARES=0 or no libc-ares-dev): "
+			      "urs_getaddrinfo takes numeric hosts only\n");
+		skip();
+	}
+}
 
 static int start_dns(void **state)
 {
 	(void)state;
+	urs_loop *probe;
+	if (urs_loop_new(&probe, NULL) < 0)
+		return -1;
+	have_cares = urs_resolver_config(probe, NULL, 0, 0) != -ENOSYS;
+	urs_loop_free(probe);
 	int p[2];
 	if (pipe(p) < 0)
 		return -1;
@@ -97,6 +116,7 @@ static int stop_dns(void **state)
 
 static urs_loop *loop_dns(double timeout, int tries)
 {
+	need_cares();
 	urs_loop *loop = tu_loop_new(NULL);
 	assert_int_equal(urs_resolver_config(loop, dns_servers, timeout, tries), 0);
 	return loop;
@@ -120,9 +140,24 @@ static void test_a_and_aaaa(void **state)
 	tu_await_eq(urs_getaddrinfo(loop, "both.test", "8080", &hints), 2, &r);
 	assert_true(has(r.ai, "127.0.0.1:8080"));
 	assert_true(has(r.ai, "[::1]:8080"));
-	for (urs_addrinfo *a = r.ai; a; a = a->next)
+	for (urs_addrinfo *a = r.ai; a; a = a->next) {
 		assert_int_equal(a->socktype, SOCK_STREAM);
+		assert_int_equal(a->protocol, IPPROTO_TCP);
+	}
+	assert_null(r.ai->canonname); /* only with AI_CANONNAME */
 	urs_addrinfo_free(r.ai);
+	/* No socket type in the hints: one entry per type, as getaddrinfo(3) and Python. */
+	tu_await_eq(urs_getaddrinfo(loop, "v4.test", "80", NULL), 3, &r);
+	assert_int_equal(r.ai->socktype, SOCK_STREAM);
+	assert_int_equal(r.ai->next->socktype, SOCK_DGRAM);
+	assert_int_equal(r.ai->next->protocol, IPPROTO_UDP);
+	assert_int_equal(r.ai->next->next->socktype, SOCK_RAW);
+	urs_addrinfo_free(r.ai);
+	hints.ai_flags = AI_CANONNAME;
+	tu_await_eq(urs_getaddrinfo(loop, "v4.test", "80", &hints), 1, &r);
+	assert_string_equal(r.ai->canonname, "v4.test");
+	urs_addrinfo_free(r.ai);
+	hints.ai_flags = 0;
 	hints.ai_family = AF_INET;
 	tu_await_eq(urs_getaddrinfo(loop, "two.test", "53", &hints), 2, &r);
 	assert_true(has(r.ai, "127.0.0.1:53"));
@@ -139,20 +174,122 @@ static void test_a_and_aaaa(void **state)
 	tu_loop_done(loop);
 }
 
-static void test_nxdomain_and_numeric(void **state)
+static void test_nxdomain(void **state)
 {
 	(void)state;
 	urs_loop *loop = loop_dns(2.0, 2);
 	assert_int_equal(urs_await(urs_getaddrinfo(loop, "nothere.test", "80", NULL), NULL), -ENOENT);
-	/* Numeric hosts never ask the server; a result nobody takes is freed. */
-	urs_result r;
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST };
-	tu_await_eq(urs_getaddrinfo(loop, "::1", "53", &hints), 1, &r);
-	assert_true(has(r.ai, "[::1]:53"));
-	urs_addrinfo_free(r.ai);
-	assert_int_equal(urs_await(urs_getaddrinfo(loop, "127.0.0.9", "7", &hints), NULL), 1);
-	assert_true(urs_await(urs_getaddrinfo(loop, "not-numeric.test", "7", &hints), NULL) < 0);
+	/* A result nobody takes is freed. */
 	assert_int_equal(urs_detach(urs_getaddrinfo(loop, "both.test", "1", NULL)), 0);
+	tu_loop_done(loop);
+}
+
+struct quick {
+	int res;
+	bool ran;
+	urs_addrinfo *ai;
+};
+
+static void quick_cb(urs_result *r, void *user)
+{
+	struct quick *q = user;
+	q->ran = true;
+	q->res = r->res;
+	q->ai = r->ai;
+}
+
+/* Resolves within one turn that does not wait: no server was asked. */
+static int at_once(urs_loop *loop, const char *host, const char *port, int family, int socktype,
+		   int flags, urs_addrinfo **ai)
+{
+	struct addrinfo h = { .ai_family = family, .ai_socktype = socktype, .ai_flags = flags };
+	struct quick q = { 0 };
+	assert_int_equal(urs_then(urs_getaddrinfo(loop, host, port, &h), quick_cb, &q), 0);
+	assert_false(q.ran); /* never inside the call */
+	urs_loop_run(loop, URS_RUN_NOWAIT);
+	assert_true(q.ran);
+	if (ai)
+		*ai = q.ai;
+	else
+		urs_addrinfo_free(q.ai);
+	return q.res;
+}
+
+/* Numeric hosts, with or without c-ares: getaddrinfo(3)'s answer (Python's), at once and
+ * without a server (the loop's resolver points at one that never answers). Without c-ares
+ * a name is refused at once, -ENOSYS, and so is create_connection to one. */
+static void test_numeric_hosts(void **state)
+{
+	(void)state;
+	urs_loop *loop = tu_loop_new(NULL);
+	if (have_cares)
+		assert_int_equal(urs_resolver_config(loop, dns_servers, 5.0, 3), 0);
+	urs_addrinfo *ai;
+	/* no socket type: one entry per type, the protocol filled in */
+	assert_int_equal(at_once(loop, "127.0.0.9", "7", AF_UNSPEC, 0, 0, &ai), 3);
+	assert_true(has(ai, "127.0.0.9:7"));
+	assert_int_equal(ai->socktype, SOCK_STREAM);
+	assert_int_equal(ai->protocol, IPPROTO_TCP);
+	assert_int_equal(ai->next->socktype, SOCK_DGRAM);
+	assert_int_equal(ai->next->next->socktype, SOCK_RAW);
+	assert_null(ai->canonname);
+	urs_addrinfo_free(ai);
+	assert_int_equal(at_once(loop, "::1", "53", AF_UNSPEC, SOCK_DGRAM, AI_NUMERICHOST, &ai), 1);
+	assert_true(has(ai, "[::1]:53"));
+	assert_int_equal(ai->protocol, IPPROTO_UDP);
+	urs_addrinfo_free(ai);
+	/* inet_aton's short forms, a scope id, AI_CANONNAME */
+	assert_int_equal(at_once(loop, "127.1", "80", AF_INET, SOCK_STREAM, 0, &ai), 1);
+	assert_true(has(ai, "127.0.0.1:80"));
+	urs_addrinfo_free(ai);
+	assert_int_equal(at_once(loop, "fe80::1%lo", "9", AF_INET6, SOCK_STREAM, 0, &ai), 1);
+	assert_int_equal(ai->addr.u.in6.sin6_scope_id, 1);
+	urs_addrinfo_free(ai);
+	assert_int_equal(at_once(loop, "127.0.0.1", "1", AF_UNSPEC, SOCK_STREAM, AI_CANONNAME, &ai), 1);
+	assert_string_equal(ai->canonname, "127.0.0.1");
+	urs_addrinfo_free(ai);
+	/* an IPv4 address for IPv6: none, or mapped when asked */
+	assert_int_equal(at_once(loop, "127.0.0.1", "1", AF_INET6, SOCK_STREAM, 0, NULL), -ENODATA);
+	assert_int_equal(at_once(loop, "::1", "1", AF_INET, SOCK_STREAM, 0, NULL), -ENODATA);
+	assert_int_equal(at_once(loop, "127.0.0.1", "1", AF_INET6, SOCK_STREAM, AI_V4MAPPED, &ai), 1);
+	assert_true(has(ai, "[::ffff:127.0.0.1]:1"));
+	urs_addrinfo_free(ai);
+	/* no host: the wildcard with AI_PASSIVE, else loopback, both families */
+	struct addrinfo h = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	urs_result r;
+	tu_await_eq(urs_getaddrinfo(loop, NULL, "8080", &h), 2, &r);
+	assert_true(has(r.ai, "0.0.0.0:8080"));
+	assert_true(has(r.ai, "[::]:8080"));
+	urs_addrinfo_free(r.ai);
+	h.ai_flags = 0;
+	tu_await_eq(urs_getaddrinfo(loop, NULL, "8080", &h), 2, &r);
+	assert_true(has(r.ai, "127.0.0.1:8080"));
+	assert_true(has(r.ai, "[::1]:8080"));
+	urs_addrinfo_free(r.ai);
+	/* refused at once: a name with AI_NUMERICHOST, an empty host, an unknown service */
+	assert_int_equal(at_once(loop, "not-numeric.test", "7", 0, SOCK_STREAM, AI_NUMERICHOST, NULL),
+			 -ENOENT);
+	assert_int_equal(at_once(loop, "", "7", 0, SOCK_STREAM, 0, NULL), -ENOENT);
+	assert_int_equal(at_once(loop, "127.0.0.1", "no-such-service", 0, SOCK_STREAM, 0, NULL),
+			 -ESRCH);
+	/* create_connection to a numeric host needs no resolver */
+	urs_addr la;
+	urs_sock *l = tu_listener(loop, "[::1]:0", &la);
+	char port[16];
+	snprintf(port, sizeof(port), "%d", urs_addr_port(&la));
+	tu_await_eq(urs_create_connection(loop, "::1", port, URS_NO_TIMEOUT, NULL), 0, &r);
+	assert_non_null(r.sock);
+	tu_close(r.sock);
+	tu_close(l);
+	if (!have_cares) {
+		assert_int_equal(urs_future_error(urs_getaddrinfo(loop, "localhost", "80", NULL)),
+				 -ENOSYS);
+		assert_int_equal(urs_future_error(urs_create_connection(loop, "v4.test", port, 1.0,
+									NULL)),
+				 -ENOSYS);
+		assert_int_equal(urs_resolver_config(loop, NULL, 0, 0), -ENOSYS);
+		assert_int_equal(urs_resolver_config(loop, "127.0.0.1", 1, 1), -ENOSYS);
+	}
 	tu_loop_done(loop);
 }
 
@@ -250,9 +387,12 @@ static void test_bad_input(void **state)
 	assert_int_equal(urs_future_error(urs_getaddrinfo(loop, "a", "1", &h)), -EAFNOSUPPORT);
 	h = (struct addrinfo){ .ai_flags = 0x40000000 };
 	assert_int_equal(urs_future_error(urs_getaddrinfo(loop, "a", "1", &h)), -EINVAL);
-	assert_int_equal(urs_resolver_config(loop, "not an address", 1, 1), -EINVAL);
-	assert_int_equal(urs_resolver_config(loop, NULL, -1, 1), 0);
+	if (have_cares) {
+		assert_int_equal(urs_resolver_config(loop, "not an address", 1, 1), -EINVAL);
+		assert_int_equal(urs_resolver_config(loop, NULL, -1, 1), 0);
+	}
 	assert_int_equal(urs_resolver_config(loop, NULL, 0.0 / 0.0, 1), -EINVAL);
+	assert_int_equal(urs_resolver_config(loop, NULL, 1, -1), -EINVAL);
 	assert_int_equal(urs_resolver_config(NULL, NULL, 1, 1), -EINVAL);
 	assert_int_equal(urs_future_error(urs_create_connection(loop, NULL, "1", 1, NULL)), -EINVAL);
 	assert_int_equal(urs_future_error(urs_create_connection(loop, "a", "1", 0.0, NULL)), -EINVAL);
@@ -310,13 +450,6 @@ static void test_happy_eyeballs_v6_refused(void **state)
 			 -ECONNREFUSED);
 	assert_int_equal(urs_await(urs_create_connection(loop, "nothere.test", port, 5.0, NULL), NULL),
 			 -ENOENT);
-	/* A numeric host needs no server. */
-	l = tu_listener(loop, "[::1]:0", &la);
-	snprintf(port, sizeof(port), "%d", urs_addr_port(&la));
-	tu_await_eq(urs_create_connection(loop, "::1", port, URS_NO_TIMEOUT, NULL), 0, &r);
-	peer_is(r.sock, AF_INET6);
-	tu_close(r.sock);
-	tu_close(l);
 	tu_loop_done(loop);
 }
 
@@ -425,7 +558,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_and_aaaa),
-		cmocka_unit_test(test_nxdomain_and_numeric),
+		cmocka_unit_test(test_nxdomain),
+		cmocka_unit_test(test_numeric_hosts),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_cancel_and_teardown),
 		cmocka_unit_test(test_many_at_once),

@@ -502,8 +502,9 @@ URS_API int urs_sock_type(const urs_sock *sock);
 /* One address getaddrinfo found: a list, freed whole with urs_addrinfo_free. */
 typedef struct urs_addrinfo {
 	int family;                 /* AF_INET, AF_INET6 */
-	int socktype;               /* SOCK_STREAM, SOCK_DGRAM (0 in hints: one entry each) */
-	int protocol;
+	int socktype;               /* SOCK_STREAM, SOCK_DGRAM, SOCK_RAW (0 in the hints: an
+				       entry per type for each address, as getaddrinfo(3)) */
+	int protocol;               /* IPPROTO_TCP, IPPROTO_UDP, or the hints' */
 	urs_addr addr;              /* with the port */
 	char *canonname;            /* the canonical name, on the first entry with AI_CANONNAME */
 	struct urs_addrinfo *next;
@@ -513,23 +514,27 @@ typedef struct urs_addrinfo {
 URS_API void urs_addrinfo_free(urs_addrinfo *ai);
 
 /* Python's getaddrinfo(host, port, family, type, proto, flags) as a future that never
- * blocks the loop on the network (c-ares; its sockets are driven by the loop, no thread;
- * local files such as /etc/hosts are read at once). host may be a name or a numeric
- * address (NULL with AI_PASSIVE: the wildcard), port a number or a service name (NULL: 0).
+ * blocks the loop on the network. host may be a numeric address (parsed at once by
+ * getaddrinfo(3) with AI_NUMERICHOST, no server asked; NULL: the wildcard with AI_PASSIVE,
+ * else loopback) or a name (c-ares: its sockets are driven by the loop, no thread; local
+ * files such as /etc/hosts are read at once); port a number or a service name (NULL: 0).
  * hints (may be NULL) gives ai_family (AF_UNSPEC, AF_INET, AF_INET6), ai_socktype,
  * ai_protocol and ai_flags (AI_CANONNAME, AI_NUMERICHOST, AI_PASSIVE, AI_NUMERICSERV,
- * AI_V4MAPPED, AI_ALL, AI_ADDRCONFIG). Resolves to the number of addresses with r->ai, a
+ * AI_V4MAPPED, AI_ALL, AI_ADDRCONFIG). Resolves to the number of entries with r->ai, a
  * list that is yours (urs_addrinfo_free), in the order to try them (RFC 6724); or -ENOENT
- * (no such name: NXDOMAIN), -ENODATA (no address of that family), -ETIMEDOUT (no server
- * answered in time), -ECONNREFUSED (refused by the servers), -EAGAIN (a temporary failure,
- * SERVFAIL), -EBADMSG (a malformed answer), -ESRCH (an unknown service), -EINVAL (a bad
- * name or hints), -ECANCELED. Cancelling it ends the query and closes its sockets. */
+ * (no such name: NXDOMAIN; a name with AI_NUMERICHOST), -ENODATA (no address of that
+ * family), -ETIMEDOUT (no server answered in time), -ECONNREFUSED (refused by the servers),
+ * -EAGAIN (a temporary failure, SERVFAIL), -EBADMSG (a malformed answer), -ESRCH (an
+ * unknown service), -EINVAL (a bad name or hints), -ECANCELED. Cancelling it ends the
+ * query and closes its sockets. c-ares is optional at build time: a library built without
+ * it (URS_CARES=0, or no libc-ares-dev; urs_resolver_config then answers -ENOSYS)
+ * resolves numeric hosts only, and a name fails at once with -ENOSYS. */
 URS_API urs_future urs_getaddrinfo(urs_loop *loop, const char *host, const char *port,
 				   const struct addrinfo *hints);
 /* Where and how the loop's later lookups ask: servers is c-ares's list ("127.0.0.1:5353,
  * [::1]:53"; NULL: /etc/resolv.conf's), timeout the seconds per try (0: c-ares's default),
  * tries per server (0: the default). Returns 0, or -EINVAL (a list c-ares refuses, a bad
- * number), -ENOMEM. */
+ * number), -ENOMEM, -ENOSYS (built without c-ares: names are not resolved). */
 URS_API int urs_resolver_config(urs_loop *loop, const char *servers, double timeout, int tries);
 
 /* Python's create_connection((host, port), timeout, source_address): resolves host (as
@@ -540,7 +545,8 @@ URS_API int urs_resolver_config(urs_loop *loop, const char *servers, double time
  * attempt's socket timeout and stays on the socket returned. source (may be NULL) is bound
  * first. Resolves to 0 with r->sock (connected, yours), or the resolver's error, or the
  * error of the last attempt to fail (-ECONNREFUSED, -ETIMEDOUT...); -ECANCELED. A timeout
- * of 0 (non-blocking) is refused with -EINVAL. */
+ * of 0 (non-blocking) is refused with -EINVAL; a name in a library built without c-ares
+ * fails at once with -ENOSYS (a numeric host works). */
 URS_API urs_future urs_create_connection(urs_loop *loop, const char *host, const char *port,
 					 double timeout, const urs_addr *source);
 

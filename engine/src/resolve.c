@@ -1,24 +1,204 @@
-/* Host names resolved without blocking the loop: urs_getaddrinfo on c-ares, its sockets
- * driven by the loop itself, no thread. Each call has its own c-ares channel (so a cancel
- * ends exactly that call). c-ares asks us to make its sockets (ares_set_socket_functions):
- * each becomes an internal urs_sock, so the loop owns the fd and closes it only once
- * nothing of ours names it, and the leak check counts it like any socket. c-ares says
- * which of them it wants to read or write (the socket-state callback): for each, a one-shot
- * poll op (OPK_POLL: IORING_OP_POLL_ADD on io_uring, readiness on epoll); its timeouts are
- * a urs_sleep re-armed at c-ares's next deadline after every step. The getaddrinfo op
- * itself waits outside the kernel and is decided by whichever of those finishes the
- * query. Local files (/etc/hosts, resolv.conf, /etc/services) are read synchronously, as
- * every resolver does; the network is never waited for. */
+/* Host names resolved without blocking the loop: urs_getaddrinfo. A numeric host (or none)
+ * is parsed at once by getaddrinfo(3) with AI_NUMERICHOST, which never asks a server: the
+ * op is decided at the call and delivered at the next turn like every result. A name goes
+ * to c-ares where the library is built with it (URS_HAVE_CARES: the Makefile finds
+ * libc-ares-dev, or URS_CARES=0 leaves it out); without it a name fails at once, -ENOSYS.
+ *
+ * c-ares's sockets are driven by the loop itself, no thread. Each call has its own c-ares
+ * channel (so a cancel ends exactly that call). c-ares asks us to make its sockets
+ * (ares_set_socket_functions): each becomes an internal urs_sock, so the loop owns the fd
+ * and closes it only once nothing of ours names it, and the leak check counts it like any
+ * socket. c-ares says which of them it wants to read or write (the socket-state callback):
+ * for each, a one-shot poll op (OPK_POLL: IORING_OP_POLL_ADD on io_uring, readiness on
+ * epoll); its timeouts are a urs_sleep re-armed at c-ares's next deadline after every step.
+ * The getaddrinfo op itself waits outside the kernel and is decided by whichever of those
+ * finishes the query. Local files (/etc/hosts, resolv.conf, /etc/services) are read
+ * synchronously, as every resolver does; the network is never waited for. */
 #include "internal.h"
 
-#include <ares.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
+
+#ifndef URS_HAVE_CARES
+#define URS_HAVE_CARES 0
+#endif
+#if URS_HAVE_CARES
+#include <ares.h>
+#include <pthread.h>
+#endif
+
+/* The ai_flags urs_getaddrinfo takes: getaddrinfo(3)'s that mean something here. */
+enum {
+	AI_TAKEN = AI_CANONNAME | AI_NUMERICHOST | AI_PASSIVE | AI_NUMERICSERV | AI_V4MAPPED |
+		   AI_ALL | AI_ADDRCONFIG
+};
+
+URS_API void urs_addrinfo_free(urs_addrinfo *ai)
+{
+	while (ai) {
+		urs_addrinfo *next = ai->next;
+		free(ai->canonname);
+		free(ai);
+		ai = next;
+	}
+}
+
+/* Appends an entry to the list *tail ends; NULL when out of memory. */
+static urs_addrinfo *add(urs_addrinfo ***tail, int family, int socktype, int protocol,
+			 const struct sockaddr *sa, size_t len)
+{
+	urs_addrinfo *a = calloc(1, sizeof(*a));
+	if (!a || urs_addr_from_sockaddr(&a->addr, sa, (socklen_t)len) < 0) {
+		free(a);
+		return NULL;
+	}
+	a->family = family;
+	a->socktype = socktype;
+	a->protocol = protocol;
+	**tail = a;
+	*tail = &a->next;
+	return a;
+}
+
+/* ---------------------------------------------------------------- numeric hosts */
+
+/* getaddrinfo(3)'s errors as our -errno: the same as c-ares's for the same cause. */
+static int gai_err(int e)
+{
+	switch (e) {
+	case EAI_NONAME:
+		return -ENOENT; /* AI_NUMERICHOST and a name, or an empty host */
+	case EAI_ADDRFAMILY:
+	case EAI_NODATA:
+		return -ENODATA; /* an address of another family than asked */
+	case EAI_SERVICE:
+		return -ESRCH;
+	case EAI_FAMILY:
+		return -EAFNOSUPPORT;
+	case EAI_MEMORY:
+		return -ENOMEM;
+	case EAI_AGAIN:
+		return -EAGAIN;
+	case EAI_BADFLAGS:
+	case EAI_SOCKTYPE:
+		return -EINVAL;
+	default:
+		return -EIO;
+	}
+}
+
+/* A numeric host, or none: getaddrinfo(3)'s own answer (Python's: one entry per socket
+ * type when the hints name none, the protocol filled in, scope ids, V4MAPPED). Returns the
+ * count with *out, or -errno; *name is set (and nothing else) for a host that is a name to
+ * resolve. */
+static int numeric(const char *host, const char *port, const struct addrinfo *hints,
+		   urs_addrinfo **out, bool *name)
+{
+	struct addrinfo h = { 0 }, *res;
+	if (hints) {
+		h.ai_family = hints->ai_family;
+		h.ai_socktype = hints->ai_socktype;
+		h.ai_protocol = hints->ai_protocol;
+		h.ai_flags = hints->ai_flags;
+	}
+	bool asked = h.ai_flags & AI_NUMERICHOST;
+	h.ai_flags |= AI_NUMERICHOST;
+	*out = NULL;
+	*name = false;
+	int e = getaddrinfo(host, port, &h, &res);
+	if (e == EAI_NONAME && host && *host && !asked) {
+		*name = true;
+		return 0;
+	}
+	if (e)
+		return gai_err(e);
+	urs_addrinfo *head = NULL, **tail = &head;
+	int n = 0;
+	bool ok = true;
+	for (const struct addrinfo *a = res; a && ok; a = a->ai_next, n++)
+		ok = add(&tail, a->ai_family, a->ai_socktype, a->ai_protocol, a->ai_addr,
+			 a->ai_addrlen) != NULL;
+	if (ok && head && res->ai_canonname)
+		ok = (head->canonname = strdup(res->ai_canonname)) != NULL;
+	freeaddrinfo(res);
+	if (!ok) {
+		urs_addrinfo_free(head);
+		return -ENOMEM;
+	}
+	*out = head;
+	return n;
+}
+
+/* op->msgflags of a getaddrinfo op decided at its call: op->ext is its list itself. */
+enum { GAI_NUMERIC = 1 };
+
+static void numeric_result(struct urs_op *op, urs_result *r)
+{
+	if (op->res > 0)
+		r->ai = op->ext;
+	else
+		urs_addrinfo_free(op->ext);
+	op->ext = NULL;
+}
+
+static urs_future numeric_future(urs_loop *loop, int res, urs_addrinfo *ai)
+{
+	struct urs_op *op;
+	int ret = urs__op_new(loop, OPK_GETADDRINFO, NULL, &op);
+	if (ret < 0) {
+		urs_addrinfo_free(ai);
+		return urs__future_err(ret);
+	}
+	op->msgflags = GAI_NUMERIC;
+	op->ext = ai;
+	/* Never submitted: decided now, delivered at the next turn like every result. */
+	urs_future f = urs__op_start(op);
+	urs__op_decide(op, res);
+	return f;
+}
+
+static bool lookup_start(struct urs_op *op)
+{
+	(void)op;
+	return false; /* never submitted: decided at its call, or by its sub-ops */
+}
+
+/* ---------------------------------------------------------------- the poll kind */
+
+/* A one-shot readiness wait on a socket (c-ares's): resolves to the poll mask. */
+static int poll_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+{
+	io_uring_prep_poll_add(sqe, op->sock->fd, (unsigned)op->msgflags);
+	return 0;
+}
+
+static int poll_exec(struct urs_op *op, uint32_t *want)
+{
+	struct pollfd p = { .fd = op->sock->fd, .events = (short)op->msgflags };
+	int n = poll(&p, 1, 0);
+	if (n < 0)
+		return urs__sys(n);
+	if (n == 0 || !p.revents)
+		return urs__ep_again(want, (op->msgflags & POLLIN) ? EPOLLIN : EPOLLOUT);
+	return p.revents;
+}
+
+const struct urs_op_kind urs__kind_poll = {
+	.name = "poll",
+	.flags = KF_SOCK | KF_RETRY,
+	.prepare = poll_prepare,
+	.exec = poll_exec,
+	.complete = urs__complete_as_is,
+	.retire = urs__sock_retire,
+};
+
+#if URS_HAVE_CARES
+/* ================================================================ names, on c-ares */
 
 struct watch {
 	int fd;
@@ -37,6 +217,7 @@ struct rs {
 	bool done;             /* the query ended: res (and ai) hold its outcome */
 	int res;
 	urs_addrinfo *ai;
+	int socktype, protocol, flags; /* the hints, for the answer's entries */
 	urs_future timer;
 	uint32_t refs;         /* the op and every sub-op armed for it */
 	struct watch *watches;
@@ -330,29 +511,41 @@ static void arm_polls(struct rs *rs)
 	}
 }
 
-static urs_addrinfo *convert(const struct ares_addrinfo *res, int *err)
+/* c-ares's answer as getaddrinfo(3) gives it (Python's): hints without a socket type get
+ * one entry per type, the protocol is filled in from the type, and the canonical name is
+ * there only when AI_CANONNAME asked for it. */
+static urs_addrinfo *convert(const struct rs *rs, const struct ares_addrinfo *res, int *n)
 {
+	static const struct {
+		int socktype, protocol;
+	} each[] = { { SOCK_STREAM, IPPROTO_TCP }, { SOCK_DGRAM, IPPROTO_UDP }, { SOCK_RAW, 0 } };
 	urs_addrinfo *head = NULL, **tail = &head;
-	for (const struct ares_addrinfo_node *n = res->nodes; n; n = n->ai_next) {
-		urs_addrinfo *a = calloc(1, sizeof(*a));
-		if (!a || urs_addr_from_sockaddr(&a->addr, n->ai_addr, n->ai_addrlen) < 0) {
-			free(a);
-			urs_addrinfo_free(head);
-			*err = -ENOMEM;
-			return NULL;
+	*n = 0;
+	for (const struct ares_addrinfo_node *a = res->nodes; a; a = a->ai_next) {
+		if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
+			continue;
+		for (size_t i = 0; i < 3; i++) {
+			int st = rs->socktype ? rs->socktype : each[i].socktype;
+			int pr = rs->socktype ? rs->protocol : each[i].protocol;
+			if (!pr)
+				pr = st == SOCK_STREAM ? IPPROTO_TCP : st == SOCK_DGRAM ? IPPROTO_UDP : 0;
+			if (!add(&tail, a->ai_family, st, pr, a->ai_addr, a->ai_addrlen))
+				goto nomem;
+			++*n;
+			if (rs->socktype)
+				break;
 		}
-		a->family = n->ai_family;
-		a->socktype = n->ai_socktype;
-		a->protocol = n->ai_protocol;
-		*tail = a;
-		tail = &a->next;
 	}
-	if (head && res->cnames && res->cnames->name)
-		head->canonname = strdup(res->cnames->name);
-	else if (head && res->name)
-		head->canonname = strdup(res->name);
-	*err = 0;
+	if (head && (rs->flags & AI_CANONNAME)) {
+		const char *cn = res->cnames && res->cnames->name ? res->cnames->name : res->name;
+		if (cn && !(head->canonname = strdup(cn)))
+			goto nomem;
+	}
 	return head;
+nomem:
+	urs_addrinfo_free(head);
+	*n = -ENOMEM;
+	return NULL;
 }
 
 static void lookup_cb(void *user, int status, int timeouts, struct ares_addrinfo *res)
@@ -366,17 +559,9 @@ static void lookup_cb(void *user, int status, int timeouts, struct ares_addrinfo
 	rs->done = true;
 	rs->res = ares_err(status);
 	if (status == ARES_SUCCESS && res) {
-		int err;
-		rs->ai = convert(res, &err);
-		rs->res = err;
-		if (!rs->ai && !err)
+		rs->ai = convert(rs, res, &rs->res);
+		if (!rs->res)
 			rs->res = -ENODATA;
-		if (rs->ai) {
-			int n = 0;
-			for (urs_addrinfo *a = rs->ai; a; a = a->next)
-				n++;
-			rs->res = n;
-		}
 	}
 	ares_freeaddrinfo(res);
 }
@@ -385,6 +570,8 @@ static void lookup_cb(void *user, int status, int timeouts, struct ares_addrinfo
 
 static bool lookup_cancel(struct urs_op *op)
 {
+	if (op->msgflags == GAI_NUMERIC)
+		return true; /* decided at its call: never reached */
 	struct rs *rs = op->ext;
 	if (!rs->done) {
 		rs->done = true;
@@ -396,6 +583,8 @@ static bool lookup_cancel(struct urs_op *op)
 
 static void lookup_decided(struct urs_op *op)
 {
+	if (op->msgflags == GAI_NUMERIC)
+		return;
 	struct rs *rs = op->ext;
 	rs->op = NULL;
 	if (!rs->done) { /* decided by the loop's teardown or a recovery */
@@ -407,6 +596,10 @@ static void lookup_decided(struct urs_op *op)
 
 static void lookup_result(struct urs_op *op, urs_result *r)
 {
+	if (op->msgflags == GAI_NUMERIC) {
+		numeric_result(op, r);
+		return;
+	}
 	struct rs *rs = op->ext;
 	op->ext = NULL;
 	if (op->res > 0) {
@@ -414,12 +607,6 @@ static void lookup_result(struct urs_op *op, urs_result *r)
 		rs->ai = NULL;
 	}
 	unref(rs);
-}
-
-static bool lookup_start(struct urs_op *op)
-{
-	(void)op;
-	return false; /* never submitted: its sub-ops decide it */
 }
 
 const struct urs_op_kind urs__kind_getaddrinfo = {
@@ -433,36 +620,7 @@ const struct urs_op_kind urs__kind_getaddrinfo = {
 	.result = lookup_result,
 };
 
-/* A one-shot readiness wait on a socket (c-ares's): resolves to the poll mask. */
-static int poll_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
-{
-	io_uring_prep_poll_add(sqe, op->sock->fd, (unsigned)op->msgflags);
-	return 0;
-}
-
-static int poll_exec(struct urs_op *op, uint32_t *want)
-{
-	struct pollfd p = { .fd = op->sock->fd, .events = (short)op->msgflags };
-	int n = poll(&p, 1, 0);
-	if (n < 0)
-		return urs__sys(n);
-	if (n == 0 || !p.revents)
-		return urs__ep_again(want, (op->msgflags & POLLIN) ? EPOLLIN : EPOLLOUT);
-	return p.revents;
-}
-
-const struct urs_op_kind urs__kind_poll = {
-	.name = "poll",
-	.flags = KF_SOCK | KF_RETRY,
-	.prepare = poll_prepare,
-	.exec = poll_exec,
-	.complete = urs__complete_as_is,
-	.retire = urs__sock_retire,
-};
-
-/* ---------------------------------------------------------------- the calls */
-
-static int ares_flags(int ai_flags, int *out)
+static void ares_flags(int ai_flags, int *out)
 {
 	static const struct {
 		int ai, ares;
@@ -478,23 +636,15 @@ static int ares_flags(int ai_flags, int *out)
 			*out |= map[i].ares;
 			ai_flags &= ~map[i].ai;
 		}
-	return ai_flags ? -EINVAL : 0;
 }
 
-URS_API urs_future urs_getaddrinfo(urs_loop *loop, const char *host, const char *port,
-				   const struct addrinfo *hints)
+/* A name (the arguments checked): a query on a channel of its own. */
+static urs_future ares_lookup(urs_loop *loop, const char *host, const char *port,
+			      const struct addrinfo *hints)
 {
-	if (!loop || (!host && !port))
-		return urs__future_err(-EINVAL);
-	if (!urs__mine(loop))
-		return urs__future_err(-EXDEV);
 	struct ares_addrinfo_hints h = { 0 };
 	if (hints) {
-		if (hints->ai_family != AF_UNSPEC && hints->ai_family != AF_INET &&
-		    hints->ai_family != AF_INET6)
-			return urs__future_err(-EAFNOSUPPORT);
-		if (ares_flags(hints->ai_flags, &h.ai_flags) < 0)
-			return urs__future_err(-EINVAL);
+		ares_flags(hints->ai_flags, &h.ai_flags); /* every flag taken has its match */
 		h.ai_family = hints->ai_family;
 		h.ai_socktype = hints->ai_socktype;
 		h.ai_protocol = hints->ai_protocol;
@@ -507,6 +657,9 @@ URS_API urs_future urs_getaddrinfo(urs_loop *loop, const char *host, const char 
 		return urs__future_err(-ENOMEM);
 	rs->loop = loop;
 	rs->refs = 1;
+	rs->socktype = h.ai_socktype;
+	rs->protocol = h.ai_protocol;
+	rs->flags = hints ? hints->ai_flags : 0;
 	struct ares_options o;
 	memset(&o, 0, sizeof(o));
 	o.sock_state_cb = sock_state;
@@ -527,7 +680,8 @@ URS_API urs_future urs_getaddrinfo(urs_loop *loop, const char *host, const char 
 	}
 	rs->live = true;
 	ares_set_socket_functions(rs->ch, &sock_funcs, rs);
-	if (loop->dns_servers && (st = ares_set_servers_ports_csv(rs->ch, loop->dns_servers)) != ARES_SUCCESS) {
+	if (loop->dns_servers &&
+	    (st = ares_set_servers_ports_csv(rs->ch, loop->dns_servers)) != ARES_SUCCESS) {
 		ares_destroy(rs->ch);
 		free(rs);
 		return urs__future_err(ares_err(st));
@@ -543,19 +697,15 @@ URS_API urs_future urs_getaddrinfo(urs_loop *loop, const char *host, const char 
 	rs->op = op;
 	urs_future f = urs__op_start(op); /* waits outside the kernel */
 	urs__op_park(op, NULL);
-	/* Numeric hosts, /etc/hosts and bad input end here, at once: decided now, delivered
-	 * at the next turn like every result. */
+	/* /etc/hosts and bad input end here, at once: decided now, delivered at the next
+	 * turn like every result. */
 	ares_getaddrinfo(rs->ch, host, port, &h, lookup_cb, rs);
 	after(rs);
 	return f;
 }
 
-URS_API int urs_resolver_config(urs_loop *loop, const char *servers, double timeout, int tries)
+static int ares_config(urs_loop *loop, const char *servers, double timeout, int tries)
 {
-	if (!loop || timeout != timeout || timeout > 3600 || tries < 0 || tries > 100)
-		return -EINVAL;
-	if (!urs__mine(loop))
-		return -EXDEV;
 	char *copy = NULL;
 	if (servers) {
 		/* Checked now, so a bad list fails here rather than in every later lookup. */
@@ -581,12 +731,56 @@ URS_API int urs_resolver_config(urs_loop *loop, const char *servers, double time
 	return 0;
 }
 
-URS_API void urs_addrinfo_free(urs_addrinfo *ai)
+#else /* !URS_HAVE_CARES */
+/* ================================================================ no resolver */
+
+const struct urs_op_kind urs__kind_getaddrinfo = {
+	.name = "getaddrinfo",
+	.start = lookup_start,
+	.prepare = urs__never_prepare,
+	.exec = urs__never_exec,
+	.complete = urs__complete_as_is,
+	.result = numeric_result,
+};
+
+#endif /* URS_HAVE_CARES */
+
+/* ---------------------------------------------------------------- the calls */
+
+URS_API urs_future urs_getaddrinfo(urs_loop *loop, const char *host, const char *port,
+				   const struct addrinfo *hints)
 {
-	while (ai) {
-		urs_addrinfo *next = ai->next;
-		free(ai->canonname);
-		free(ai);
-		ai = next;
-	}
+	if (!loop || (!host && !port))
+		return urs__future_err(-EINVAL);
+	if (!urs__mine(loop))
+		return urs__future_err(-EXDEV);
+	if (hints && hints->ai_family != AF_UNSPEC && hints->ai_family != AF_INET &&
+	    hints->ai_family != AF_INET6)
+		return urs__future_err(-EAFNOSUPPORT);
+	if (hints && (hints->ai_flags & ~AI_TAKEN))
+		return urs__future_err(-EINVAL);
+	urs_addrinfo *ai;
+	bool name;
+	int res = numeric(host, port, hints, &ai, &name);
+	if (!name)
+		return numeric_future(loop, res, ai);
+#if URS_HAVE_CARES
+	return ares_lookup(loop, host, port, hints);
+#else
+	return urs__future_err(-ENOSYS); /* a name, and no resolver built in */
+#endif
+}
+
+URS_API int urs_resolver_config(urs_loop *loop, const char *servers, double timeout, int tries)
+{
+	if (!loop || timeout != timeout || timeout > 3600 || tries < 0 || tries > 100)
+		return -EINVAL;
+	if (!urs__mine(loop))
+		return -EXDEV;
+#if URS_HAVE_CARES
+	return ares_config(loop, servers, timeout, tries);
+#else
+	(void)servers;
+	return -ENOSYS;
+#endif
 }
