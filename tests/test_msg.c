@@ -346,6 +346,8 @@ static void test_vectored_send_ordered(void **state)
 	urs_future f1 = urs_send(c, "A", 1, 0);
 	urs_future f2 = urs_sendmsg(c, iov, 3, NULL, 0, 0, NULL);
 	urs_future f3 = urs_send(c, "Z", 1, 0);
+	/* its bytes count in the socket's queue like any send's */
+	assert_int_equal(urs_sock_queued(c), 1 + 5 + (1 << 20) + 1);
 	static char in[1 + 5 + (1 << 20) + 1];
 	size_t got = 0;
 	while (got < sizeof(in)) {
@@ -362,6 +364,7 @@ static void test_vectored_send_ordered(void **state)
 	assert_memory_equal(in + 1, "HEAD:", 5);
 	assert_memory_equal(in + 6, body, sizeof(body));
 	assert_int_equal(in[sizeof(in) - 1], 'Z');
+	assert_int_equal(urs_sock_queued(c), 0);
 	/* A sendmsg queued behind a send that is cancelled fails -EPIPE without a byte. */
 	assert_int_equal(urs_settimeout(c, 0.05), 0);
 	static char fill[8 << 20];

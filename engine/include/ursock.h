@@ -472,8 +472,8 @@ URS_API urs_future urs_shutdown(urs_sock *sock, int how);
  * the object with urs_sock_free (in the close callback, for instance). */
 URS_API urs_future urs_close(urs_sock *sock);
 
-/* Backpressure: the bytes of sock's queued sends (send, sendall, sendto on a stream or
- * seqpacket socket) that the kernel has not taken yet. */
+/* Backpressure: the bytes of sock's queued sends (send, sendall, sendto, sendmsg, sendfile
+ * on a stream or seqpacket socket) that the kernel has not taken yet. */
 URS_API size_t urs_sock_queued(const urs_sock *sock);
 /* Water marks on those bytes: cb(r, user) runs when they rise above high (r->res 1: stop
  * producing, e.g. stop reading from the peer) and when they fall back to low or below
