@@ -53,8 +53,8 @@ MUTANTS = {
         ["test_lifetime"]),
     "fallback-buffer-wakes-nobody": (
         "engine/src/buf.c",
-        "\tstruct urs_op *w = urs__opq_pop(&loop->bufwait);",
-        "\tstruct urs_op *w = loop->br ? urs__opq_pop(&loop->bufwait) : NULL;",
+        "\tstruct urs_op *w = urs__opq_pop(&g->wait);",
+        "\tstruct urs_op *w = g->br ? urs__opq_pop(&g->wait) : NULL;",
         ["test_lifetime"]),
     "sock-free-keeps-callbacks": (
         "engine/src/sock.c",
@@ -66,6 +66,26 @@ MUTANTS = {
         "\turs__future_resolved(op);\n\tif (k->decided)",
         "\turs__future_resolved(op);\n\tif (op->flags & OPF_BOUND)\n\t\turs__ready_run(loop);\n\tif (k->decided)",
         ["test_loop", "test_lifetime"]),
+    "watermark-round-trip-unreported": (
+        "engine/src/stream_ops.c",
+        "\tif (now == s->wm_over)\n\t\ts->wm_bounced = true;",
+        "",
+        ["test_threads"]),
+    "sendfile-bytes-stay-queued": (
+        "engine/src/file_ops.c",
+        "\t\top->done += (size_t)res;\n\t\turs__ordered_sent(op, res);\n\t\tbreak;\n\tcase SF_SENDFILE:",
+        "\t\top->done += (size_t)res;\n\t\tbreak;\n\tcase SF_SENDFILE:",
+        ["test_sendfile", "test_examples"]),
+    "getaddrinfo-from-another-thread": (
+        "engine/src/resolve.c",
+        "\tif (!urs__mine(loop))\n\t\treturn urs__future_err(-EXDEV);\n\tif (hints",
+        "\tif (hints",
+        ["test_threads"]),
+    "numeric-host-sent-to-the-resolver": (
+        "engine/src/resolve.c",
+        "\tif (e == EAI_NONAME && host && *host && !asked) {",
+        "\tif (host && *host) {",
+        ["test_resolve"]),
     "runner-waits-on-a-pipe": (
         "scripts/run-tests.sh",
         "\ttimeout -k 10 \"$per_test_timeout\" \"$t\" >\"$log\" 2>&1\n\trc=$?\n\tout=$(cat \"$log\")",
