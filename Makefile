@@ -2,9 +2,10 @@
 #
 #   make              the library (libursock.a, libursock.so.0), the examples and the man
 #                     pages. Needs a C compiler and liburing-dev, nothing else, and never
-#                     installs anything: examples on another library (http_echo: llhttp,
-#                     host_libuv: libuv) are built where it is installed, and the man pages
-#                     where python3 is; each is skipped, with a note, where not
+#                     installs anything: host names (c-ares), examples on another library
+#                     (http_echo: llhttp, host_libuv: libuv) and the man pages (python3) are
+#                     built where what they need is installed; each is skipped, with a
+#                     note, where not
 #   make man          the man pages, from the headers' doc comments (scripts/mangen.py)
 #   make install      PREFIX=/usr/local DESTDIR= (also LIBDIR, INCLUDEDIR, PKGCONFIGDIR, MANDIR)
 #   make uninstall    removes what install put there (same variables)
@@ -20,9 +21,11 @@
 # The user's CC, CPPFLAGS, CFLAGS, LDFLAGS and LDLIBS are honoured and come after the
 # project's own flags (`make CFLAGS=-O1` keeps -std, the warnings and -fvisibility).
 # WERROR=1 adds -Werror; `make test`, `make bench` and CI set it, a plain `make` does not.
-# SAN=1 builds everything under ASan+UBSan.
+# SAN=1 builds everything under ASan+UBSan. URS_CARES=0 builds without c-ares even where it
+# is installed, URS_CARES=1 fails where it is not (default: use it where it is found).
 
 HASH := \#
+COMMA := ,
 VERSION_H := engine/include/ursock_version.h
 version_part = $(shell sed -n 's/^$(HASH)define URS_VERSION_$(1) \([0-9][0-9]*\)$$/\1/p' $(VERSION_H))
 VERSION := $(call version_part,MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
@@ -74,11 +77,32 @@ DEPFLAGS = -MMD -MP
 URING_CFLAGS := $(shell $(PKG_CONFIG) --cflags liburing 2>/dev/null)
 URING_LIBS := $(or $(shell $(PKG_CONFIG) --libs liburing 2>/dev/null),-luring)
 URS_CPPFLAGS += $(URING_CFLAGS)
+# c-ares resolves host names for urs_getaddrinfo and urs_create_connection (Debian's
+# libc-ares-dev). Optional: found through pkg-config libcares, else by its header (then
+# -lcares). Without it the library resolves numeric hosts only (a name: -ENOSYS), and
+# ursock.pc names only liburing.
+URS_CARES ?=
+CARES_PC := $(if $(filter 0,$(URS_CARES)),,$(shell $(PKG_CONFIG) --exists libcares 2>/dev/null && echo yes))
+CARES_H := $(if $(filter 0,$(URS_CARES))$(CARES_PC),,$(shell printf '$(HASH)include <ares.h>\n' | \
+	$(CC) $(URING_CFLAGS) $(CPPFLAGS) -E -x c - >/dev/null 2>&1 && echo yes))
+HAVE_CARES := $(if $(filter 0,$(URS_CARES)),,$(CARES_PC)$(CARES_H))
+ifeq ($(URS_CARES)$(HAVE_CARES),1)
+$(error URS_CARES=1 but c-ares is not found (pkg-config libcares, ares.h): install libc-ares-dev)
+endif
+ifneq ($(HAVE_CARES),)
+CARES_CFLAGS := $(if $(CARES_PC),$(shell $(PKG_CONFIG) --cflags libcares 2>/dev/null))
+CARES_LIBS := $(if $(CARES_PC),$(shell $(PKG_CONFIG) --libs libcares 2>/dev/null),-lcares)
+URS_CPPFLAGS += -DURS_HAVE_CARES=1 $(CARES_CFLAGS)
+endif
+DEP_LIBS = $(URING_LIBS) $(CARES_LIBS)
+# ursock.pc: what a static link needs beside libursock.a
+PC_REQUIRES := liburing$(if $(CARES_PC),$(COMMA) libcares)
+PC_LIBS_PRIVATE := $(if $(CARES_H),-lcares)
 
 # Objects are rebuilt when the compiler or the flags change (-Werror aside: it changes no
 # output), so `make CC=clang` or `make CFLAGS=-O0` after a build never mixes objects.
 FLAGS_STAMP := $(BUILD)/.flags
-FLAGS_TEXT = $(CC) $(CXX) $(filter-out -Werror,$(ALL_CFLAGS)) $(ALL_LDFLAGS) $(LDLIBS) $(URING_LIBS)
+FLAGS_TEXT = $(CC) $(CXX) $(filter-out -Werror,$(ALL_CFLAGS)) $(ALL_LDFLAGS) $(LDLIBS) $(DEP_LIBS)
 $(FLAGS_STAMP): FORCE
 	@mkdir -p $(dir $@)
 	@printf '%s\n' '$(subst ','\'',$(FLAGS_TEXT))' > $@.new
@@ -106,7 +130,7 @@ $(STATIC_LIB): $(LIB_OBJ) Makefile
 $(SHARED_REAL): $(LIB_OBJ) $(VERSION_SCRIPT) Makefile
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -shared -Wl,-soname,$(SONAME) \
 		-Wl,--version-script=$(VERSION_SCRIPT) -Wl,--no-undefined \
-		$(LIB_OBJ) -o $@ $(URING_LIBS) $(LDLIBS)
+		$(LIB_OBJ) -o $@ $(DEP_LIBS) $(LDLIBS)
 $(BUILD)/$(SONAME): $(SHARED_REAL)
 	ln -sf $(notdir $<) $@
 $(BUILD)/libursock.so: $(BUILD)/$(SONAME)
@@ -133,7 +157,7 @@ $(BUILD)/examples/%.o: examples/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c $< -o $@
 $(BUILD)/examples/%: $(BUILD)/examples/%.o $(STATIC_LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(URING_LIBS) -lpthread $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(DEP_LIBS) -lpthread $(LDLIBS)
 
 # The two host-loop examples share their ursock side (examples/host/).
 HOST_OBJ := $(BUILD)/examples/host/echo_service.o
@@ -155,13 +179,13 @@ $(BUILD)/examples/http_echo.o: examples/http_echo.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Iexamples $(LLHTTP_DEFS) -c $< -o $@
 $(BUILD)/examples/http_echo: $(BUILD)/examples/http_echo.o $(HTTP_OBJ) $(STATIC_LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(URING_LIBS) -lpthread $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(DEP_LIBS) -lpthread $(LDLIBS)
 
 $(BUILD)/examples/host_libuv.o: examples/host_libuv.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LIBUV_CFLAGS) -c $< -o $@
 $(BUILD)/examples/host_libuv: $(BUILD)/examples/host_libuv.o $(HOST_OBJ) $(STATIC_LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(URING_LIBS) $(or $(LIBUV_LIBS),-luv) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(DEP_LIBS) $(or $(LIBUV_LIBS),-luv) $(LDLIBS)
 
 # ---------------------------------------------------------------- man pages
 # One page per public call (or group of calls sharing a comment: the others are .so links),
@@ -180,8 +204,8 @@ MAN_IF_PYTHON := $(if $(HAVE_PYTHON),$(MAN_STAMP))
 $(MAN_STAMP): $(MAN_HEADERS) README.md scripts/mangen.py
 	$(PYTHON) scripts/mangen.py --out $(MAN_OUT) --readme README.md $(MAN_HEADERS)
 
-.PHONY: all examples examples-note man man-note
-all: $(LIBS) $(AVAILABLE_EXAMPLE_BIN) examples-note $(MAN_IF_PYTHON) man-note
+.PHONY: all examples examples-note man man-note cares-note
+all: $(LIBS) $(AVAILABLE_EXAMPLE_BIN) examples-note $(MAN_IF_PYTHON) man-note cares-note
 examples: $(AVAILABLE_EXAMPLE_BIN) examples-note
 examples-note:
 	$(if $(HAVE_LLHTTP),,@echo "note: http_echo not built: it needs llhttp's C sources in $(LLHTTP_DIR) (scripts/deps.sh build examples)")
@@ -189,6 +213,8 @@ examples-note:
 man: $(MAN_STAMP)
 man-note:
 	$(if $(HAVE_PYTHON),,@echo "note: man pages not built: they need $(PYTHON) (apt-get install python3; then make man)")
+cares-note:
+	$(if $(HAVE_CARES),,@echo "note: built without c-ares ($(if $(filter 0,$(URS_CARES)),URS_CARES=0,no libc-ares-dev)): urs_getaddrinfo takes numeric hosts only, a name answers -ENOSYS")
 
 # ---------------------------------------------------------------- install
 # Headers, both libraries and ursock.pc under $(DESTDIR)$(PREFIX). ursock.pc is written here,
@@ -196,7 +222,7 @@ man-note:
 # to ${prefix} so `pkg-config --define-prefix` can relocate the tree.
 pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
 .PHONY: install uninstall
-install: $(LIBS) $(MAN_IF_PYTHON)
+install: $(LIBS) $(MAN_IF_PYTHON) cares-note
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 engine/include/ursock.h engine/include/ursock_version.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/
@@ -205,7 +231,8 @@ install: $(LIBS) $(MAN_IF_PYTHON)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libursock.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pc_path,$(LIBDIR))|' \
 		-e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|' \
-		engine/ursock.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/ursock.pc
+		-e 's|@REQUIRES_PRIVATE@|$(PC_REQUIRES)|' -e 's|@LIBS_PRIVATE@|$(PC_LIBS_PRIVATE)|' \
+		-e '/^Libs.private: *$$/d' engine/ursock.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/ursock.pc
 	@chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/ursock.pc
 ifneq ($(HAVE_PYTHON),)
 	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
@@ -234,7 +261,7 @@ $(BUILD)/tests/%.o: tests/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Itests -c $< -o $@
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_UTIL) $(STATIC_LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(URING_LIBS) -lcmocka -lcrypto -lpthread $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(DEP_LIBS) -lcmocka -lcrypto -lpthread $(LDLIBS)
 
 # test_install builds and installs a tree of its own from this source tree, with this CC.
 $(BUILD)/tests/test_install.o: URS_CPPFLAGS += -DURS_SRCDIR='"$(CURDIR)"' -DURS_CC='"$(CC)"' \
@@ -269,14 +296,14 @@ $(BUILD)/bench/libuv_server: bench/baselines/libuv_server.c $(HTTP_OBJ) $(FLAGS_
 	$(CC) $(ALL_CFLAGS) -Iexamples $(LLHTTP_DEFS) $(LIBUV_CFLAGS) $< $(HTTP_OBJ) -o $@ $(ALL_LDFLAGS) $(LIBUV_LIBS) -lpthread $(LDLIBS)
 $(BUILD)/bench/uring_echo: bench/baselines/uring_echo.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< -o $@ $(ALL_LDFLAGS) $(URING_LIBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(ALL_LDFLAGS) $(DEP_LIBS) $(LDLIBS)
 $(BUILD)/bench/echo_client: bench/echo_client.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(ALL_LDFLAGS) -lm $(LDLIBS)
 $(BUILD)/bench/features: bench/features.c $(STATIC_LIB)
-	$(CC) $(ALL_CFLAGS) $< $(STATIC_LIB) -o $@ $(ALL_LDFLAGS) $(URING_LIBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $< $(STATIC_LIB) -o $@ $(ALL_LDFLAGS) $(DEP_LIBS) $(LDLIBS)
 $(BUILD)/bench/loop_rss: bench/loop_rss.c $(STATIC_LIB)
-	$(CC) $(ALL_CFLAGS) $< $(STATIC_LIB) -o $@ $(ALL_LDFLAGS) $(URING_LIBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $< $(STATIC_LIB) -o $@ $(ALL_LDFLAGS) $(DEP_LIBS) $(LDLIBS)
 # The Google Benchmark harness (C++ over the C API), with the system allocator and jemalloc.
 # NDEBUG: the harness's timing loop is inlined into this file from benchmark.h, and must
 # not carry its assertions (the library itself is Debian's build, see the report).
@@ -285,9 +312,9 @@ $(BUILD)/bench/micro.o: bench/micro/micro.cc $(FLAGS_STAMP)
 	$(CXX) -std=c++17 -DNDEBUG $(URS_CPPFLAGS) $(CPPFLAGS) -Wall -Wextra $(WERROR_FLAG) $(SAN_FLAGS) \
 		$(CFLAGS) $(CXXFLAGS) -c $< -o $@
 $(BUILD)/bench/micro_sys: $(BUILD)/bench/micro.o $(STATIC_LIB)
-	$(CXX) $(SAN_FLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(ALL_LDFLAGS) -lbenchmark -lpthread $(URING_LIBS) $(LDLIBS)
+	$(CXX) $(SAN_FLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(ALL_LDFLAGS) -lbenchmark -lpthread $(DEP_LIBS) $(LDLIBS)
 $(BUILD)/bench/micro_jemalloc: $(BUILD)/bench/micro.o $(STATIC_LIB)
-	$(CXX) $(SAN_FLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(ALL_LDFLAGS) -lbenchmark -lpthread $(URING_LIBS) -ljemalloc $(LDLIBS)
+	$(CXX) $(SAN_FLAGS) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(ALL_LDFLAGS) -lbenchmark -lpthread $(DEP_LIBS) -ljemalloc $(LDLIBS)
 
 BENCH_WERROR := $(TEST_WERROR)
 BENCH_OUT ?= $(BUILD)/bench-report

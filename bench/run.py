@@ -81,17 +81,19 @@ class Server:
 class Nginx(Server):
     """nginx from Debian: one worker, access log off, the same fixed response."""
 
-    def __init__(self, port_hint, pin="0"):
+    def __init__(self, port_hint, pin="0", root=None):
         self.name = "nginx"
         self.dir = tempfile.mkdtemp(prefix="ursock-nginx-")
         self.port = port_hint
+        # The fixed response, or (root) the files under root with sendfile, as http_echo -d.
+        location = (f"root {root}; sendfile on; tcp_nopush on;" if root else
+                    'default_type text/plain; add_header Server ursock; return 200 "Hello from ursock\\n";')
         conf = f"""worker_processes 1; daemon off; pid {self.dir}/nginx.pid;
 error_log {self.dir}/error.log; events {{ worker_connections 8192; }}
 http {{ access_log off; keepalive_requests 10000; client_body_temp_path {self.dir};
   proxy_temp_path {self.dir}; fastcgi_temp_path {self.dir}; uwsgi_temp_path {self.dir};
   scgi_temp_path {self.dir};
-  server {{ listen 127.0.0.1:{self.port} reuseport; location / {{
-    default_type text/plain; add_header Server ursock; return 200 "Hello from ursock\\n"; }} }} }}
+  server {{ listen 127.0.0.1:{self.port} reuseport; location / {{ {location} }} }} }}
 """
         open(f"{self.dir}/nginx.conf", "w").write(conf)
         self.proc = subprocess.Popen(["taskset", "-c", pin, "nginx", "-c", f"{self.dir}/nginx.conf",
@@ -175,8 +177,8 @@ class Bench:
         self.reps = 1 if self.quick else 3
         self.secs = 1.0 if self.quick else 3.0
         self.discarded = 0
-        self.results = {"echo": [], "stream": [], "idle": [], "http": [], "paced": [], "micro": {},
-                        "threads": [], "features": {}, "memory": {}}
+        self.results = {"echo": [], "stream": [], "idle": [], "http": [], "paced": [], "file": [],
+                        "micro": {}, "threads": [], "features": {}, "memory": {}}
         self.echo_sizes = [64] if self.quick else [64, 4096]
         self.echo_conns = [64, 512] if self.quick else [1, 64, 512, 4096]
         self.http_conns = [64] if self.quick else [64, 256, 1024]
@@ -197,6 +199,7 @@ class Bench:
             "threads": (self.reps * len(self.thread_servers()), per_run),
             "features": (self.reps * len(self.feature_sets()), per_run),
             "memory": (self.reps * 2, 2.5),
+            "file": (self.reps * 2, per_run),
             # 7 benchmarks, each run until it has min_time of samples (a few tries)
             "micro": (2, 7 * 3 * self.micro_min_time + 0.5),
         }
@@ -359,6 +362,39 @@ class Bench:
                     print(f"  http {mode:11s} {nc:4d} conns  {name:9s} {r['rate']:10.0f} req/s  "
                           f"{r['cpu_us_per_req']:6.2f} us CPU/req  errors {r['socket_errors']}", flush=True)
             self.results["http"].append({"mode": mode, "conns": nc, "runs": runs})
+
+    def file(self):
+        """A 1 MiB file over loopback: http_echo -d (urs_sendfile) against nginx (sendfile on),
+        both serving the same file from the same directory; wrk, 64 connections."""
+        root = tempfile.mkdtemp(prefix="ursock-files-")
+        with open(os.path.join(root, "1m.bin"), "wb") as f:
+            f.write(os.urandom(1 << 20))
+        # nginx's worker is not root: it must be able to read them (mkdtemp makes 0700).
+        os.chmod(root, 0o755)
+        os.chmod(os.path.join(root, "1m.bin"), 0o644)
+        nc = 64
+        servers = {
+            "ursock": lambda: Server("ursock", [f"{self.b}/examples/http_echo", "127.0.0.1:0", "-d", root]),
+            "nginx": lambda: Nginx(free_port(), root=root),
+        }
+        runs = {}
+        try:
+            for rep in range(self.reps):
+                for name, start in servers.items():
+                    cmd = lambda s: (["wrk", "-t1", f"-c{nc}", f"-d{int(self.secs)}s", "--latency",
+                                      "--timeout", "5s", f"http://127.0.0.1:{s.port}/1m.bin"])
+                    r = self.measured("file", f"1 MiB file x {nc} conns: {name}, run {rep + 1} of {self.reps}",
+                                      start, cmd, self.parse_wrk)
+                    r["cpu_us_per_req"] = r["server_cpu"] * 1e6 / max(r["msgs"], 1)
+                    if r.get("non2xx"):
+                        raise RuntimeError(f"{name}: answered the file with errors (not 2xx)")
+                    r["mib_per_s"] = r["rate"]  # one MiB per request
+                    runs.setdefault(name, []).append(r)
+                    print(f"  file 1 MiB {nc:4d} conns  {name:9s} {r['rate']:8.0f} req/s (MiB/s)  "
+                          f"{r['cpu_us_per_req']:8.1f} us CPU/req  errors {r['socket_errors']}", flush=True)
+        finally:
+            subprocess.run(["rm", "-rf", root])
+        self.results["file"].append({"conns": nc, "runs": runs})
 
     def paced(self):
         """Latency at equal offered load: about half of epoll's peak at 64 connections."""
@@ -740,6 +776,14 @@ def report(res, out, mach, discarded, quick):
             L.append(f"| {p['mode']} | {p['conns']} | {name} | {mm(runs, 'rate', 0)} | {mm(runs, 'cpu_us_per_req')} | "
                      f"{mm(runs, 'p50_us', 0)} | {mm(runs, 'p99_us', 0)} | {mm(runs, 'socket_errors', 0)} |")
         L.append(ratio_row(p["runs"], "cpu_us_per_req", "CPU/req"))
+    if res.get("file"):
+        L.append("\n## A 1 MiB file (http_echo -d with urs_sendfile, nginx with sendfile on; wrk -t1)\n")
+        L.append("| conns | server | MiB/s | server CPU us/req | p50 us | p99 us | socket errors |\n|---|---|---|---|---|---|---|")
+        for p in res["file"]:
+            for name, runs in p["runs"].items():
+                L.append(f"| {p['conns']} | {name} | {mm(runs, 'mib_per_s', 0)} | {mm(runs, 'cpu_us_per_req', 1)} | "
+                         f"{mm(runs, 'p50_us', 0)} | {mm(runs, 'p99_us', 0)} | {mm(runs, 'socket_errors', 0)} |")
+            L.append(ratio_row(p["runs"], "cpu_us_per_req", "CPU/req"))
     if res.get("threads"):
         t = res["threads"][0]
         L.append(f"\n## HTTP with one and two server threads ({t['conns']} connections)\n")
@@ -817,7 +861,7 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--out", default=os.path.join("build", "bench-report"))
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default="echo,paced,stream,idle,http,threads,features,memory,micro")
+    ap.add_argument("--only", default="echo,paced,stream,idle,http,file,threads,features,memory,micro")
     ap.add_argument("--from", dest="source", metavar="RESULTS_JSON",
                     help="no run: render report.md and the plots again from a results.json")
     args = ap.parse_args()

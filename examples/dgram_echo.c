@@ -1,6 +1,7 @@
 /* Datagram echo server: UDP over IPv4/IPv6, or Unix datagram. Each datagram goes back to
- * its sender as it is (recvfrom -> sendto), from the loop's provided buffers. A datagram
- * longer than a buffer arrives cut (URS_RES_TRUNC): it is reported on stderr and not
+ * its sender as it is (recvfrom -> sendto), from the loop's provided buffers: one up to
+ * 64 KiB arrives whole (message buffers), whatever the loop's buffer size. A longer one
+ * (Unix datagrams can be) arrives cut (URS_RES_TRUNC): it is reported on stderr and not
  * echoed, since its sender never sent what is left of it.
  *
  *   build/examples/dgram_echo 127.0.0.1:9000        (UDP, or "[::1]:0")

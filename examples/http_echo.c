@@ -9,18 +9,30 @@
  *   curl -s http://127.0.0.1:8080/            ->  Hello from ursock
  *   curl -s --data-binary @file http://127.0.0.1:8080/echo
  *   wrk -t1 -c64 -d5s http://127.0.0.1:8080/
+ *   build/examples/http_echo 127.0.0.1:8080 -d /srv/www    (GET/HEAD serve files under it)
+ *
+ * With -d DIR, GET and HEAD serve the regular files under DIR (urs_sendfile: no copy in
+ * user space) instead of the fixed body; the target is percent-decoded, a NUL is refused
+ * (400), a "." or ".." segment is never followed (404), and the file is opened with
+ * openat2(RESOLVE_BENEATH), so no symlink or ".." leads out of DIR (404).
  *
  * One loop per thread (-t N), each with its own SO_REUSEPORT listener: no lock on the
  * request path. The first line on stdout is "listening on <address>" with the real port.
  * SIGINT/SIGTERM stop it gracefully: accepting stops, responses in flight are sent, then
  * exit 0. The library takes no signals: the main thread waits for them with sigwait and
  * the loops see the flag at their next timer tick. */
+#define _GNU_SOURCE
 #include "ursock.h"
 
 #include "http/http_core.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <math.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -35,12 +47,15 @@ enum { TICK_MS = 250 };
 
 struct worker;
 
-/* A batch of responses handed to one sendall; reused once sent (no malloc per request in
- * steady state). */
+/* A batch of responses: one sendall, or with -d the sendalls of its bytes with a sendfile of
+ * each file body between them. Reused once sent (no malloc per request in steady state). */
 struct out {
 	struct conn *c;
 	struct http_buf b;
-	urs_future tx;
+	struct http_segs segs;     /* -d: the files within b, in order */
+	urs_future *parts;         /* its sends, in order */
+	size_t nparts, parts_cap, parts_left;
+	int err;                   /* the first of its sends to fail */
 	struct out *next;
 };
 
@@ -85,6 +100,35 @@ enum { DIST_REUSEPORT, DIST_ROUND_ROBIN, DIST_LEAST_LOADED };
 static int distribute = DIST_REUSEPORT;
 static struct worker *workers;
 static int nworkers;
+
+static int root_fd = -1;          /* -d DIR */
+static struct http_files files;
+
+/* -d: opens path (decoded, no "." or ".." segment: http_target_path) under DIR. openat2
+ * with RESOLVE_BENEATH refuses any way out of DIR: an absolute symlink, one that climbs
+ * out, a magic link. */
+static int file_open(void *user, const char *path, int *fd, uint64_t *size)
+{
+	(void)user;
+	while (*path == '/')
+		path++;
+	if (!*path)
+		return 404; /* no directory listings */
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+	int f = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+	if (f < 0)
+		return errno == EACCES || errno == EPERM ? 403 : errno == ENOMEM || errno == EMFILE ? 500
+											   : 404;
+	struct stat st;
+	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(f);
+		return 404;
+	}
+	*fd = f;
+	*size = (uint64_t)st.st_size;
+	return 200;
+}
 static unsigned buf_count = 4096, buf_size = 16384;
 
 static double clock_now(void)
@@ -92,6 +136,16 @@ static double clock_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void out_free(struct out *o)
+{
+	for (size_t i = 0; i < o->segs.n; i++)
+		close(o->segs.v[i].fd);
+	free(o->segs.v);
+	free(o->parts);
+	free(o->b.data);
+	free(o);
 }
 
 /* The close callback is the last one on the connection's socket: its state goes here. */
@@ -110,8 +164,7 @@ static void on_closed(urs_result *r, void *user)
 	http_conn_free(&c->h);
 	for (struct out *o = c->spare, *n; o; o = n) {
 		n = o->next;
-		free(o->b.data);
-		free(o);
+		out_free(o);
 	}
 	free(c->unparsed.data);
 	urs_sock_free(c->s);
@@ -233,14 +286,20 @@ static void on_mark(urs_result *r, void *user)
 	conn_maybe_done(c);
 }
 
-/* A batch went (sends resolve in order: it is the oldest in flight). */
+/* A batch went. Batches resolve in order, but one whose sends could not all be queued is
+ * cancelled and may end before older ones: it leaves the list wherever it is. */
 static void on_sent(urs_result *r, void *user)
 {
 	struct out *o = user;
 	struct conn *c = o->c;
-	c->sending = o->next;
-	if (!c->sending)
-		c->sending_tail = NULL;
+	struct out **pp = &c->sending, *prev = NULL;
+	while (*pp != o) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	*pp = o->next;
+	if (c->sending_tail == o)
+		c->sending_tail = prev;
 	c->nsending--;
 	o->b.len = 0;
 	if (c->nspare < 2) {
@@ -248,8 +307,7 @@ static void on_sent(urs_result *r, void *user)
 		c->spare = o;
 		c->nspare++;
 	} else {
-		free(o->b.data);
-		free(o);
+		out_free(o);
 	}
 	c->last_active = c->send_started = c->w->now;
 	if (r->res < 0) {
@@ -261,8 +319,48 @@ static void on_sent(urs_result *r, void *user)
 	conn_maybe_done(c);
 }
 
-/* Sends what the protocol produced as one sendall; several may be queued on the socket (the
- * engine keeps them in order), their bytes counted by its water marks. */
+/* One send of a batch is done; the batch is done with its last. The sends are ordered on
+ * the socket: when one fails, every one behind it fails -EPIPE without sending. */
+static void on_part(urs_result *r, void *user)
+{
+	struct out *o = user;
+	if (r->res < 0 && !o->err)
+		o->err = r->res;
+	if (--o->parts_left)
+		return;
+	for (size_t i = 0; i < o->segs.n; i++)
+		close(o->segs.v[i].fd);
+	o->segs.n = 0;
+	o->segs.bytes = 0;
+	o->nparts = 0;
+	urs_result done = { .res = o->err };
+	o->err = 0;
+	on_sent(&done, o);
+}
+
+static bool part(struct out *o, urs_future f)
+{
+	if (o->nparts == o->parts_cap) {
+		size_t cap = o->parts_cap ? o->parts_cap * 2 : 4;
+		urs_future *v = realloc(o->parts, cap * sizeof(*v));
+		if (!v) {
+			urs_cancel(f);
+			urs_detach(f);
+			return false;
+		}
+		o->parts = v;
+		o->parts_cap = cap;
+	}
+	if (urs_then(f, on_part, o) < 0)
+		return false; /* it failed at once */
+	o->parts[o->nparts++] = f;
+	o->parts_left++;
+	return true;
+}
+
+/* Sends what the protocol produced as a batch; several may be queued on the socket (the
+ * engine keeps them in order), their bytes counted by its water marks. With -d the batch's
+ * bytes go as sendalls with each file body (urs_sendfile) between them, all queued at once. */
 static void flush(struct conn *c)
 {
 	if (!c->h.out.len)
@@ -272,18 +370,36 @@ static void flush(struct conn *c)
 		c->spare = o->next;
 		c->nspare--;
 	} else if (!(o = calloc(1, sizeof(*o)))) {
+		c->h.out.len = 0;
 		c->closing = true;
 		return;
 	}
 	o->c = c;
 	o->next = NULL;
 	http_conn_take_output(&c->h, &o->b);
-	o->tx = urs_sendall(c->s, o->b.data, o->b.len, 0);
-	if (urs_then(o->tx, on_sent, o) < 0) {
-		free(o->b.data);
-		free(o);
+	if (root_fd >= 0)
+		http_conn_take_files(&c->h, &o->segs);
+	o->parts_left = 1; /* held until every send is queued */
+	size_t pos = 0;
+	bool ok = true;
+	for (size_t i = 0; i < o->segs.n && ok; i++) {
+		struct http_file_seg *g = &o->segs.v[i];
+		if (g->at > pos)
+			ok = part(o, urs_sendall(c->s, o->b.data + pos, g->at - pos, 0));
+		if (ok)
+			ok = part(o, urs_sendfile(c->s, g->fd, 0, (size_t)g->size));
+		pos = g->at;
+	}
+	if (ok && o->b.len > pos)
+		ok = part(o, urs_sendall(c->s, o->b.data + pos, o->b.len - pos, 0));
+	if (!ok) {
+		/* A response cut here must not be followed by anything: the connection goes,
+		 * and what of the batch was queued is cancelled (those behind fail too). */
+		c->h.out.len = 0;
 		c->closing = true;
-		return;
+		o->err = -ENOMEM;
+		for (size_t i = 0; i < o->nparts; i++)
+			urs_cancel(o->parts[i]);
 	}
 	if (c->sending_tail)
 		c->sending_tail->next = o;
@@ -292,6 +408,8 @@ static void flush(struct conn *c)
 	c->sending_tail = o;
 	if (!c->nsending++)
 		c->send_started = c->w->now;
+	urs_result held = { .res = 0 };
+	on_part(&held, o); /* the hold goes: the last send to finish ends the batch */
 }
 
 /* The client has not taken a send within send_timeout: reset the connection (SO_LINGER 0)
@@ -301,8 +419,9 @@ static void conn_abort(struct conn *c)
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	urs_setsockopt(c->s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	c->aborted = c->closing = true;
-	if (c->sending)
-		urs_cancel(c->sending->tx); /* the oldest: it fails, those behind it -EPIPE */
+	if (c->sending) /* the oldest: it fails, those behind it -EPIPE */
+		for (size_t i = 0; i < c->sending->nparts; i++)
+			urs_cancel(c->sending->parts[i]);
 }
 
 static void on_chunk(urs_result *r, void *user)
@@ -365,6 +484,8 @@ static void conn_adopt(struct worker *w, urs_sock *sock)
 	c->s = sock;
 	c->last_active = w->now;
 	http_conn_init(&c->h, &limits);
+	if (root_fd >= 0)
+		c->h.files = &files;
 	int one = 1;
 	urs_setsockopt(c->s, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
 	urs_sock_watermarks(c->s, limits.max_output, limits.max_output / 4, on_mark, c);
@@ -540,7 +661,9 @@ static void usage(const char *argv0, FILE *f)
 		"                           the connection is reset (30)\n"
 		"      --linger-timeout S   seconds to drain the client after the final response;\n"
 		"                           0 = close at once (2)\n"
-		"      --buffers N --buffer-size N   provided buffers per loop (4096 x 16384)\n",
+		"      --buffers N --buffer-size N   provided buffers per loop (4096 x 16384)\n"
+		"  -d, --dir DIR            GET/HEAD serve the files under DIR (sendfile), nothing\n"
+		"                           outside it\n",
 		argv0);
 }
 
@@ -594,13 +717,14 @@ int main(int argc, char **argv)
 		{ "send-timeout", required_argument, 0, 12 },
 		{ "linger-timeout", required_argument, 0, 13 },
 		{ "accept", required_argument, 0, 14 },
+		{ "dir", required_argument, 0, 'd' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	const unsigned long long GiB = 1ull << 30;
 	const double DAY = 86400;
 	int idx = -1;
-	for (int ch; (ch = getopt_long(argc, argv, "t:h", opts, &idx)) != -1; idx = -1) {
+	for (int ch; (ch = getopt_long(argc, argv, "t:d:h", opts, &idx)) != -1; idx = -1) {
 		const char *name = idx >= 0 ? opts[idx].name : "threads";
 		unsigned long long v = 0;
 		bool ok = true;
@@ -636,6 +760,16 @@ int main(int argc, char **argv)
 						"roundrobin or leastloaded\n", optarg);
 				ok = false;
 			}
+			break;
+		case 'd':
+			if (root_fd >= 0)
+				close(root_fd);
+			root_fd = open(optarg, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (root_fd < 0) {
+				fprintf(stderr, "http_echo: --dir '%s': %s\n", optarg, strerror(errno));
+				return 2;
+			}
+			files.open = file_open;
 			break;
 		case 'h': usage(argv[0], stdout); return 0;
 		default: usage(argv[0], stderr); return 2;

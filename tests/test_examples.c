@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -443,14 +444,14 @@ static void test_flood_then_reset(void **state)
 	unlink(upath);
 }
 
-/* The examples never echo a message they received cut: dgram_echo drops a datagram longer
- * than its buffers, stream_echo --seqpacket drops the connection that sent a message
- * longer than a buffer; both keep serving whole ones. */
+/* The examples echo every message whole, also one longer than their 2 KiB buffers (up to
+ * 64 KiB: message buffers), and never echo one they received cut: stream_echo --seqpacket
+ * drops the connection that sent a message over 64 KiB; both keep serving whole ones. */
 static void test_no_truncated_echo(void **state)
 {
 	(void)state;
-	static char big[20000];
-	memset(big, 'B', sizeof(big));
+	static char big[70000], back[70000];
+	tu_fill(big, sizeof(big), 9);
 	char truncname[64];
 	snprintf(truncname, sizeof(truncname), "@ursock-test-trunc-%d", (int)getpid());
 	struct {
@@ -468,21 +469,175 @@ static void test_no_truncated_echo(void **state)
 		assert_int_equal(urs_addr_parse(&a, s.addr), 0);
 		int fd = socket(servers[i].family, servers[i].type | SOCK_CLOEXEC, 0);
 		assert_int_equal(connect(fd, &a.u.sa, a.len), 0);
-		struct timeval tv = { 0, 300000 };
+		int sz = 1 << 20;
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		struct timeval tv = { 2, 0 };
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		assert_int_equal(send(fd, big, sizeof(big), 0), (ssize_t)sizeof(big));
-		char back[32];
-		ssize_t k = recv(fd, back, sizeof(back), 0);
-		if (servers[i].type == SOCK_DGRAM) {
-			assert_int_equal(k, -1); /* nothing came back */
+		assert_int_equal(send(fd, big, 20000, 0), 20000);
+		assert_int_equal(recv(fd, back, sizeof(back), 0), 20000);
+		assert_memory_equal(back, big, 20000);
+		if (servers[i].type == SOCK_SEQPACKET) {
+			assert_int_equal(send(fd, big, sizeof(big), 0), (ssize_t)sizeof(big));
+			/* the connection was dropped, nothing echoed */
+			assert_int_equal(recv(fd, back, sizeof(back), 0), 0);
+		} else {
 			assert_int_equal(send(fd, "whole", 5, 0), 5);
 			assert_int_equal(recv(fd, back, sizeof(back), 0), 5);
-		} else {
-			assert_int_equal(k, 0); /* the connection was dropped, nothing echoed */
 		}
 		close(fd);
 		stop(&s);
 	}
+}
+
+/* One HTTP response from buf: its status and body (Content-Length framing). Returns the
+ * bytes it took, or 0 when buf holds no whole response. */
+static size_t one_response(const char *buf, size_t len, int *status, const char **body,
+			   size_t *blen)
+{
+	const char *end = memmem(buf, len, "\r\n\r\n", 4);
+	if (!end || len < 12)
+		return 0;
+	*status = atoi(buf + 9);
+	const char *cl = memmem(buf, (size_t)(end - buf), "Content-Length: ", 16);
+	*blen = cl ? strtoul(cl + 16, NULL, 10) : 0;
+	*body = end + 4;
+	size_t total = (size_t)(end + 4 - buf) + *blen;
+	return total <= len ? total : 0;
+}
+
+/* http_echo -d DIR: files served whole with sendfile, in request order between other
+ * responses, and nothing outside DIR: "..", "%2e%2e", an absolute or climbing symlink, a
+ * NUL, a directory. */
+static void test_http_static_files(void **state)
+{
+	(void)state;
+	char top[] = "/tmp/urs-static-XXXXXX";
+	assert_non_null(mkdtemp(top));
+	char dir[128], path[256];
+	snprintf(dir, sizeof(dir), "%s/www", top);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	static unsigned char big[(1 << 20) + 77];
+	tu_fill(big, sizeof(big), 5);
+	const char small[] = "small file\n";
+	struct {
+		const char *name;
+		const void *data;
+		size_t len;
+	} files[] = { { "www/a.bin", big, sizeof(big) }, { "www/sub/b.txt", small, sizeof(small) - 1 },
+		      { "secret", "SECRET\n", 7 } };
+	snprintf(path, sizeof(path), "%s/www/sub", top);
+	assert_int_equal(mkdir(path, 0755), 0);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", top, files[i].name);
+		FILE *f = fopen(path, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(files[i].data, 1, files[i].len, f), files[i].len);
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/www/abs", top);
+	char target[256];
+	snprintf(target, sizeof(target), "%s/secret", top);
+	assert_int_equal(symlink(target, path), 0);
+	snprintf(path, sizeof(path), "%s/www/up", top);
+	assert_int_equal(symlink("../secret", path), 0);
+	snprintf(path, sizeof(path), "%s/www/in", top);
+	assert_int_equal(symlink("sub/b.txt", path), 0);
+
+	const char *args[] = { "127.0.0.1:0", "-d", dir, NULL };
+	struct server s;
+	start(&s, "http_echo", args);
+	char cmd[1024];
+	int st;
+	/* The big file whole, and HEAD's length. */
+	snprintf(cmd, sizeof(cmd), "curl -s -m 10 http://127.0.0.1:%d/a.bin | sha256sum", s.port);
+	char *out = run(cmd, &st);
+	unsigned char h[32];
+	tu_sha256(big, sizeof(big), h);
+	char hex[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	assert_int_equal(strncmp(out, hex, 64), 0);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "curl -s -m 5 -I http://127.0.0.1:%d/a.bin", s.port);
+	out = run(cmd, &st);
+	char want[64];
+	snprintf(want, sizeof(want), "Content-Length: %zu", sizeof(big));
+	assert_non_null(strstr(out, want));
+	free(out);
+	/* What may and may not be reached: the status of each. */
+	const struct {
+		const char *target;
+		int status;
+	} cases[] = {
+		{ "/sub/b.txt", 200 },        { "/in", 200 },            { "/sub/b.txt?x=1", 200 },
+		{ "/../secret", 404 },        { "/%2e%2e/secret", 404 }, { "/sub/../../secret", 404 },
+		{ "/sub/%2E%2E/a.bin", 404 }, { "/abs", 404 },           { "/up", 404 },
+		{ "/a%00.bin", 400 },         { "/a%zz", 400 },          { "/", 404 },
+		{ "/sub", 404 },              { "/nothere", 404 },       { "//etc/passwd", 404 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "curl -s -m 5 --path-as-is -o /dev/null -w '%%{http_code}' 'http://127.0.0.1:%d%s'",
+			 s.port, cases[i].target);
+		out = run(cmd, &st);
+		if (atoi(out) != cases[i].status)
+			fail_msg("GET %s: %s, want %d", cases[i].target, out, cases[i].status);
+		free(out);
+	}
+	snprintf(cmd, sizeof(cmd),
+		 "curl -s -m 5 --path-as-is 'http://127.0.0.1:%d/up' 'http://127.0.0.1:%d/../secret'",
+		 s.port, s.port);
+	out = run(cmd, &st);
+	assert_null(strstr(out, "SECRET"));
+	free(out);
+	/* Pipelined: a file between other responses, in request order on one connection. */
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s.port) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	const char req[] = "GET /sub/b.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+			   "GET /a.bin HTTP/1.1\r\nHost: x\r\n\r\n"
+			   "GET /nothere HTTP/1.1\r\nHost: x\r\n\r\n"
+			   "GET /in HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	assert_int_equal(send(fd, req, sizeof(req) - 1, 0), (ssize_t)sizeof(req) - 1);
+	size_t cap = sizeof(big) + 8192, len = 0;
+	char *in = malloc(cap);
+	struct timeval tv = { 10, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (ssize_t k; len < cap && (k = recv(fd, in + len, cap - len, 0)) > 0;)
+		len += (size_t)k;
+	close(fd);
+	int want_status[] = { 200, 200, 404, 200 };
+	size_t pos = 0;
+	for (int i = 0; i < 4; i++) {
+		int status;
+		const char *body;
+		size_t blen;
+		size_t used = one_response(in + pos, len - pos, &status, &body, &blen);
+		assert_true(used > 0);
+		assert_int_equal(status, want_status[i]);
+		if (i == 0 || i == 3) {
+			assert_int_equal(blen, sizeof(small) - 1);
+			assert_memory_equal(body, small, blen);
+		} else if (i == 1) {
+			assert_int_equal(blen, sizeof(big));
+			assert_memory_equal(body, big, blen);
+		}
+		pos += used;
+	}
+	assert_int_equal(pos, len);
+	free(in);
+	stop(&s);
+	/* A directory that does not exist: refused with the reason. */
+	snprintf(cmd, sizeof(cmd), "%s/http_echo 127.0.0.1:0 -d /nonexistent-urs-dir 2>&1", exdir);
+	out = run(cmd, &st);
+	assert_int_not_equal(st, 0);
+	assert_non_null(strstr(out, "--dir"));
+	free(out);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+	out = run(cmd, &st);
+	free(out);
 }
 
 static void test_ping(void **state)
@@ -657,6 +812,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_pairs, stop_leftovers),
 		cmocka_unit_test_teardown(test_flood_then_reset, stop_leftovers),
 		cmocka_unit_test_teardown(test_no_truncated_echo, stop_leftovers),
+		cmocka_unit_test_teardown(test_http_static_files, stop_leftovers),
 		cmocka_unit_test_teardown(test_ping, stop_leftovers),
 		cmocka_unit_test_teardown(test_http_bad_options, stop_leftovers),
 		cmocka_unit_test_teardown(test_uring_refused_is_named, stop_leftovers),

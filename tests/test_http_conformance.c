@@ -636,7 +636,7 @@ static void test_9112_s7_1_bad_chunk_size_400(void **state)
 static void test_9112_s7_1_bad_chunk_terminator_400(void **state)
 {
 	(void)state;
-	const char *body[] = { "3\r\nabcXX0\r\n\r\n", "3\r\nabcXX" SMUGGLED, "3\r\nabc\n0\r\n\r\n",
+	const char *body[] = { "3\r\nabcXX0\r\n\r\n", ("3\r\nabcXX" SMUGGLED), "3\r\nabc\n0\r\n\r\n",
 			       "3\r\nabc\r0\r\n\r\n", "3\r\nabcd\r\n0\r\n\r\n", "3\r\nab\r\n0\r\n\r\n",
 			       "3\r\nabc0\r\n\r\n", "3\r\nabc\r\n0\r\n\rX" };
 	each_refused(CHUNKED_11 "\r\n%s" SMUGGLED, body, COUNT(body), 400);

@@ -8,7 +8,8 @@
  * The build goes to URS_TEST_BUILD (beside the tests, kept between runs so a rerun is
  * incremental); every installed tree is under a mkdtemp directory removed at the end. The
  * nested make gets a clean environment (no MAKEFLAGS, SAN=0, no install directories from
- * the outer make), so `make test SAN=1` still installs a plain build, as a packager would. */
+ * the outer make, URS_CARES too: c-ares where it is found), so `make test SAN=1` still
+ * installs a plain build, as a packager would. */
 #define _GNU_SOURCE
 #include "testutil.h"
 
@@ -42,7 +43,7 @@ static int install_status;
  * test, and a distribution's hardening flags as a packager passes them. */
 #define MAKE                                                                                   \
 	"env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u DESTDIR -u PREFIX -u LIBDIR " \
-	"-u INCLUDEDIR -u PKGCONFIGDIR -u MANDIR -u PYTHON -u LDLIBS "                             \
+	"-u INCLUDEDIR -u PKGCONFIGDIR -u MANDIR -u PYTHON -u LDLIBS -u URS_CARES "               \
 	"make -s -j2 -C " URS_SRCDIR " SAN=0"                                                      \
 	" BUILD=" URS_TEST_BUILD " CC='" URS_CC "' WERROR=1 CPPFLAGS=-D_FORTIFY_SOURCE=2"       \
 	" CFLAGS='-O2 -g -fstack-protector-strong' LDFLAGS='-Wl,-z,relro,-z,now' LDCONFIG=:"
@@ -163,7 +164,10 @@ static void test_install_layout(void **state)
 	has(out, "prefix=/usr/local\n");
 	has(out, "libdir=${prefix}/lib\n");
 	has(out, "Version: " URS_VERSION_STRING "\n");
-	has(out, "Requires.private: liburing\n");
+	/* c-ares where the build found it (make test installs libc-ares-dev) */
+	int st;
+	free(run("pkg-config --exists libcares", &st));
+	has(out, st == 0 ? "Requires.private: liburing, libcares\n" : "Requires.private: liburing\n");
 	free(out);
 	out = ok("PKG_CONFIG_PATH=%s pkg-config --modversion ursock", pcpath);
 	assert_string_equal(out, URS_VERSION_STRING "\n");
@@ -472,6 +476,44 @@ static void test_prefix_install_and_uninstall(void **state)
 	free(out);
 }
 
+/* c-ares is optional: URS_CARES=0 builds and installs a library that needs only liburing
+ * (as a machine without libc-ares-dev would): ursock.pc names only liburing, the library
+ * does not link libcares, it exports the same calls, and a static consumer links with
+ * what pkg-config --static says. */
+static void test_install_without_cares(void **state)
+{
+	(void)state;
+	char dest0[128], lib0[192];
+	snprintf(dest0, sizeof(dest0), "%s/dest-nocares", tmp);
+	snprintf(lib0, sizeof(lib0), "%s/usr/local/lib", dest0);
+	char *out = ok(MAKE " BUILD=" URS_TEST_BUILD "-nocares URS_CARES=0 install DESTDIR=%s", dest0);
+	has(out, "built without c-ares (URS_CARES=0)");
+	free(out);
+	out = ok("cat %s/pkgconfig/ursock.pc", lib0);
+	has(out, "Requires.private: liburing\n");
+	lacks(out, "cares");
+	lacks(out, "Libs.private");
+	free(out);
+	out = ok("readelf -d %s/" REALNAME, lib0);
+	has(out, "Shared library: [liburing.so.2]");
+	lacks(out, "libcares");
+	free(out);
+	out = ok("nm -D --defined-only %s/" REALNAME " | awk '{print $3}' | sort > %s/nocares.syms && "
+		 "nm -D --defined-only %s/" REALNAME " | awk '{print $3}' | sort | "
+		 "diff - %s/nocares.syms && grep -c urs_getaddrinfo %s/nocares.syms",
+		 lib0, tmp, lib, tmp, tmp);
+	assert_string_equal(out, "1\n");
+	free(out);
+	free(ok("cd %s && %s -std=c11 %s/tests/install/consumer.c -o consumer_nocares -static "
+		"$(PKG_CONFIG_PATH=%s/pkgconfig pkg-config --define-prefix --static --cflags --libs "
+		"ursock)",
+		tmp, URS_CC, URS_SRCDIR, lib0));
+	out = ok("readelf -d %s/consumer_nocares", tmp);
+	has(out, "There is no dynamic section");
+	free(out);
+	free(ok("rm -rf %s", dest0));
+}
+
 /* Last: uninstall takes away every file install put there. */
 static void test_uninstall_leaves_nothing(void **state)
 {
@@ -523,6 +565,7 @@ int main(void)
 		cmocka_unit_test(test_consumer_static),
 		cmocka_unit_test(test_header_strict_c11_and_cxx17),
 		cmocka_unit_test(test_prefix_install_and_uninstall),
+		cmocka_unit_test(test_install_without_cares),
 		cmocka_unit_test(test_uninstall_leaves_nothing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

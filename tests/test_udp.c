@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static urs_sock *udp_bound(urs_loop *loop, const char *where, urs_addr *bound)
 {
@@ -267,32 +268,198 @@ static void dg_cb(urs_result *r, void *user)
 	urs_buf_release(&r->buf);
 }
 
-/* A datagram longer than the loop's buffers is flagged by the recvfrom stream, with
- * multishot recvmsg and without. */
+/* A datagram longer than 64 KiB is flagged by the recvfrom stream, with multishot recvmsg
+ * and without; one longer than the loop's buffers but within 64 KiB is whole. */
+/* Whole datagrams up to 64 KiB through recv, recvfrom and the recvfrom stream, whatever the
+ * loop's buffer size, on every buffer path (ring or not, multishot or not); a longer
+ * message (AF_UNIX can carry one) is flagged. */
+struct dgw {
+	int n, trunc;
+	size_t lens[8];
+	int ok;
+	const char *want;
+};
+
+static void dgw_cb(urs_result *r, void *user)
+{
+	struct dgw *d = user;
+	if (!(r->flags & URS_RES_MORE))
+		return;
+	if (d->n < 8)
+		d->lens[d->n] = r->buf.len;
+	if (r->flags & URS_RES_TRUNC)
+		d->trunc++;
+	if (r->res > 0 && !(r->flags & URS_RES_TRUNC) && r->buf.len == (uint32_t)r->res &&
+	    !memcmp(r->buf.data, d->want, r->buf.len))
+		d->ok++;
+	d->n++;
+	urs_buf_release(&r->buf);
+}
+
+static void whole(unsigned disable, int family)
+{
+	static char big[100000];
+	tu_fill(big, sizeof(big), 3);
+	urs_loop_opts o = { .disable = disable };
+	urs_loop *loop = tu_loop_new(&o);
+	urs_sock *a, *b;
+	urs_addr ba;
+	if (family == AF_UNIX) {
+		urs_sock *sp[2];
+		assert_int_equal(urs_socketpair(loop, SOCK_DGRAM, sp), 0);
+		a = sp[0];
+		b = sp[1];
+		int sz = 1 << 20;
+		urs_setsockopt(a, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		urs_setsockopt(b, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		ba.len = 0;
+	} else {
+		urs_addr any;
+		urs_addr_parse(&any, family == AF_INET ? "127.0.0.1:0" : "[::1]:0");
+		assert_int_equal(urs_socket(loop, family, SOCK_DGRAM, 0, &a), 0);
+		assert_int_equal(urs_socket(loop, family, SOCK_DGRAM, 0, &b), 0);
+		assert_int_equal(urs_bind(b, &any), 0);
+		assert_int_equal(urs_getsockname(b, &ba), 0);
+		tu_await_eq(urs_connect(a, &ba), 0, NULL);
+	}
+	size_t top = family == AF_INET ? 65507 : family == AF_INET6 ? 65527 : 65536;
+	size_t sizes[] = { 9000, top };
+	urs_result r;
+	for (int i = 0; i < 2; i++) {
+		tu_await_eq(urs_send(a, big, sizes[i], 0), (int)sizes[i], NULL);
+		tu_await_eq(urs_recv(b, 65536, 0), (int)sizes[i], &r);
+		assert_int_equal(r.flags & URS_RES_TRUNC, 0);
+		assert_memory_equal(r.buf.data, big, sizes[i]);
+		urs_buf_release(&r.buf);
+		tu_await_eq(urs_send(a, big, sizes[i], 0), (int)sizes[i], NULL);
+		tu_await_eq(urs_recvfrom(b, 65536, 0), (int)sizes[i], &r);
+		assert_int_equal(r.flags & URS_RES_TRUNC, 0);
+		assert_memory_equal(r.buf.data, big, sizes[i]);
+		urs_buf_release(&r.buf);
+		tu_await_eq(urs_send(a, big, sizes[i], 0), (int)sizes[i], NULL);
+		char ctl[64];
+		tu_await_eq(urs_recvmsg(b, 65536, ctl, sizeof(ctl), 0), (int)sizes[i], &r);
+		assert_int_equal(r.flags & URS_RES_TRUNC, 0);
+		assert_memory_equal(r.buf.data, big, sizes[i]);
+		urs_buf_release(&r.buf);
+	}
+	/* Asked for fewer bytes than came: cut, and flagged. */
+	tu_await_eq(urs_send(a, big, 9000, 0), 9000, NULL);
+	tu_await_eq(urs_recv(b, 5000, 0), 5000, &r);
+	assert_true(r.flags & URS_RES_TRUNC);
+	urs_buf_release(&r.buf);
+	struct dgw d = { .want = big };
+	urs_future st = urs_recvfrom_stream(b, dgw_cb, &d);
+	urs_loop_run(loop, URS_RUN_NOWAIT);
+	tu_await_eq(urs_send(a, big, 100, 0), 100, NULL);
+	tu_await_eq(urs_send(a, big, 9000, 0), 9000, NULL);
+	tu_await_eq(urs_send(a, big, top, 0), (int)top, NULL);
+	int want = 3;
+	if (family == AF_UNIX) {
+		tu_await_eq(urs_send(a, big, sizeof(big), 0), (int)sizeof(big), NULL);
+		want = 4;
+	}
+	for (int spins = 0; d.n < want && spins < 1000; spins++)
+		urs_loop_run(loop, URS_RUN_ONCE);
+	assert_int_equal(d.n, want);
+	assert_int_equal(d.ok, 3);
+	assert_int_equal(d.lens[2], top);
+	assert_int_equal(d.trunc, want - 3); /* only the one over 64 KiB */
+	assert_int_equal(urs_cancel(st), 0);
+	tu_close(a);
+	tu_close(b);
+	tu_loop_done(loop);
+}
+
+static void test_whole_datagrams(void **state)
+{
+	(void)state;
+	unsigned dis[] = { 0, URS_FEAT_RECV_MULTI, URS_FEAT_BUF_RING };
+	int fam[] = { AF_INET, AF_INET6, AF_UNIX };
+	for (int i = 0; i < 3; i++)
+		for (int f = 0; f < 3; f++)
+			whole(dis[i], fam[f]);
+}
+
+/* Python's recvfrom_into: (nbytes, address); a cut datagram is flagged. */
+static void test_recvfrom_into(void **state)
+{
+	(void)state;
+	urs_loop *loop = tu_loop_new(NULL);
+	urs_addr aa, ba;
+	urs_sock *a = udp_bound(loop, "127.0.0.1:0", &aa);
+	urs_sock *b = udp_bound(loop, "127.0.0.1:0", &ba);
+	tu_await_eq(urs_sendto(a, "datagram", 8, 0, &ba), 8, NULL);
+	char in[64];
+	urs_result r;
+	tu_await_eq(urs_recvfrom_into(b, in, sizeof(in), 0), 8, &r);
+	assert_memory_equal(in, "datagram", 8);
+	assert_int_equal(r.addr.len, sizeof(struct sockaddr_in));
+	assert_int_equal(urs_addr_port(&r.addr), urs_addr_port(&aa));
+	assert_int_equal(r.flags & URS_RES_TRUNC, 0);
+	tu_await_eq(urs_sendto(a, "datagram", 8, 0, &ba), 8, NULL);
+	tu_await_eq(urs_recvfrom_into(b, in, 3, 0), 3, &r);
+	assert_true(r.flags & URS_RES_TRUNC);
+	assert_memory_equal(in, "dat", 3);
+	/* The next datagram is whole: the cut one's rest was dropped. */
+	tu_await_eq(urs_sendto(a, "next", 4, 0, &ba), 4, NULL);
+	tu_await_eq(urs_recvfrom_into(b, in, sizeof(in), 0), 4, &r);
+	assert_memory_equal(in, "next", 4);
+	/* Datagram urs_recv_into: the same truncation flag. */
+	tu_await_eq(urs_sendto(a, "datagram", 8, 0, &ba), 8, NULL);
+	tu_await_eq(urs_recv_into(b, in, 2, 0), 2, &r);
+	assert_true(r.flags & URS_RES_TRUNC);
+	assert_int_equal(urs_future_error(urs_recvfrom_into(b, NULL, 3, 0)), -EINVAL);
+	assert_int_equal(urs_future_error(urs_recvfrom_into(b, in, 0, 0)), -EINVAL);
+	assert_int_equal(urs_settimeout(b, 0.02), 0);
+	assert_int_equal(urs_await(urs_recvfrom_into(b, in, sizeof(in), 0), NULL), -ETIMEDOUT);
+	tu_close(a);
+	tu_close(b);
+	/* On a TCP socket it reads the stream; the address is the peer's or none, as Python. */
+	urs_sock *c, *s;
+	tu_tcp_pair(loop, "127.0.0.1:0", &c, &s);
+	tu_await_eq(urs_send(c, "tcp", 3, 0), 3, NULL);
+	tu_await_eq(urs_recvfrom_into(s, in, sizeof(in), 0), 3, &r);
+	assert_memory_equal(in, "tcp", 3);
+	assert_int_equal(r.flags & URS_RES_TRUNC, 0);
+	tu_close(c);
+	tu_close(s);
+	tu_loop_done(loop);
+}
+
 static void test_stream_truncation_flagged(void **state)
 {
 	(void)state;
-	static char big[3000];
+	static char big[70000];
 	memset(big, 'd', sizeof(big));
 	for (int multi = 0; multi < 2; multi++) {
+		/* A 3,000-byte datagram on a loop of 1 KiB buffers is whole (message buffers);
+		 * only one over 64 KiB (AF_UNIX) is cut, and flagged. */
 		urs_loop_opts o = { .buf_size = 1024, .disable = multi ? 0 : URS_FEAT_RECV_MULTI };
 		urs_loop *loop = tu_loop_new(&o);
 		urs_sock *a, *b;
-		urs_addr aa, any;
-		urs_addr_parse(&any, "127.0.0.1:0");
-		assert_int_equal(urs_socket(loop, AF_INET, SOCK_DGRAM, 0, &a), 0);
-		assert_int_equal(urs_socket(loop, AF_INET, SOCK_DGRAM, 0, &b), 0);
-		assert_int_equal(urs_bind(a, &any), 0);
-		assert_int_equal(urs_getsockname(a, &aa), 0);
+		urs_addr aa;
+		assert_int_equal(urs_socket(loop, AF_UNIX, SOCK_DGRAM, 0, &a), 0);
+		assert_int_equal(urs_socket(loop, AF_UNIX, SOCK_DGRAM, 0, &b), 0);
+		urs_addr_parse(&aa, "@urs-trunc-test");
+		snprintf(aa.u.un.sun_path + 1, sizeof(aa.u.un.sun_path) - 1, "urs-trunc-%d-%d",
+			 (int)getpid(), multi);
+		aa.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+				     strlen(aa.u.un.sun_path + 1));
+		assert_int_equal(urs_bind(a, &aa), 0);
+		int sz = 1 << 20;
+		urs_setsockopt(a, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		urs_setsockopt(b, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 		struct dg d = { 0 };
 		urs_future st = urs_recvfrom_stream(a, dg_cb, &d);
 		urs_loop_run(loop, URS_RUN_NOWAIT);
 		tu_await_eq(urs_sendto(b, big, 100, 0, &aa), 100, NULL);
+		tu_await_eq(urs_sendto(b, big, 3000, 0, &aa), 3000, NULL);
 		tu_await_eq(urs_sendto(b, big, sizeof(big), 0, &aa), (int)sizeof(big), NULL);
 		tu_await_eq(urs_sendto(b, big, 100, 0, &aa), 100, NULL);
-		for (int spins = 0; d.n < 3 && spins < 1000; spins++)
+		for (int spins = 0; d.n < 4 && spins < 1000; spins++)
 			urs_loop_run(loop, URS_RUN_ONCE);
-		assert_int_equal(d.n, 3);
+		assert_int_equal(d.n, 4);
 		assert_int_equal(d.trunc, 1);
 		assert_int_equal(d.whole, 2);
 		assert_int_equal(urs_cancel(st), 0);
@@ -312,6 +479,8 @@ int main(void)
 		cmocka_unit_test(test_10000_datagrams_fallback),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_stream_truncation_flagged),
+		cmocka_unit_test(test_whole_datagrams),
+		cmocka_unit_test(test_recvfrom_into),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -214,7 +214,7 @@ static void msgs_cb(urs_result *r, void *user)
 static void test_seqpacket_truncation_flagged(void **state)
 {
 	(void)state;
-	static char big[10000];
+	static char big[70000];
 	memset(big, 'm', sizeof(big));
 	for (int multi = 0; multi < 2; multi++) {
 		urs_loop_opts o = { .disable = multi ? 0 : URS_FEAT_RECV_MULTI };
@@ -223,9 +223,14 @@ static void test_seqpacket_truncation_flagged(void **state)
 		assert_int_equal(urs_socketpair(loop, SOCK_SEQPACKET, p), 0);
 		urs_result r;
 		char small[100];
-		/* recv into a provided buffer (4096 bytes by default) */
+		/* recv into a provided buffer: a message buffer for a receive of more than the
+		 * loop's 4096 bytes, so 10,000 bytes come whole; past 64 KiB it is cut */
+		tu_await_eq(urs_send(p[0], big, 10000, 0), 10000, NULL);
+		tu_await_eq(urs_recv(p[1], 65536, 0), 10000, &r);
+		assert_false(r.flags & URS_RES_TRUNC);
+		urs_buf_release(&r.buf);
 		tu_await_eq(urs_send(p[0], big, sizeof(big), 0), (int)sizeof(big), NULL);
-		tu_await_eq(urs_recv(p[1], 65536, 0), 4096, &r);
+		tu_await_eq(urs_recv(p[1], 65536, 0), 65536, &r);
 		assert_true(r.flags & URS_RES_TRUNC);
 		urs_buf_release(&r.buf);
 		tu_await_eq(urs_send(p[0], big, 10, 0), 10, NULL);

@@ -30,9 +30,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include <netdb.h>
 #include "ursock_version.h"
+
+struct addrinfo; /* <netdb.h>: complete where the POSIX names are visible */
 
 #ifdef __cplusplus
 extern "C" {
@@ -91,8 +96,9 @@ enum urs_feature {
 	URS_FEAT_NODROP = 1u << 12,         /* IORING_FEAT_NODROP (5.5): CQ overflow keeps CQEs */
 	URS_FEAT_MIN_WAIT = 1u << 13,       /* IORING_FEAT_MIN_TIMEOUT (6.12): batched waits */
 	URS_FEAT_MSG_RING = 1u << 14,       /* IORING_OP_MSG_RING (5.18): wakes between loops */
-	URS_FEAT_FIXED_FILES = 1u << 15     /* a registered file table (sparse, 5.19): every op
+	URS_FEAT_FIXED_FILES = 1u << 15,    /* a registered file table (sparse, 5.19): every op
 					       on a socket names its slot, no fd lookup */
+	URS_FEAT_SPLICE = 1u << 16          /* IORING_OP_SPLICE (5.7): urs_sendfile without a copy */
 };
 
 typedef struct urs_loop_opts {
@@ -246,13 +252,26 @@ typedef struct urs_result {
 	urs_buf buf;      /* recv, recvfrom, streams: the received bytes, lent to you */
 	urs_sock *sock;   /* accept: the new connection, yours (close/free it) */
 	urs_addr addr;    /* accept, recvfrom: the peer's address */
-	size_t sent;      /* sendall: bytes sent, also when it failed or timed out */
+	size_t sent;      /* sendall, sendmsg, sendfile: bytes sent, also when it failed or timed
+			     out */
+	/* Added for 0.1.0 (issue 13), at the end (docs/ABI.md). */
+	void *control;    /* recvmsg: the control buffer you gave (NULL for other ops) */
+	size_t controllen;/* recvmsg: bytes of control messages the kernel wrote into it; walk
+			     them with urs_cmsg_next. File descriptors in them (SCM_RIGHTS) are
+			     yours; when the result is dropped instead (urs_detach, urs_sock_free,
+			     urs_await with NULL) the engine closes them */
+	int msg_flags;    /* recvmsg, recvmsg_into: the kernel's msg_flags (MSG_TRUNC,
+			     MSG_CTRUNC, MSG_EOR, MSG_OOB, MSG_ERRQUEUE) */
+	struct urs_addrinfo *ai; /* getaddrinfo: the addresses, yours: urs_addrinfo_free */
 } urs_result;
 
 enum {
 	URS_RES_MORE = 1u << 0,  /* a stream event: more events follow on the same callback */
-	URS_RES_TRUNC = 1u << 1  /* a datagram or seqpacket message was longer than the room for
+	URS_RES_TRUNC = 1u << 1, /* a datagram or seqpacket message was longer than the room for
 				    it: the rest of that message is dropped (MSG_TRUNC) */
+	URS_RES_CTRUNC = 1u << 2 /* recvmsg: the control messages did not fit the control buffer
+				    (MSG_CTRUNC); file descriptors that did arrive were closed and
+				    their slots read -1, the rest were never installed */
 };
 
 /* A small value handle to one pending operation. A failed-at-once call returns a future
@@ -336,14 +355,17 @@ URS_API urs_future urs_connect_ex(urs_sock *sock, const urs_addr *addr);
 /* Receives at most bufsize bytes into a provided buffer: resolves to the byte count with
  * r->buf (lent to you), 0 = the peer closed. Never loses bytes when buffers run out: it
  * waits for one to be released (and honours the socket's timeout meanwhile). On a datagram
- * or seqpacket socket one message: URS_RES_TRUNC when it was longer than the room. */
+ * or seqpacket socket one message: asked for more than the loop's buffer size, it lands in
+ * a message buffer (64 KiB and more), so a message up to 64 KiB comes whole; URS_RES_TRUNC
+ * when it was longer than the room (or than bufsize). */
 URS_API urs_future urs_recv(urs_sock *sock, size_t bufsize, int flags);
 /* Receives at most len bytes into the caller's memory, which belongs to the kernel until
  * the future resolves. Resolves to the byte count (URS_RES_TRUNC as urs_recv). */
 URS_API urs_future urs_recv_into(urs_sock *sock, void *data, size_t len, int flags);
-/* A datagram and its sender: resolves to the byte count with r->buf and r->addr;
- * URS_RES_TRUNC when the datagram was longer than bufsize or the loop's buffer (the rest is
- * dropped, as MSG_TRUNC says); res and r->buf.len are then the bytes kept. */
+/* A datagram and its sender: resolves to the byte count with r->buf and r->addr; a
+ * datagram up to 64 KiB comes whole when bufsize allows (message buffers, as urs_recv);
+ * URS_RES_TRUNC when it was longer than bufsize or the room (the rest is dropped, as
+ * MSG_TRUNC says); res and r->buf.len are then the bytes kept. */
 URS_API urs_future urs_recvfrom(urs_sock *sock, size_t bufsize, int flags);
 /* Streams received chunks: cb runs per chunk with URS_RES_MORE and r->buf (lent to you);
  * the stream ends (cb without URS_RES_MORE) at EOF (res 0), on an error, cancel or close.
@@ -351,12 +373,75 @@ URS_API urs_future urs_recvfrom(urs_sock *sock, size_t bufsize, int flags);
  * event is one message, as urs_recvfrom_stream. */
 URS_API urs_future urs_recv_stream(urs_sock *sock, urs_cb cb, void *user);
 
+/* Python's recvfrom_into: receives one datagram (or up to len bytes of a stream) into the
+ * caller's memory, which belongs to the kernel until the future resolves. Resolves to the
+ * byte count with r->addr, the sender (Python's (nbytes, address)); URS_RES_TRUNC when the
+ * datagram was longer than len (the rest is dropped). */
+URS_API urs_future urs_recvfrom_into(urs_sock *sock, void *data, size_t len, int flags);
+
 /* Streams datagrams with their senders: cb runs per datagram with URS_RES_MORE, r->buf
  * (the payload, lent to you), r->addr and URS_RES_TRUNC when it did not fit; r->res is the
- * datagram's length. Uses multishot recvmsg where the kernel has it: one buffer then holds
- * a small header and the sender's address before the payload, so a datagram fits when it
- * is at most buf_size - 16 - sizeof the family's sockaddr bytes. */
+ * datagram's length. Uses multishot recvmsg where the kernel has it, into message buffers
+ * (64 KiB + 4 KiB, room for a small header and the sender's address before the payload):
+ * every datagram up to 64 KiB arrives whole, whatever the loop's buffer size. */
 URS_API urs_future urs_recvfrom_stream(urs_sock *sock, urs_cb cb, void *user);
+
+/* ---------------------------------------------------------------- messages */
+
+/* Python's sendmsg: the bytes of iov[0..iovlen) (at most IOV_MAX entries, INT_MAX bytes)
+ * as one send, with control messages (built with urs_cmsg_add: SCM_RIGHTS, SCM_CREDENTIALS,
+ * IP_PKTINFO...) and, on an unconnected datagram socket, addr (NULL: none). Resolves to
+ * the bytes sent, as urs_send (r->sent too); on a stream or seqpacket socket it is one of
+ * the ordered sends (see urs_send): a header and a body go out in order without a copy. The
+ * iovec array is copied at the call; the bytes it points to and control belong to the
+ * kernel until the future resolves. File descriptors passed stay yours (the kernel takes
+ * its own references). Control messages go with the first byte only. */
+URS_API urs_future urs_sendmsg(urs_sock *sock, const struct iovec *iov, size_t iovlen,
+			       const void *control, size_t controllen, int flags,
+			       const urs_addr *addr);
+/* Python's recvmsg_into: receives into the caller's iov[0..iovlen) (copied at the call; the
+ * memory it points to belongs to the kernel until the future resolves) and control (size
+ * controllen, may be NULL/0; it must stay valid until the result is handed over: for a
+ * detached future, or one whose socket was freed, until the loop's turn that resolves it
+ * has returned, since a dropped result's fds are read from it and closed). Resolves to the bytes received with r->addr (the sender, on
+ * an unconnected socket), r->control/r->controllen (the control messages), r->msg_flags
+ * and URS_RES_TRUNC / URS_RES_CTRUNC. Received fds are close-on-exec (MSG_CMSG_CLOEXEC)
+ * and yours; see urs_result.controllen and URS_RES_CTRUNC for when the engine closes them. */
+URS_API urs_future urs_recvmsg_into(urs_sock *sock, const struct iovec *iov, size_t iovlen,
+				    void *control, size_t controllen, int flags);
+/* Python's recvmsg: as urs_recvmsg_into, the data into a provided buffer lent to you
+ * (r->buf, as urs_recv: up to bufsize bytes, a message up to 64 KiB whole). */
+URS_API urs_future urs_recvmsg(urs_sock *sock, size_t bufsize, void *control,
+			       size_t controllen, int flags);
+
+/* One control message as urs_cmsg_next finds it: data points into the control buffer. */
+typedef struct urs_cmsg {
+	int level;        /* SOL_SOCKET, IPPROTO_IP, IPPROTO_IPV6 */
+	int type;         /* SCM_RIGHTS, SCM_CREDENTIALS, SCM_TIMESTAMPNS, IP_PKTINFO, ... */
+	const void *data;
+	size_t len;       /* bytes of data */
+} urs_cmsg;
+
+/* Appends one control message (level, type, len bytes of data) to buf of size bytes, of
+ * which *used are taken (start at 0); size buffers with CMSG_SPACE(len) per message.
+ * Returns 0 and moves *used on, or -ENOSPC (nothing written), -EINVAL. */
+URS_API int urs_cmsg_add(void *buf, size_t size, size_t *used, int level, int type,
+			 const void *data, size_t len);
+/* SCM_RIGHTS with n fds (they stay yours: the kernel takes its own references at send). */
+URS_API int urs_cmsg_add_fds(void *buf, size_t size, size_t *used, const int *fds, size_t n);
+/* Walks the control messages of buf[0..len): *pos starts at 0. Returns 1 with *out filled,
+ * 0 at the end, -EINVAL for a malformed message (the walk stops). */
+URS_API int urs_cmsg_next(const void *buf, size_t len, size_t *pos, urs_cmsg *out);
+/* The fds of an SCM_RIGHTS message: copies up to max into fds, returns how many it holds,
+ * or -EINVAL for another message. */
+URS_API int urs_cmsg_fds(const urs_cmsg *c, int *fds, size_t max);
+/* IP_PKTINFO / IPV6_PKTINFO: the address the datagram was sent to (port 0) and the
+ * interface it arrived on. Returns 0, or -EINVAL for another message. */
+URS_API int urs_cmsg_pktinfo(const urs_cmsg *c, urs_addr *dst, int *ifindex);
+/* SCM_TIMESTAMPNS (SO_TIMESTAMPNS): when the kernel received the message (CLOCK_REALTIME). */
+URS_API int urs_cmsg_timestamp(const urs_cmsg *c, struct timespec *ts);
+/* SCM_CREDENTIALS (SO_PASSCRED on an AF_UNIX socket): the sender's pid, uid and gid. */
+URS_API int urs_cmsg_creds(const urs_cmsg *c, int32_t *pid, uint32_t *uid, uint32_t *gid);
 
 /* Sends; resolves to the bytes sent, possibly fewer than len. data belongs to the kernel
  * until the future resolves. On a stream or seqpacket socket sends, sendall and shutdown
@@ -372,6 +457,17 @@ URS_API urs_future urs_sendall(urs_sock *sock, const void *data, size_t len, int
 /* Sends a datagram to addr; resolves to the bytes sent. */
 URS_API urs_future urs_sendto(urs_sock *sock, const void *data, size_t len, int flags,
 			      const urs_addr *addr);
+/* Python's sendfile: count bytes (0: up to the end) of the regular file fd from offset to
+ * a stream socket, with no copy through user space (IORING_OP_SPLICE through a pipe; a read
+ * and a send where the kernel has no splice; sendfile(2) on epoll). One of the ordered
+ * sends (see urs_send): its bytes go between what was queued before and after it. The
+ * socket's timeout bounds the whole call. Resolves to the bytes sent (r->sent; res
+ * saturates at INT_MAX), fewer only when the file ended first; -errno, -ETIMEDOUT or
+ * -ECANCELED when it stopped early, r->sent then says exactly how many went (a cut one
+ * tears the stream as a cut sendall does). fd stays yours and must stay open until the
+ * future resolves; its file offset is not moved. -EOPNOTSUPP on a socket that is not
+ * SOCK_STREAM, -EINVAL for a non-regular file or a non-blocking socket (as Python). */
+URS_API urs_future urs_sendfile(urs_sock *sock, int fd, off_t offset, size_t count);
 /* Shuts down reading (SHUT_RD), writing (SHUT_WR) or both; resolves 0 or -errno.
  * SHUT_WR/SHUT_RDWR wait behind the queued sends, so the FIN follows every byte; on a torn
  * socket they answer -EPIPE. */
@@ -385,14 +481,16 @@ URS_API urs_future urs_shutdown(urs_sock *sock, int how);
  * the object with urs_sock_free (in the close callback, for instance). */
 URS_API urs_future urs_close(urs_sock *sock);
 
-/* Backpressure: the bytes of sock's queued sends (send, sendall, sendto on a stream or
- * seqpacket socket) that the kernel has not taken yet. */
+/* Backpressure: the bytes of sock's queued sends (send, sendall, sendto, sendmsg, sendfile
+ * on a stream or seqpacket socket) that the kernel has not taken yet. */
 URS_API size_t urs_sock_queued(const urs_sock *sock);
 /* Water marks on those bytes: cb(r, user) runs when they rise above high (r->res 1: stop
  * producing, e.g. stop reading from the peer) and when they fall back to low or below
- * (r->res 0: go on); r->sent is the bytes queued then, URS_RES_MORE is set. It runs from
- * the loop's turn, never inside urs_send; not after urs_sock_free or once sock is closing.
- * high 0 turns it off. Returns 0, -EINVAL (low > high, no cb), -EBADF. */
+ * (r->res 0: go on); r->sent is the bytes queued when it runs, URS_RES_MORE is set. It runs
+ * from the loop's turn, never inside urs_send; not after urs_sock_free or once sock is
+ * closing. A rise always gets its fall: when both happened before the turn reported the
+ * first, both are reported, 1 then 0. high 0 turns it off. Returns 0, -EINVAL (low > high,
+ * no cb), -EBADF. */
 URS_API int urs_sock_watermarks(urs_sock *sock, size_t high, size_t low, urs_cb cb, void *user);
 
 /* The peer's / own address (sync). Returns 0 or -errno (-ENOTCONN, -EBADF). */
@@ -407,6 +505,72 @@ URS_API int urs_getsockopt(const urs_sock *sock, int level, int name, void *val,
 /* The socket's family and type (as given to urs_socket). */
 URS_API int urs_sock_family(const urs_sock *sock);
 URS_API int urs_sock_type(const urs_sock *sock);
+
+/* ---------------------------------------------------------------- host names */
+
+/* One address getaddrinfo found: a list, freed whole with urs_addrinfo_free. */
+typedef struct urs_addrinfo {
+	int family;                 /* AF_INET, AF_INET6 */
+	int socktype;               /* SOCK_STREAM, SOCK_DGRAM, SOCK_RAW (0 in the hints: an
+				       entry per type for each address, as getaddrinfo(3)) */
+	int protocol;               /* IPPROTO_TCP, IPPROTO_UDP, or the hints' */
+	urs_addr addr;              /* with the port */
+	char *canonname;            /* the canonical name, on the first entry with AI_CANONNAME */
+	struct urs_addrinfo *next;
+} urs_addrinfo;
+
+/* Frees a list from urs_getaddrinfo (NULL is ignored). */
+URS_API void urs_addrinfo_free(urs_addrinfo *ai);
+
+/* Python's getaddrinfo(host, port, family, type, proto, flags) as a future that never
+ * blocks the loop on the network. host may be a numeric address (parsed at once by
+ * getaddrinfo(3) with AI_NUMERICHOST, no server asked; NULL: the wildcard with AI_PASSIVE,
+ * else loopback) or a name (c-ares: its sockets are driven by the loop, no thread; local
+ * files such as /etc/hosts are read at once); port a number or a service name (NULL: 0).
+ * hints (may be NULL) gives ai_family (AF_UNSPEC, AF_INET, AF_INET6), ai_socktype,
+ * ai_protocol and ai_flags (AI_CANONNAME, AI_NUMERICHOST, AI_PASSIVE, AI_NUMERICSERV,
+ * AI_V4MAPPED, AI_ALL, AI_ADDRCONFIG). Resolves to the number of entries with r->ai, a
+ * list that is yours (urs_addrinfo_free), in the order to try them (RFC 6724); or -ENOENT
+ * (no such name: NXDOMAIN; a name with AI_NUMERICHOST), -ENODATA (no address of that
+ * family), -ETIMEDOUT (no server answered in time), -ECONNREFUSED (refused by the servers),
+ * -EAGAIN (a temporary failure, SERVFAIL), -EBADMSG (a malformed answer), -ESRCH (an
+ * unknown service), -EINVAL (a bad name or hints), -ECANCELED. Cancelling it ends the
+ * query and closes its sockets. c-ares is optional at build time: a library built without
+ * it (URS_CARES=0, or no libc-ares-dev; urs_resolver_config then answers -ENOSYS)
+ * resolves numeric hosts only, and a name fails at once with -ENOSYS. */
+URS_API urs_future urs_getaddrinfo(urs_loop *loop, const char *host, const char *port,
+				   const struct addrinfo *hints);
+/* Where and how the loop's later lookups ask: servers is c-ares's list ("127.0.0.1:5353,
+ * [::1]:53"; NULL: /etc/resolv.conf's), timeout the seconds per try (0: c-ares's default),
+ * tries per server (0: the default). Returns 0, or -EINVAL (a list c-ares refuses, a bad
+ * number), -ENOMEM, -ENOSYS (built without c-ares: names are not resolved). */
+URS_API int urs_resolver_config(urs_loop *loop, const char *servers, double timeout, int tries);
+
+/* Python's create_connection((host, port), timeout, source_address): resolves host (as
+ * urs_getaddrinfo, SOCK_STREAM) and connects with happy eyeballs (RFC 8305): addresses of
+ * the two families interleaved, IPv6 first; the next attempt starts 250 ms after the
+ * previous one, or at once when one fails; the first to connect wins and every other
+ * attempt is cancelled and its socket closed. timeout (seconds; < 0 none) becomes each
+ * attempt's socket timeout and stays on the socket returned. source (may be NULL) is bound
+ * first. Resolves to 0 with r->sock (connected, yours), or the resolver's error, or the
+ * error of the last attempt to fail (-ECONNREFUSED, -ETIMEDOUT...); -ECANCELED. A timeout
+ * of 0 (non-blocking) is refused with -EINVAL; a name in a library built without c-ares
+ * fails at once with -ENOSYS (a numeric host works). */
+URS_API urs_future urs_create_connection(urs_loop *loop, const char *host, const char *port,
+					 double timeout, const urs_addr *source);
+
+enum {
+	URS_SERVER_REUSE_PORT = 1u << 0, /* SO_REUSEPORT: one listener per thread on one port */
+	URS_SERVER_DUALSTACK = 1u << 1   /* an AF_INET6 listener that takes IPv4 too
+					    (IPV6_V6ONLY off); refused on AF_INET */
+};
+
+/* Python's create_server(address, family, backlog, reuse_port, dualstack_ipv6): a listening
+ * TCP socket on addr (numeric; port 0 picks one) with SO_REUSEADDR, and IPV6_V6ONLY on for
+ * an AF_INET6 address unless URS_SERVER_DUALSTACK. backlog < 0: SOMAXCONN. Returns 0 and
+ * *out (yours), or -errno (-EADDRINUSE, -EINVAL for a bad flag). */
+URS_API int urs_create_server(urs_loop *loop, const urs_addr *addr, int backlog, unsigned flags,
+			      urs_sock **out);
 
 /* ---------------------------------------------------------------- timeouts */
 

@@ -20,7 +20,7 @@ static void msg_once(struct urs_op *op, unsigned len)
 	memset(&op->msg, 0, sizeof(op->msg));
 	op->msg.msg_name = &op->addr.u;
 	op->msg.msg_namelen = sizeof(op->addr.u);
-	op->iov.iov_base = urs__buf_select(loop) ? NULL : urs__buf_addr(loop, op->bid);
+	op->iov.iov_base = urs__buf_select(op) ? NULL : urs__buf_addr(loop, op->bid);
 	op->iov.iov_len = len;
 	op->msg.msg_iov = &op->iov;
 	op->msg.msg_iovlen = 1;
@@ -39,12 +39,12 @@ static int recvmsg_now(struct urs_op *op, unsigned len, uint32_t *want)
 
 static void prep_recvmsg_once(struct urs_op *op, struct io_uring_sqe *sqe, unsigned len)
 {
-	bool sel = urs__buf_select(op->loop);
+	bool sel = urs__buf_select(op);
 	msg_once(op, len);
 	io_uring_prep_recvmsg(sqe, op->sock->fd, &op->msg, dg_flags(op, op->msgflags) | MSG_TRUNC);
 	if (sel) {
 		sqe->flags |= IOSQE_BUFFER_SELECT;
-		sqe->buf_group = 0;
+		sqe->buf_group = op->bgroup;
 	}
 }
 
@@ -65,7 +65,8 @@ static int take_once(struct urs_op *op, int res, unsigned cflags)
 
 static unsigned want(const struct urs_op *op)
 {
-	return op->len < op->loop->buf_size ? (unsigned)op->len : op->loop->buf_size;
+	uint32_t room = urs__buf_room(op);
+	return op->len < room ? (unsigned)op->len : room;
 }
 
 static int recvfrom_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
@@ -101,6 +102,66 @@ const struct urs_op_kind urs__kind_recvfrom = {
 	.retire = urs__sock_retire,
 };
 
+/* ---------------------------------------------------------------- recvfrom_into */
+
+/* One recvmsg into the caller's memory, with the sender. On a byte stream MSG_TRUNC would
+ * discard bytes, so only message sockets ask the kernel for the real length. */
+static void into_msg(struct urs_op *op)
+{
+	memset(&op->msg, 0, sizeof(op->msg));
+	op->msg.msg_name = &op->addr.u;
+	op->msg.msg_namelen = sizeof(op->addr.u);
+	op->iov.iov_base = (void *)op->data;
+	op->iov.iov_len = op->len;
+	op->msg.msg_iov = &op->iov;
+	op->msg.msg_iovlen = 1;
+}
+
+static int into_flags(const struct urs_op *op)
+{
+	return op->msgflags | (op->sock->type == SOCK_STREAM ? 0 : MSG_TRUNC);
+}
+
+static int recvfrom_into_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+{
+	into_msg(op);
+	io_uring_prep_recvmsg(sqe, op->sock->fd, &op->msg, (unsigned)dg_flags(op, into_flags(op)));
+	return 0;
+}
+
+static int recvfrom_into_exec(struct urs_op *op, uint32_t *want)
+{
+	into_msg(op);
+	int res = urs__sys((int)recvmsg(op->sock->fd, &op->msg, into_flags(op) | MSG_DONTWAIT));
+	if (res == -EAGAIN)
+		*want = EPOLLIN;
+	return res;
+}
+
+static enum op_next recvfrom_into_complete(struct urs_op *op, int res, unsigned cflags)
+{
+	(void)cflags;
+	if (res >= 0) {
+		op->addr.len = op->msg.msg_namelen <= sizeof(op->addr.u) ? op->msg.msg_namelen : 0;
+		if (res > (int)op->len || (op->msg.msg_flags & MSG_TRUNC)) {
+			op->rflags |= URS_RES_TRUNC;
+			if (res > (int)op->len)
+				res = (int)op->len;
+		}
+	}
+	op->res = res;
+	return NEXT_DECIDE;
+}
+
+const struct urs_op_kind urs__kind_recvfrom_into = {
+	.name = "recvfrom_into",
+	.flags = KF_SOCK | KF_TIMEOUT | KF_PEER | KF_RETRY,
+	.prepare = recvfrom_into_prepare,
+	.exec = recvfrom_into_exec,
+	.complete = recvfrom_into_complete,
+	.retire = urs__sock_retire,
+};
+
 /* ---------------------------------------------------------------- recvfrom stream */
 
 /* Room for a sender's address in a multishot recvmsg buffer; none on a connected
@@ -119,7 +180,7 @@ static unsigned name_room(const urs_sock *s)
 static bool use_multi(const struct urs_op *op)
 {
 	urs_loop *loop = op->loop;
-	return (loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(loop) && !op->deadline &&
+	return (loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(op) && !op->deadline &&
 	       !urs__op_nonblocking(op) && urs__sock_dgram(op->sock);
 }
 
@@ -132,11 +193,11 @@ static int rstream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 		op->msg.msg_namelen = name_room(op->sock);
 		io_uring_prep_recvmsg_multishot(sqe, op->sock->fd, &op->msg, op->msgflags | MSG_TRUNC);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
-		sqe->buf_group = 0;
+		sqe->buf_group = op->bgroup;
 		op->flags |= OPF_MULTI;
 		return 0;
 	}
-	prep_recvmsg_once(op, sqe, op->loop->buf_size);
+	prep_recvmsg_once(op, sqe, urs__buf_room(op));
 	return 0;
 }
 
@@ -162,7 +223,7 @@ static void multi_event(struct urs_op *op, int res, unsigned cflags)
 {
 	urs_result r;
 	event_init(op, &r);
-	urs__buf_take(op, res, cflags, op->loop->buf_size);
+	urs__buf_take(op, res, cflags, urs__buf_room(op));
 	if (op->bid == URS_BUF_NONE) {
 		r.res = res < 0 ? res : -EMSGSIZE;
 		urs__event(op, &r);
@@ -236,7 +297,7 @@ static enum op_next rstream_complete(struct urs_op *op, int res, unsigned cflags
 
 static int rstream_exec(struct urs_op *op, uint32_t *want)
 {
-	return recvmsg_now(op, op->loop->buf_size, want);
+	return recvmsg_now(op, urs__buf_room(op), want);
 }
 
 const struct urs_op_kind urs__kind_recvfrom_stream = {

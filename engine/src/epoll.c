@@ -145,7 +145,7 @@ static int ep_wait(urs_loop *loop, bool block, int64_t deadline)
  * active ops but those waiting for buffers the user holds). */
 static bool ep_can_wake(const urs_loop *loop)
 {
-	return queued(loop) || loop->active > loop->bufwait.n;
+	return queued(loop) || loop->active > urs__buf_waiting(loop);
 }
 
 /* Ops callbacks handed over run at the next wait; a host polling urs_loop_fd must hear of

@@ -34,6 +34,14 @@ void urs__result_drop(urs_result *r)
 {
 	if (r->buf.id != URS_BUF_NONE)
 		urs_buf_release(&r->buf);
+	if (r->control && r->controllen) {
+		urs__cmsg_close_fds(r->control, r->controllen); /* nobody will take them */
+		r->controllen = 0;
+	}
+	if (r->ai) {
+		urs_addrinfo_free(r->ai);
+		r->ai = NULL;
+	}
 	if (r->sock) {
 		urs_sock_free(r->sock);
 		r->sock = NULL;
@@ -60,6 +68,12 @@ static void build(struct urs_op *op, urs_result *r)
 	else
 		r->addr.len = 0;
 	r->sent = op->done;
+	r->control = NULL;
+	r->controllen = 0;
+	r->msg_flags = 0;
+	r->ai = NULL;
+	if (urs__kind(op)->result)
+		urs__kind(op)->result(op, r);
 }
 
 static void run_cb(urs_loop *loop, urs_cb cb, urs_result *r, void *user)

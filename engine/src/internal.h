@@ -33,6 +33,14 @@ enum op_kind {
 	OPK_RECVFROM,        /* dgram_ops.c: recvmsg into a provided buffer, with the sender */
 	OPK_RECVFROM_STREAM, /* messages with their senders: multishot recvmsg */
 	OPK_SENDTO,
+	OPK_RECVFROM_INTO,   /* recvmsg into the caller's memory, with the sender */
+	OPK_SENDMSG,         /* msg_ops.c: iovecs and control messages; ordered */
+	OPK_RECVMSG,         /* into a provided buffer, with control messages */
+	OPK_RECVMSG_INTO,    /* into the caller's iovecs, with control messages */
+	OPK_SENDFILE,        /* file_ops.c: splice file -> pipe -> socket; ordered */
+	OPK_POLL,            /* resolve.c: one readiness wait on a socket (c-ares's) */
+	OPK_GETADDRINFO,     /* c-ares: waits outside the kernel, decided by its sub-ops */
+	OPK_CREATE_CONN,     /* connect.c: resolve, then happy eyeballs */
 	OPK__COUNT
 };
 
@@ -84,6 +92,9 @@ struct urs_op_kind {
 	void (*decided)(struct urs_op *op);
 	/* The op is done with its socket (decided and, with a callback, delivered). */
 	void (*retire)(struct urs_op *op);
+	/* The result is being built for its consumer (once per decided op): fill the kind's
+	 * own fields of r and hand over, or free, what op->ext holds. */
+	void (*result)(struct urs_op *op, urs_result *r);
 };
 
 /* exec's *want for an op that waits for a time (op->deadline), not for its fd. */
@@ -101,7 +112,9 @@ extern const struct urs_op_kind urs__kind_nop, urs__kind_sleep, urs__kind_close,
 	urs__kind_accept, urs__kind_accept_stream, urs__kind_connect, urs__kind_connect_ex,
 	urs__kind_recv, urs__kind_recv_into, urs__kind_recv_stream, urs__kind_send,
 	urs__kind_sendall, urs__kind_shutdown, urs__kind_recvfrom, urs__kind_recvfrom_stream,
-	urs__kind_sendto;
+	urs__kind_sendto, urs__kind_recvfrom_into, urs__kind_sendmsg, urs__kind_recvmsg,
+	urs__kind_recvmsg_into, urs__kind_sendfile, urs__kind_poll, urs__kind_getaddrinfo,
+	urs__kind_create_conn;
 
 /* ---------------------------------------------------------------- ops (op.c) */
 
@@ -166,6 +179,7 @@ struct urs_op {
 	size_t done;             /* bytes sent so far (send, sendall) */
 	int msgflags;            /* send/recv flags; shutdown: how */
 	unsigned rflags;         /* URS_RES_* of the result */
+	uint8_t bgroup;          /* KF_BUF: which group of provided buffers it receives into */
 	uint32_t bid;            /* a buffer this op holds, or URS_BUF_NONE */
 	uint32_t blen;           /* bytes of it that are the result */
 	char *bdata;             /* where those bytes start in the buffer */
@@ -173,6 +187,8 @@ struct urs_op {
 	urs_addr addr;           /* connect/sendto: the target; accept/recvfrom: the peer */
 	struct msghdr msg;       /* recvmsg/sendmsg (read by the kernel until completion) */
 	struct iovec iov;
+	void *ext;               /* a kind's own state beyond these fields (msg_ops.c: the
+				    iovec array; resolve.c, connect.c: their state) */
 };
 
 enum { OP_CHUNK = 256 };
@@ -257,7 +273,8 @@ struct urs_sock {
 	size_t wm_high, wm_low;  /* urs_sock_watermarks */
 	urs_cb wm_cb;
 	void *wm_user;
-	bool wm_over, wm_listed;
+	bool wm_over, wm_listed; /* over: the state last reported */
+	bool wm_now, wm_bounced; /* the state now; it left the reported one and came back */
 	urs_sock *wm_next;       /* the loop's sockets with a water mark crossing to report */
 	bool ep_added;           /* epoll: the fd is in the loop's epoll set */
 	urs_sock *lprev, *lnext; /* the loop's socket objects */
@@ -290,8 +307,19 @@ bool urs__ordered_start(struct urs_op *op);
 void urs__ordered_decided(struct urs_op *op);
 /* res bytes of a counted send went: the socket's queued bytes drop. */
 void urs__ordered_sent(struct urs_op *op, int res);
+/* The op will send no more than len bytes (a file that ended first): what it no longer
+ * owes leaves the socket's queued bytes. */
+void urs__ordered_shrink(struct urs_op *op, size_t len);
 /* Reports water mark crossings (from the ready list's turn). Returns how many. */
 int urs__wm_run(urs_loop *loop);
+/* A send's complete(): bytes counted in op->done, continued on a blocking stream, the count
+ * as the result (urs_send's rules; sendmsg shares them). */
+enum op_next urs__send_complete(struct urs_op *op, int res, unsigned cflags);
+/* Rows of kinds that are never submitted (their sub-ops decide them): prepare and exec
+ * refuse, complete takes the result as it is. */
+int urs__never_prepare(struct urs_op *op, struct io_uring_sqe *sqe);
+int urs__never_exec(struct urs_op *op, uint32_t *want);
+enum op_next urs__complete_as_is(struct urs_op *op, int res, unsigned cflags);
 /* sock.c: the close op's turn came, or an op left a closing socket. */
 void urs__close_step(urs_sock *s);
 
@@ -325,6 +353,25 @@ struct urs_backend {
 extern const struct urs_backend urs__be_uring, urs__be_epoll;
 
 /* ---------------------------------------------------------------- loop (loop.c) */
+
+/* Message buffers (group 1): 64 KiB of payload and room for a multishot recvmsg's header
+ * and the sender's address, page-aligned. */
+enum { URS_BG_COUNT = 2, URS_MSG_MAX = 65536, URS_MSG_BUF = 65536 + 4096, URS_MSG_BUFS = 64 };
+
+/* One group of provided buffers: ids first .. first + count - 1. */
+struct urs_bufgroup {
+	char *base;
+	size_t map_len;
+	uint32_t size, count, first;
+	struct io_uring_buf_ring *br; /* its buffer ring (group id = its index), or NULL */
+	size_t br_map_len;
+	uint32_t *free;          /* without a ring: stack of free ids */
+	uint32_t nfree;
+	uint32_t in_ring;        /* with a ring: buffers the kernel can pick from */
+	int ring_err;            /* why it has no ring */
+	bool made;               /* group 1 is made at its first use */
+	struct urs_opq wait;     /* receives waiting for a buffer of this group */
+};
 
 struct urs_heap {
 	struct urs_op **v;
@@ -386,18 +433,15 @@ struct urs_loop {
 	uint32_t nslots, nslot_free;
 	uint32_t slot_next;      /* slots from here on were never used */
 
-	/* provided buffers (buf.c) */
-	char *buf_base;
-	size_t buf_map_len;
-	uint32_t buf_size, buf_count;
-	struct io_uring_buf_ring *br;
-	size_t br_map_len;
-	uint8_t *buf_lent;       /* per buffer: 1 while the user holds it */
+	/* provided buffers (buf.c): group 0 the loop's, group 1 message buffers */
+	uint32_t buf_size, buf_count; /* group 0's, as the options said */
+	struct urs_bufgroup bg[URS_BG_COUNT];
+	uint8_t *buf_lent;       /* per buffer (global id): 1 while the user holds it */
 	uint32_t *buf_gen;       /* per buffer: generation of its latest lending */
-	uint32_t *buf_free;      /* without a buffer ring: stack of free ids */
-	uint32_t buf_nfree;
-	uint32_t buf_in_ring;    /* with a ring: buffers the kernel can pick from */
-	struct urs_opq bufwait;  /* receives waiting for a buffer */
+
+	/* resolver (resolve.c): urs_resolver_config */
+	char *dns_servers;       /* c-ares's "host:port,..." list, or NULL: resolv.conf */
+	int dns_timeout_ms, dns_tries; /* 0: c-ares's defaults */
 
 	urs_sock *socks;
 	urs_sock *dead;          /* freed objects, released at the end of the turn */
@@ -458,13 +502,28 @@ void urs__buf_lend_op(struct urs_op *op, urs_buf *b);
 /* A receive found no buffer: it waits for one (or -EAGAIN when non-blocking). */
 enum op_next urs__buf_wait(struct urs_op *op);
 void urs__buf_rebuild(urs_loop *loop);
-static inline char *urs__buf_addr(const urs_loop *loop, uint32_t id)
+/* Makes group bgid if it is not made yet (message buffers come at their first use). */
+int urs__buf_group_need(urs_loop *loop, unsigned bgid);
+/* The group a receive of up to want bytes on s takes: message buffers for a datagram or
+ * seqpacket receive that wants more than the loop's buffer size. */
+unsigned urs__buf_group_for(const urs_sock *s, size_t want);
+struct urs_bufgroup *urs__bg_of_id(urs_loop *loop, uint32_t id);
+/* Receives waiting for a buffer, in every group. */
+uint32_t urs__buf_waiting(const urs_loop *loop);
+static inline char *urs__buf_addr(urs_loop *loop, uint32_t id)
 {
-	return loop->buf_base + (size_t)id * loop->buf_size;
+	struct urs_bufgroup *g = urs__bg_of_id(loop, id);
+	return g->base + (size_t)(id - g->first) * g->size;
 }
-static inline bool urs__buf_select(const urs_loop *loop)
+/* Does the op's group have a ring (the kernel picks the buffer)? */
+static inline bool urs__buf_select(const struct urs_op *op)
 {
-	return loop->br != NULL;
+	return op->loop->bg[op->bgroup].br != NULL;
+}
+/* Bytes one buffer of the op's group holds. */
+static inline uint32_t urs__buf_room(const struct urs_op *op)
+{
+	return op->loop->bg[op->bgroup].size;
 }
 
 /* timer.c */
@@ -483,6 +542,10 @@ int urs__ring_setup(urs_loop *loop, const urs_loop_opts *opts);
 void urs__probe_multishot(urs_loop *loop);
 void urs__features_str(urs_loop *loop);
 int urs__features_parse(const char *list, unsigned *out);
+
+/* cmsg.c: closes the fds of every SCM_RIGHTS message in control[0..len) and sets their
+ * slots to -1 (a result nobody takes, a control buffer the kernel cut). */
+void urs__cmsg_close_fds(void *control, size_t len);
 
 /* addr.c */
 int urs__addr_check(const urs_sock *sock, const urs_addr *a);

@@ -262,6 +262,8 @@ URS_API int urs_loop_free(urs_loop *loop)
 	urs__posts_fini(loop);
 	urs__heap_free(loop);
 	urs__pool_free(loop);
+	free(loop->dns_servers);
+	loop->dns_servers = NULL;
 	if (lent) {
 		/* Buffers the user still holds stay readable: the loop's memory goes when the
 		 * last of them is released. */

@@ -24,6 +24,14 @@ const struct urs_op_kind *const urs__kinds[OPK__COUNT] = {
 	[OPK_RECVFROM] = &urs__kind_recvfrom,
 	[OPK_RECVFROM_STREAM] = &urs__kind_recvfrom_stream,
 	[OPK_SENDTO] = &urs__kind_sendto,
+	[OPK_RECVFROM_INTO] = &urs__kind_recvfrom_into,
+	[OPK_SENDMSG] = &urs__kind_sendmsg,
+	[OPK_RECVMSG] = &urs__kind_recvmsg,
+	[OPK_RECVMSG_INTO] = &urs__kind_recvmsg_into,
+	[OPK_SENDFILE] = &urs__kind_sendfile,
+	[OPK_POLL] = &urs__kind_poll,
+	[OPK_GETADDRINFO] = &urs__kind_getaddrinfo,
+	[OPK_CREATE_CONN] = &urs__kind_create_conn,
 };
 
 /* ---------------------------------------------------------------- queues */
@@ -113,6 +121,7 @@ static int take(urs_loop *loop, struct urs_op **out)
 	op->gen = gen;
 	op->loop = loop;
 	op->bid = URS_BUF_NONE;
+	op->ext = NULL;
 	loop->stats.ops_in_use++;
 	*out = op;
 	return 0;
@@ -378,6 +387,27 @@ void urs__op_cancel(struct urs_op *op)
 		return; /* asked already */
 	op->flags |= OPF_CANCEL;
 	op->loop->be->cancel(op);
+}
+
+int urs__never_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
+{
+	(void)op;
+	(void)sqe;
+	return -EINVAL;
+}
+
+int urs__never_exec(struct urs_op *op, uint32_t *want)
+{
+	(void)op;
+	(void)want;
+	return -EINVAL;
+}
+
+enum op_next urs__complete_as_is(struct urs_op *op, int res, unsigned cflags)
+{
+	(void)cflags;
+	op->res = res;
+	return NEXT_DECIDE;
 }
 
 /* Its deadline passed while it waited outside the kernel. */

@@ -21,7 +21,7 @@ static const struct {
 	{ URS_FEAT_OP_SOCKET, "op_socket" },         { URS_FEAT_OP_BIND, "op_bind" },
 	{ URS_FEAT_OP_LISTEN, "op_listen" },         { URS_FEAT_NODROP, "nodrop" },
 	{ URS_FEAT_MIN_WAIT, "min_wait" },         { URS_FEAT_MSG_RING, "msg_ring" },
-	{ URS_FEAT_FIXED_FILES, "fixed_files" },
+	{ URS_FEAT_FIXED_FILES, "fixed_files" },     { URS_FEAT_SPLICE, "splice" },
 };
 
 /* "fixed_files,buf_ring" (commas or spaces; "all") -> feature bits. -EINVAL for a name we
@@ -103,6 +103,8 @@ int urs__ring_setup(urs_loop *loop, const urs_loop_opts *opts)
 			loop->features |= URS_FEAT_OP_LISTEN;
 		if (io_uring_opcode_supported(probe, IORING_OP_MSG_RING))
 			loop->features |= URS_FEAT_MSG_RING;
+		if (io_uring_opcode_supported(probe, IORING_OP_SPLICE))
+			loop->features |= URS_FEAT_SPLICE;
 		/* Candidates, confirmed by trying: buffer rings at registration (buf.c),
 		 * multishot in urs__probe_multishot. */
 		loop->features |= URS_FEAT_BUF_RING | URS_FEAT_ACCEPT_MULTI | URS_FEAT_RECV_MULTI;
@@ -156,7 +158,7 @@ void urs__probe_multishot(urs_loop *loop)
 		return;
 	unsigned want = loop->features & (URS_FEAT_ACCEPT_MULTI | URS_FEAT_RECV_MULTI);
 	loop->features &= ~(URS_FEAT_ACCEPT_MULTI | URS_FEAT_RECV_MULTI);
-	if ((want & URS_FEAT_RECV_MULTI) && loop->br) {
+	if ((want & URS_FEAT_RECV_MULTI) && loop->bg[0].br) {
 		int sv[2];
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
 			if (try_multishot(loop, sv[0], false))

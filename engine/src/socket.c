@@ -180,10 +180,20 @@ static urs_future start_io(urs_sock *s, enum op_kind kind, const void *data, siz
 	int ret = urs__sock_check(s);
 	if (ret < 0)
 		return urs__future_err(ret);
+	/* A receive that may want more than the loop's buffer size on a message socket takes
+	 * a message buffer (a stream of messages always may), so a message up to 64 KiB comes
+	 * whole. */
+	unsigned bg = 0;
+	if (urs__kinds[kind]->flags & KF_BUF) {
+		bg = urs__buf_group_for(s, cb ? URS_MSG_BUF : len);
+		if (bg && (ret = urs__buf_group_need(s->loop, bg)) < 0)
+			return urs__future_err(ret);
+	}
 	struct urs_op *op;
 	ret = urs__op_new(s->loop, kind, s, &op);
 	if (ret < 0)
 		return urs__future_err(ret);
+	op->bgroup = (uint8_t)bg;
 	op->data = data;
 	op->len = len;
 	op->msgflags = flags;
@@ -270,6 +280,13 @@ URS_API urs_future urs_recvfrom(urs_sock *s, size_t bufsize, int flags)
 	if (s && urs__sock_check(s) == 0 && s->type == SOCK_STREAM)
 		return urs__future_err(-EOPNOTSUPP); /* a stream has no datagrams: use urs_recv */
 	return start_io(s, OPK_RECVFROM, NULL, bufsize, flags, NULL, NULL, NULL);
+}
+
+URS_API urs_future urs_recvfrom_into(urs_sock *s, void *data, size_t len, int flags)
+{
+	if (!data || len == 0 || len > INT_MAX)
+		return urs__future_err(-EINVAL);
+	return start_io(s, OPK_RECVFROM_INTO, data, len, flags, NULL, NULL, NULL);
 }
 
 URS_API urs_future urs_recv_stream(urs_sock *s, urs_cb cb, void *user)

@@ -17,16 +17,43 @@ enum { SEND_CHUNK = 1 << 30 };
 
 /* ---------------------------------------------------------------- backpressure */
 
-/* A crossing is reported from the loop's turn, never inside the call that caused it. */
+/* A crossing is reported from the loop's turn, never inside the call that caused it. The
+ * state moves at the crossing itself (wm_now); the turn reports where it went. When it went
+ * over and came back before the turn looked (on epoll a callback's sends may all go within
+ * the same wait), both crossings are reported: a producer that paused on seeing
+ * urs_sock_queued above the mark still hears when to go on. */
 static void wm_check(urs_sock *s)
 {
-	if (!s->wm_cb || s->wm_listed || s->state != SOCK_OPEN)
+	if (!s->wm_cb || s->state != SOCK_OPEN)
 		return;
-	if ((!s->wm_over && s->queued > s->wm_high) || (s->wm_over && s->queued <= s->wm_low)) {
+	bool now = s->wm_now ? s->queued > s->wm_low : s->queued > s->wm_high;
+	if (now == s->wm_now)
+		return;
+	s->wm_now = now;
+	if (now == s->wm_over)
+		s->wm_bounced = true; /* back where it was reported: a trip to tell */
+	if (!s->wm_listed) {
 		s->wm_listed = true;
 		s->wm_next = s->loop->wm_list;
 		s->loop->wm_list = s;
 	}
+}
+
+static bool wm_report(urs_sock *s, bool over)
+{
+	if (!s->wm_cb || s->dead || s->state != SOCK_OPEN)
+		return false;
+	s->wm_over = over;
+	urs_result r;
+	memset(&r, 0, sizeof(r));
+	r.buf.id = URS_BUF_NONE;
+	r.flags = URS_RES_MORE;
+	r.res = over;
+	r.sent = s->queued;
+	s->loop->depth++;
+	s->wm_cb(&r, s->wm_user);
+	s->loop->depth--;
+	return true;
 }
 
 int urs__wm_run(urs_loop *loop)
@@ -36,22 +63,20 @@ int urs__wm_run(urs_loop *loop)
 		urs_sock *s = loop->wm_list;
 		loop->wm_list = s->wm_next;
 		s->wm_listed = false;
-		if (!s->wm_cb || s->dead || s->state != SOCK_OPEN)
-			continue;
-		bool over = s->queued > s->wm_high ? true : s->queued <= s->wm_low ? false : s->wm_over;
-		if (over == s->wm_over)
-			continue;
-		s->wm_over = over;
-		urs_result r;
-		memset(&r, 0, sizeof(r));
-		r.buf.id = URS_BUF_NONE;
-		r.flags = URS_RES_MORE;
-		r.res = over;
-		r.sent = s->queued;
-		loop->depth++;
-		s->wm_cb(&r, s->wm_user);
-		loop->depth--;
-		n++;
+		bool bounced = s->wm_bounced;
+		s->wm_bounced = false;
+		if (s->wm_now != s->wm_over) {
+			n += wm_report(s, s->wm_now);
+		} else if (bounced) {
+			bool back = s->wm_over;
+			/* The callback may free s or set other marks: the second report only
+			 * when neither happened. */
+			if (wm_report(s, !back)) {
+				n++;
+				if (s->wm_over == !back && s->wm_now == back)
+					n += wm_report(s, back);
+			}
+		}
 	}
 	return n;
 }
@@ -72,7 +97,7 @@ URS_API int urs_sock_watermarks(urs_sock *s, size_t high, size_t low, urs_cb cb,
 	s->wm_low = low;
 	s->wm_cb = high ? cb : NULL;
 	s->wm_user = user;
-	s->wm_over = false;
+	s->wm_over = s->wm_now = s->wm_bounced = false;
 	wm_check(s);
 	return 0;
 }
@@ -84,6 +109,17 @@ void urs__ordered_sent(struct urs_op *op, int res)
 	urs_sock *s = op->sock;
 	s->queued -= (size_t)res;
 	wm_check(s);
+}
+
+void urs__ordered_shrink(struct urs_op *op, size_t len)
+{
+	if (len >= op->len)
+		return;
+	if (op->flags & OPF_COUNTED) {
+		op->sock->queued -= op->len - (len > op->done ? len : op->done);
+		wm_check(op->sock);
+	}
+	op->len = len;
 }
 
 /* ---------------------------------------------------------------- the ordered queue */
@@ -130,8 +166,9 @@ void urs__ordered_decided(struct urs_op *op)
 		wm_check(s);
 	}
 	if (!whole) {
-		/* A plain send's count says where it stopped; a sendall's cut is a hole. */
-		if (op->done > 0 && op->kind != OPK_SEND)
+		/* A plain send's (or sendmsg's) count says where it stopped; a sendall's or
+		 * sendfile's cut is a hole. */
+		if (op->done > 0 && op->kind != OPK_SEND && op->kind != OPK_SENDMSG)
 			s->torn = true;
 		struct urs_op *o;
 		if (head) {
@@ -166,7 +203,8 @@ static int sock_flags(const struct urs_op *op, int mf)
 
 static unsigned recv_len(const struct urs_op *op)
 {
-	return op->len < op->loop->buf_size ? (unsigned)op->len : op->loop->buf_size;
+	uint32_t room = urs__buf_room(op);
+	return op->len < room ? (unsigned)op->len : room;
 }
 
 /* On a datagram or seqpacket socket MSG_TRUNC makes the kernel report a message's real
@@ -179,10 +217,10 @@ static int trunc_flag(const urs_sock *s)
 static void prep_recv_buf(struct urs_op *op, struct io_uring_sqe *sqe, unsigned len, int mf)
 {
 	urs_loop *loop = op->loop;
-	if (urs__buf_select(loop)) {
+	if (urs__buf_select(op)) {
 		io_uring_prep_recv(sqe, op->sock->fd, NULL, len, mf);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
-		sqe->buf_group = 0;
+		sqe->buf_group = op->bgroup;
 	} else {
 		io_uring_prep_recv(sqe, op->sock->fd, urs__buf_addr(loop, op->bid), len, mf);
 	}
@@ -276,11 +314,11 @@ const struct urs_op_kind urs__kind_recv_into = {
 static int recv_stream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
 	urs_loop *loop = op->loop;
-	if ((loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(loop) && !op->deadline &&
+	if ((loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(op) && !op->deadline &&
 	    !urs__op_nonblocking(op)) {
 		io_uring_prep_recv_multishot(sqe, op->sock->fd, NULL, 0, op->msgflags);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
-		sqe->buf_group = 0;
+		sqe->buf_group = op->bgroup;
 		op->flags |= OPF_MULTI;
 		return 0;
 	}
@@ -378,7 +416,7 @@ static int send_exec(struct urs_op *op, uint32_t *want)
 	return res;
 }
 
-static enum op_next send_complete(struct urs_op *op, int res, unsigned cflags)
+enum op_next urs__send_complete(struct urs_op *op, int res, unsigned cflags)
 {
 	(void)cflags;
 	if (res > 0)
@@ -416,7 +454,7 @@ const struct urs_op_kind urs__kind_send = {
 	.start = urs__ordered_start,
 	.prepare = send_prepare,
 	.exec = send_exec,
-	.complete = send_complete,
+	.complete = urs__send_complete,
 	.decided = urs__ordered_decided,
 	.retire = urs__sock_retire,
 };

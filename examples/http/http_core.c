@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #if !LLHTTP_STRICT_MODE
@@ -60,6 +61,8 @@ static const char *reason(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
 	case 413: return "Content Too Large";
@@ -324,8 +327,14 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 	struct http_conn *c = conn_of(p);
 	if (c->target_bytes == 0 && len)
 		c->target_star = at[0] == '*';
+	if (c->target_bytes == 0)
+		c->target.len = 0;
 	c->target_bytes += len;
-	return c->target_bytes > c->lim->max_target ? refuse(c, 414) : 0; /* RFC 9112 §3 */
+	if (c->target_bytes > c->lim->max_target)
+		return refuse(c, 414); /* RFC 9112 §3 */
+	if (c->files && !buf_add(&c->target, at, len))
+		return refuse(c, 500);
+	return 0;
 }
 
 static int on_version(llhttp_t *p, const char *at, size_t len)
@@ -532,6 +541,105 @@ static int judge_head(struct http_conn *c)
 	return 0;
 }
 
+static int hexval(char ch)
+{
+	return ch >= '0' && ch <= '9' ? ch - '0'
+	       : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+	       : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+					 : -1;
+}
+
+int http_target_path(const char *t, size_t len, char *out, size_t size)
+{
+	if (!len || t[0] != '/')
+		return 400; /* origin-form only */
+	size_t n = 0;
+	for (size_t i = 0; i < len && t[i] != '?' && t[i] != '#'; i++) {
+		char ch = t[i];
+		if (ch == '%') {
+			int hi = i + 2 < len ? hexval(t[i + 1]) : -1, lo = hi >= 0 ? hexval(t[i + 2]) : -1;
+			if (hi < 0 || lo < 0)
+				return 400;
+			ch = (char)(hi * 16 + lo);
+			i += 2;
+		}
+		if (ch == '\0')
+			return 400;
+		if (n + 1 >= size)
+			return 414;
+		out[n++] = ch;
+	}
+	out[n] = '\0';
+	/* Every segment: none may be "." or "..", decoded ("%2e%2e") or not. */
+	for (const char *s = out; *s;) {
+		while (*s == '/')
+			s++;
+		const char *e = s;
+		while (*e && *e != '/')
+			e++;
+		size_t k = (size_t)(e - s);
+		if ((k == 1 && s[0] == '.') || (k == 2 && s[0] == '.' && s[1] == '.'))
+			return 404;
+		s = e;
+	}
+	return 0;
+}
+
+static bool seg_add(struct http_conn *c, int fd, uint64_t size)
+{
+	struct http_segs *g = &c->segs;
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 4;
+		struct http_file_seg *v = realloc(g->v, cap * sizeof(*v));
+		if (!v)
+			return false;
+		g->v = v;
+		g->cap = cap;
+	}
+	g->v[g->n++] = (struct http_file_seg){ c->out.len, fd, size };
+	g->bytes += size;
+	return true;
+}
+
+/* GET or HEAD of a file under the driver's directory: its head here, its body sent by the
+ * driver from the file after it (http_conn_take_files). */
+static void answer_file(struct http_conn *c, bool head_only)
+{
+	char path[4096];
+	int fd = -1;
+	uint64_t size = 0;
+	int status = http_target_path(c->target.data, c->target.len, path, sizeof(path));
+	if (!status)
+		status = c->files->open(c->files->user, path, &fd, &size);
+	if (status != 200) {
+		char body[64];
+		int n = snprintf(body, sizeof(body), "%d %s\n", status, reason(status));
+		respond(c, status, body, (size_t)n, head_only, NULL);
+		return;
+	}
+	/* The head with the file's length, then the file itself (no body bytes here). */
+	size_t before = c->out.len;
+	respond(c, 200, NULL, (size_t)size, true, NULL);
+	if (c->out.len == before || head_only || !size) {
+		close(fd);
+		return;
+	}
+	if (!seg_add(c, fd, size)) {
+		close(fd);
+		c->out.len = before; /* no head without its body */
+		c->close_after = true;
+	}
+}
+
+void http_conn_take_files(struct http_conn *c, struct http_segs *segs)
+{
+	struct http_segs t = c->segs;
+	c->segs = *segs;
+	c->segs.n = 0;
+	c->segs.bytes = 0;
+	*segs = t;
+}
+
 static void answer(struct http_conn *c)
 {
 	llhttp_t *p = &c->parser;
@@ -540,7 +648,9 @@ static void answer(struct http_conn *c)
 	if (!llhttp_should_keep_alive(p) ||
 	    (c->lim->max_requests && c->requests >= c->lim->max_requests))
 		c->close_after = true;
-	if (p->method == HTTP_GET || p->method == HTTP_HEAD)
+	if ((p->method == HTTP_GET || p->method == HTTP_HEAD) && c->files)
+		answer_file(c, p->method == HTTP_HEAD);
+	else if (p->method == HTTP_GET || p->method == HTTP_HEAD)
 		respond(c, 200, GET_BODY, sizeof(GET_BODY) - 1, p->method == HTTP_HEAD, NULL);
 	else
 		respond(c, 200, c->body.data, c->body.len, false, NULL);
@@ -626,7 +736,13 @@ void http_conn_free(struct http_conn *c)
 	free(c->out.data);
 	free(c->body.data);
 	free(c->field.data);
-	c->out.data = c->body.data = c->field.data = NULL;
+	free(c->target.data);
+	for (size_t i = 0; i < c->segs.n; i++)
+		close(c->segs.v[i].fd);
+	free(c->segs.v);
+	c->out.data = c->body.data = c->field.data = c->target.data = NULL;
+	c->segs.v = NULL;
+	c->segs.n = c->segs.cap = 0;
 }
 
 size_t http_conn_feed(struct http_conn *c, const char *data, size_t len, double now)
@@ -635,7 +751,7 @@ size_t http_conn_feed(struct http_conn *c, const char *data, size_t len, double 
 	c->now = now;
 	while (!c->close_after) {
 		/* A response waits behind a blocked send: read no further request for now. */
-		if (c->phase == HTTP_PHASE_IDLE && c->out.len >= c->lim->max_output)
+		if (c->phase == HTTP_PHASE_IDLE && c->out.len + c->segs.bytes >= c->lim->max_output)
 			return (size_t)(p - data);
 		c->event = EV_NONE;
 		c->scan = p;

@@ -40,6 +40,28 @@ struct http_buf {
 
 enum http_phase { HTTP_PHASE_IDLE, HTTP_PHASE_HEAD, HTTP_PHASE_BODY };
 
+/* Static files (http_echo -d DIR): the driver opens what a GET or HEAD names. open gets the
+ * decoded path (no NUL in it, starting with '/', no "." or ".." segment) and returns 200
+ * with *fd and *size (a regular file), or the status to answer (404, 403, 500). */
+struct http_files {
+	int (*open)(void *user, const char *path, int *fd, uint64_t *size);
+	void *user;
+};
+
+/* A file the driver sends after byte `at` of the output it was taken with (http_conn_take_
+ * output), before the bytes that follow: a response's body. The driver closes fd. */
+struct http_file_seg {
+	size_t at;
+	int fd;
+	uint64_t size;
+};
+
+struct http_segs {
+	struct http_file_seg *v;
+	size_t n, cap;
+	uint64_t bytes; /* file bytes queued, counted against max_output */
+};
+
 struct http_conn {
 	llhttp_t parser;
 	const struct http_limits *lim;
@@ -63,6 +85,9 @@ struct http_conn {
 	const char *scan;      /* the first byte llhttp consumed that is not yet scanned */
 	double phase_started;  /* when the head or body phase began (the caller's clock) */
 	double now;            /* the clock given to the current feed */
+	const struct http_files *files; /* NULL: GET answers the fixed body */
+	struct http_buf target;         /* the request-target, kept in file mode */
+	struct http_segs segs;          /* files to send within out, in order */
 };
 
 /* Prepares c (the llhttp settings are shared and static). */
@@ -85,7 +110,14 @@ static inline bool http_conn_idle(const struct http_conn *c) { return c->phase =
 bool http_conn_check_deadline(struct http_conn *c, double now);
 /* Appends an error response with its status and Connection: close. */
 void http_conn_error(struct http_conn *c, int status);
-/* Moves out's bytes to the caller: swaps c->out with *spare (an empty buffer to reuse). */
+/* Moves out's bytes to the caller: swaps c->out with *spare (an empty buffer to reuse). In
+ * file mode the files to send within those bytes go to *segs (emptied first; may be NULL
+ * when no file mode is set). */
 void http_conn_take_output(struct http_conn *c, struct http_buf *spare);
+void http_conn_take_files(struct http_conn *c, struct http_segs *segs);
+/* Decodes a request-target into a file path for http_files.open: percent-decoding, the
+ * query dropped. Returns 0, or the status to answer: 400 (a NUL, bad escape, not
+ * origin-form), 404 (a "." or ".." segment: never leaves the directory). */
+int http_target_path(const char *target, size_t len, char *out, size_t size);
 
 #endif
