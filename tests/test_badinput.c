@@ -203,6 +203,17 @@ static void test_reserved_space(void **state)
 	for (size_t i = 0; i < sizeof(st.reserved) / sizeof(st.reserved[0]); i++)
 		assert_int_equal(st.reserved[i], 0);
 	assert_int_equal(st.socks_open, 0);
+	urs_sock *p[2];
+	assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
+	tu_await_eq(urs_send(p[0], "r", 1, 0), 1, NULL);
+	urs_result r;
+	memset(&r, 0xa5, sizeof(r));
+	tu_await_eq(urs_recv(p[1], 8, 0), 1, &r);
+	for (size_t i = 0; i < sizeof(r.reserved) / sizeof(r.reserved[0]); i++)
+		assert_int_equal(r.reserved[i], 0);
+	urs_buf_release(&r.buf);
+	tu_close(p[0]);
+	tu_close(p[1]);
 	tu_loop_done(loop);
 }
 

@@ -263,6 +263,7 @@ typedef struct urs_result {
 	int msg_flags;    /* recvmsg, recvmsg_into: the kernel's msg_flags (MSG_TRUNC,
 			     MSG_CTRUNC, MSG_EOR, MSG_OOB, MSG_ERRQUEUE) */
 	struct urs_addrinfo *ai; /* getaddrinfo: the addresses, yours: urs_addrinfo_free */
+	uint64_t reserved[4]; /* zero: what a later version adds (docs/ABI.md) */
 } urs_result;
 
 enum {

@@ -72,6 +72,7 @@ static void build(struct urs_op *op, urs_result *r)
 	r->controllen = 0;
 	r->msg_flags = 0;
 	r->ai = NULL;
+	memset(r->reserved, 0, sizeof(r->reserved));
 	if (urs__kind(op)->result)
 		urs__kind(op)->result(op, r);
 }

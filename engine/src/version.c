@@ -10,3 +10,6 @@ URS_API const char *urs_version_string(void) { return URS_VERSION_STRING; }
  * ABI break: move the soname. */
 _Static_assert(sizeof(urs_loop_opts) == 100, "urs_loop_opts grows only into reserved[]");
 _Static_assert(sizeof(urs_loop_stats) == 152, "urs_loop_stats grows only into reserved[]");
+#if UINTPTR_MAX == 0xffffffffffffffffu
+_Static_assert(sizeof(urs_result) == 256, "urs_result grows only into reserved[]");
+#endif
