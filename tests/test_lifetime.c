@@ -260,6 +260,83 @@ static void test_close_callback_is_last(void **state)
 	tu_loop_done(loop);
 }
 
+/* Fuzz defect 3: a result that came before anyone claimed it (here a receive whose deadline
+ * passed inside the call that started it, or in a later turn) gets no callback once its
+ * socket is freed: one attached before the free is dropped by it, one attached after it is
+ * refused with -EBADF; urs_await still takes the result. */
+static void test_then_on_early_result_then_free(void **state)
+{
+	(void)state;
+	for (int when = 0; when < 4; when++) {
+		urs_loop *loop = tu_loop_new(NULL);
+		urs_sock *p[2];
+		assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
+		struct tally t = { 0 };
+		urs_future f;
+		if (when == 0) {
+			/* Decided inside urs_recv: a deadline of 1 ns has passed at its submit. */
+			assert_int_equal(urs_settimeout(p[1], 1e-9), 0);
+			f = urs_recv(p[1], 16, 0);
+			assert_int_equal(urs_then(f, tally_cb, &t), 0);
+			urs_sock_free(p[1]);
+		} else if (when <= 2) {
+			/* Decided in a turn, nobody has claimed it yet. */
+			assert_int_equal(urs_settimeout(p[1], 0.001), 0);
+			f = urs_recv(p[1], 16, 0);
+			tu_await_eq(urs_sleep(loop, 0.02), 0, NULL);
+			if (when == 1) {
+				assert_int_equal(urs_then(f, tally_cb, &t), 0);
+				urs_sock_free(p[1]);
+			} else {
+				urs_sock_free(p[1]);
+				assert_int_equal(urs_then(f, tally_cb, &t), -EBADF);
+				assert_int_equal(urs_await(f, NULL), -ETIMEDOUT);
+			}
+		} else {
+			/* Still pending at the free (the free's close cancels it). */
+			f = urs_recv(p[1], 16, 0);
+			urs_loop_run(loop, URS_RUN_NOWAIT);
+			urs_sock_free(p[1]);
+			assert_int_equal(urs_then(f, tally_cb, &t), -EBADF);
+			assert_int_equal(urs_await(f, NULL), -ECANCELED);
+		}
+		urs_loop_run(loop, URS_RUN_UNTIL_IDLE);
+		assert_int_equal(t.calls, 0);
+		tu_close(p[0]);
+		tu_loop_done(loop);
+	}
+}
+
+/* The same with urs_close: the close callback stays the last on the socket. A result nobody
+ * claimed before the close no longer takes a callback (-EBADF; urs_await still takes it);
+ * one claimed before it runs first. */
+static void test_then_on_early_result_then_close(void **state)
+{
+	(void)state;
+	urs_loop *loop = tu_loop_new(NULL);
+	urs_sock *p[2];
+	assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
+	assert_int_equal(urs_settimeout(p[1], 1e-9), 0);
+	struct tally t = { 0 };
+	struct tagged early = { &t, 1, 0, 0 }, closed = { &t, 99, 0, 0 };
+	urs_future claimed = urs_recv(p[1], 16, 0); /* both decided inside urs_recv */
+	urs_future unclaimed = urs_recv(p[1], 16, 0);
+	assert_int_equal(urs_then(claimed, tagged_cb, &early), 0);
+	assert_int_equal(urs_then(urs_close(p[1]), tagged_cb, &closed), 0);
+	assert_int_equal(urs_then(unclaimed, tally_cb, &t), -EBADF);
+	urs_loop_run(loop, URS_RUN_UNTIL_IDLE);
+	assert_int_equal(t.calls, 2);
+	assert_int_equal(t.order[0], 1);
+	assert_int_equal(early.res, -ETIMEDOUT);
+	assert_int_equal(t.order[1], 99);
+	assert_int_equal(urs_then(unclaimed, tally_cb, &t), -EBADF); /* also after the close */
+	assert_int_equal(urs_await(unclaimed, NULL), -ETIMEDOUT);
+	assert_int_equal(t.calls, 2);
+	urs_sock_free(p[1]);
+	tu_close(p[0]);
+	tu_loop_done(loop);
+}
+
 /* ---------------------------------------------------------------- ordered streams */
 
 /* Defect 3: sendall of 16 MiB, then shutdown(SHUT_WR): the FIN follows every byte. */
@@ -737,6 +814,8 @@ int main(void)
 		cmocka_unit_test(test_free_from_callback_with_queue),
 		cmocka_unit_test(test_loop_free_callbacks_free),
 		cmocka_unit_test(test_close_callback_is_last),
+		cmocka_unit_test(test_then_on_early_result_then_free),
+		cmocka_unit_test(test_then_on_early_result_then_close),
 		cmocka_unit_test(test_shutdown_after_queued_bytes),
 		cmocka_unit_test(test_failed_head_fails_queue),
 		cmocka_unit_test(test_cancel_queued_send),

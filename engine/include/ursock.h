@@ -265,7 +265,9 @@ static inline int urs_future_error(urs_future f) { return f.gen > 0 ? 0 : (f.gen
 /* Runs cb(result, user) once when f resolves (on the loop thread, from urs_loop_run); if f
  * has already resolved, at the next run. Returns 0, or the call's own error for a
  * failed-at-once future (cb is never run), -EINVAL for a stale handle, -EALREADY when the
- * future already has a consumer. */
+ * future already has a consumer, -EBADF when f's socket was freed (urs_sock_free), or when
+ * f resolved before anyone claimed it and its socket has closed since: no callback runs
+ * after either (urs_await or urs_detach still take such a result). */
 URS_API int urs_then(urs_future f, urs_cb cb, void *user);
 /* Drives the loop until f resolves, then fills *out (may be NULL: a buffer or socket in the
  * result is then released/closed for you) and returns out->res. Returns -EDEADLK when

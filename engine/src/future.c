@@ -133,6 +133,12 @@ URS_API int urs_then(urs_future f, urs_cb cb, void *user)
 		return -EINVAL;
 	if (op->flags & (OPF_BOUND | OPF_DETACHED | OPF_AWAITED))
 		return -EALREADY;
+	/* No callback on a socket after urs_sock_free (but its close's), nor after its close
+	 * callback: a result that came before anyone claimed it and whose socket has closed or
+	 * gone since, or any op of a freed socket, can still be awaited or detached. */
+	if ((op->flags & OPF_ORPHAN) ||
+	    ((urs__kind(op)->flags & KF_SOCK) && op->sock && op->sock->free_asked))
+		return -EBADF;
 	op->cb = cb;
 	op->user = user;
 	op->flags |= OPF_BOUND;

@@ -132,7 +132,9 @@ enum op_flag {
 	OPF_HEAP = 1u << 8,     /* in the deadline heap */
 	OPF_RETIRED = 1u << 9,  /* no longer counted on its socket */
 	OPF_CONT = 1u << 10,    /* the submission continues a step that just completed */
-	OPF_COUNTED = 1u << 11  /* its unsent bytes count in its socket's queued bytes */
+	OPF_COUNTED = 1u << 11, /* its unsent bytes count in its socket's queued bytes */
+	OPF_ORPHAN = 1u << 12   /* decided with no consumer, then its socket closed or went:
+				   no callback may be attached to it any more (urs_then -EBADF) */
 };
 
 /* A FIFO of ops waiting outside the kernel (doubly linked: cancel leaves in O(1)). */
@@ -197,8 +199,13 @@ void urs__op_complete(struct urs_op *op, unsigned part, int res, uint32_t cflags
 void urs__op_decide(struct urs_op *op, int res);
 void urs__op_cancel(struct urs_op *op);
 void urs__op_expire(struct urs_op *op);
-/* The op is done with its socket: at its decision, or after its callback when it has one. */
+/* The op is done with its socket: at its decision when its consumer is an awaiter or nobody
+ * (detached), after its callback when it has one, when its result is claimed when it had no
+ * consumer yet, or as its socket closes (urs__op_orphan). */
 void urs__op_retire(struct urs_op *op);
+/* A result nobody has claimed leaves its closing (or departing) socket: the close does not
+ * wait for it, and urs_then refuses it (urs_await and urs_detach still take it). */
+void urs__op_orphan(struct urs_op *op);
 /* Waiting outside the kernel: in q (or in no queue when q is NULL), with its deadline
  * armed in the loop's heap. unpark takes it out of both. */
 void urs__op_park(struct urs_op *op, struct urs_opq *q);
@@ -265,6 +272,8 @@ struct urs_sock {
 
 urs_sock *urs__sock_new(urs_loop *loop, int fd, int family, int type, int proto, int *err);
 void urs__sock_retire(struct urs_op *op);
+/* Orphans the socket's decided ops whose results nobody has claimed (urs__op_orphan). */
+void urs__sock_orphan_results(urs_sock *s);
 void urs__sock_file_closed(urs_sock *s);
 /* A hand-off: the fd leaves s (not closed); the object goes as if freed. */
 void urs__sock_give_away(urs_sock *s);
