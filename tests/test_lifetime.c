@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -492,6 +494,89 @@ static void test_cancel_queued_send(void **state)
 	tu_reap(pid);
 }
 
+/* A watchdog for a call that could block for ever: after its time it shuts the peer, which
+ * ends a send blocked on it, and says so. */
+struct watchdog {
+	pthread_t th;
+	int stop[2];   /* written by the test when the call returned */
+	int peer;
+	int ms;
+	atomic_bool fired;
+};
+
+static void *watchdog_run(void *arg)
+{
+	struct watchdog *w = arg;
+	struct pollfd p = { .fd = w->stop[0], .events = POLLIN };
+	if (poll(&p, 1, w->ms) == 0) {
+		atomic_store(&w->fired, true);
+		shutdown(w->peer, SHUT_RDWR);
+	}
+	return NULL;
+}
+
+static void watchdog_start(struct watchdog *w, int peer, int ms)
+{
+	assert_int_equal(pipe2(w->stop, O_CLOEXEC), 0);
+	w->peer = peer;
+	w->ms = ms;
+	atomic_store(&w->fired, false);
+	assert_int_equal(pthread_create(&w->th, NULL, watchdog_run, w), 0);
+}
+
+/* Returns whether it had to fire. */
+static bool watchdog_stop(struct watchdog *w)
+{
+	(void)!write(w->stop[1], "x", 1);
+	pthread_join(w->th, NULL);
+	close(w->stop[0]);
+	close(w->stop[1]);
+	return atomic_load(&w->fired);
+}
+
+/* Fuzz defect 2 (fuzz/repro/cancel_missed_hangs.c): a send started and cancelled in the same
+ * turn, on a full socket whose peer shut its write side, is not yet where the kernel's
+ * cancel looks (it is on its way to an io-wq worker, where it then blocks): the cancel
+ * answers -ENOENT and must be asked again, or the send, urs_await of it and urs_loop_free
+ * block for ever. */
+static void test_cancel_send_in_transit(void **state)
+{
+	(void)state;
+	static char data[1 << 16];
+	for (int teardown = 0; teardown < 2; teardown++) {
+		int fds0 = tu_fd_count();
+		urs_loop *loop;
+		assert_int_equal(urs_loop_new(&loop, NULL), 0);
+		int fds[2];
+		urs_sock *s;
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+		assert_int_equal(urs_sock_adopt(loop, fds[1], &s), 0);
+		assert_int_equal(urs_settimeout(s, 0.0), 0); /* fill the peer without blocking */
+		while (urs_await(urs_send(s, data, sizeof(data), 0), NULL) > 0)
+			;
+		assert_int_equal(urs_settimeout(s, -1), 0);
+		shutdown(fds[0], SHUT_WR);
+		struct watchdog w;
+		watchdog_start(&w, fds[0], 5000);
+		urs_future f = urs_send(s, data, 1, 0);
+		if (teardown) {
+			assert_int_equal(urs_loop_free(loop), 0);
+			urs_sock_free(s);
+		} else {
+			assert_int_equal(urs_cancel(f), 0);
+			assert_int_equal(urs_await(f, NULL), -ECANCELED);
+		}
+		assert_false(watchdog_stop(&w)); /* it ended by itself, not by the peer's shutdown */
+		if (!teardown) {
+			urs_sock_free(s);
+			assert_true(urs_loop_run(loop, URS_RUN_UNTIL_IDLE) >= 0);
+			assert_int_equal(urs_loop_free(loop), 0);
+		}
+		close(fds[0]);
+		assert_int_equal(tu_fd_count(), fds0);
+	}
+}
+
 /* A sendall cancelled in the kernel stops sending: the peer gets exactly r.sent bytes. */
 static void test_cancel_sendall_stops(void **state)
 {
@@ -820,6 +905,7 @@ int main(void)
 		cmocka_unit_test(test_failed_head_fails_queue),
 		cmocka_unit_test(test_cancel_queued_send),
 		cmocka_unit_test(test_cancel_sendall_stops),
+		cmocka_unit_test(test_cancel_send_in_transit),
 		cmocka_unit_test(test_close_with_sends_pending),
 		cmocka_unit_test(test_cancel_accept_connect),
 		cmocka_unit_test(test_buffer_wait_timeout_and_stall),

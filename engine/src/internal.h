@@ -115,9 +115,9 @@ enum op_state {
 	OP_DONE      /* decided: the result waits for its consumer (or the ready list) */
 };
 
-/* Which of an op's SQEs a CQE answers. UD_LOOP marks the loop's own requests (a cancel,
- * the recovery barrier): no op. */
-enum { UD_MAIN = 0, UD_TIMEOUT = 1, UD_LOOP = 2 };
+/* Which of an op's SQEs a CQE answers: its own, its linked timeout's, or a cancel request
+ * aimed at it. UD_LOOP marks the loop's own requests (the recovery barrier, wakes): no op. */
+enum { UD_MAIN = 0, UD_TIMEOUT = 1, UD_LOOP = 2, UD_CANCEL = 3 };
 enum { UD_LOOP_IGNORE = 0, UD_LOOP_BARRIER = 1, UD_LOOP_WAKE_READ = 2, UD_LOOP_WAKE_MSG = 3 };
 
 enum op_flag {
@@ -150,6 +150,7 @@ struct urs_op {
 	uint8_t kind;
 	uint8_t state;
 	uint8_t kpending;        /* CQEs still owed for the current submission */
+	uint8_t cancel_tries;    /* io_uring: cancel requests that missed it (uring.c) */
 	uint16_t flags;
 	int res;                 /* the latest main CQE's result, then the decided result */
 	uint32_t cflags;
@@ -413,6 +414,7 @@ struct urs_loop {
 	/* test hooks (tests link the static library and set these through internal.h) */
 	unsigned fault_drop_cqes;  /* drop this many CQEs, then report -EBADR as the kernel */
 	bool fault_badr;
+	uint64_t cancel_retries;   /* cancel requests asked again after missing their op */
 	char feat_str[512];
 };
 
