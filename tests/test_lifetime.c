@@ -436,6 +436,70 @@ static void test_failed_head_fails_queue(void **state)
 	tu_loop_done(loop);
 }
 
+/* Fuzz defect 1 (fuzz/repro/stream_cancel_in_event.c): a receive stream whose events come
+ * one request at a time (a timeout on the socket, or no multishot receive) and whose own
+ * event callback cancels it, frees its socket or closes it — "the stream ended: free the
+ * connection" — resolves once: one final callback (none after the free), and its op goes
+ * back to the pool once. */
+struct self_end {
+	urs_future f;
+	urs_sock *s;
+	int how, events, finals, final_res;
+};
+
+static void self_end_cb(urs_result *r, void *user)
+{
+	struct self_end *x = user;
+	urs_buf_release(&r->buf);
+	if (!(r->flags & URS_RES_MORE)) {
+		x->finals++;
+		x->final_res = r->res;
+		return;
+	}
+	x->events++;
+	if (x->how == 0)
+		assert_int_equal(urs_cancel(x->f), 0);
+	else if (x->how == 1)
+		urs_sock_free(x->s);
+	else
+		assert_int_equal(urs_detach(urs_close(x->s)), 0);
+}
+
+static void test_stream_ends_in_own_event(void **state)
+{
+	(void)state;
+	for (int mode = 0; mode < 6; mode++) {
+		int how = mode % 3;
+		bool multi_off = mode >= 3;
+		urs_loop_opts o = { .disable = multi_off ? URS_FEAT_RECV_MULTI : 0 };
+		urs_loop *loop = tu_loop_new(&o);
+		urs_sock *p[2];
+		assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
+		if (!multi_off) /* one recv per chunk instead of a multishot recv */
+			assert_int_equal(urs_settimeout(p[1], 5.0), 0);
+		struct self_end x = { .s = p[1], .how = how };
+		x.f = urs_recv_stream(p[1], self_end_cb, &x);
+		assert_int_equal(urs_future_error(x.f), 0);
+		tu_await_eq(urs_sendall(p[0], "hello", 5, 0), 0, NULL);
+		for (int i = 0; i < 100 && (x.events == 0 || (how != 1 && x.finals == 0)); i++)
+			assert_true(urs_loop_run(loop, URS_RUN_ONCE) >= 0);
+		for (int i = 0; i < 5; i++) /* a second resolution would come in these turns */
+			assert_true(urs_loop_run(loop, URS_RUN_NOWAIT) >= 0);
+		assert_int_equal(x.events, 1);
+		assert_int_equal(x.finals, how == 1 ? 0 : 1); /* after the free: no callback */
+		if (how != 1)
+			assert_int_equal(x.final_res, -ECANCELED);
+		urs_loop_stats st;
+		urs_loop_stats_get(loop, &st);
+		/* The close ops the two sockets hold, or p[0]'s only once p[1] is gone. */
+		assert_int_equal(st.ops_in_use, how == 0 ? 2 : 1);
+		if (how != 1)
+			urs_sock_free(p[1]);
+		tu_close(p[0]);
+		tu_loop_done(loop);
+	}
+}
+
 /* A queued send that is cancelled fails the ones queued behind it (-EPIPE, after its own
  * callback, none inside urs_cancel): its bytes and theirs never go, the one ahead finishes,
  * and the stream stays whole (a clean FIN after it). */
@@ -901,6 +965,7 @@ int main(void)
 		cmocka_unit_test(test_close_callback_is_last),
 		cmocka_unit_test(test_then_on_early_result_then_free),
 		cmocka_unit_test(test_then_on_early_result_then_close),
+		cmocka_unit_test(test_stream_ends_in_own_event),
 		cmocka_unit_test(test_shutdown_after_queued_bytes),
 		cmocka_unit_test(test_failed_head_fails_queue),
 		cmocka_unit_test(test_cancel_queued_send),
