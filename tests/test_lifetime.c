@@ -641,6 +641,44 @@ static void test_cancel_send_in_transit(void **state)
 	}
 }
 
+/* Found by make fuzz-engine on epoll: a plain send cut by a cancel or its timeout after some
+ * of its bytes went resolves to their count, as send(2) and as on io_uring — it said
+ * -ECANCELED/-ETIMEDOUT while the peer got bytes the sender thought unsent. The peer reads
+ * exactly that many. */
+static void test_cut_send_keeps_its_count(void **state)
+{
+	(void)state;
+	size_t len = 1 << 20;
+	char *a = malloc(len);
+	memset(a, 'A', len);
+	for (int by_timeout = 0; by_timeout < 2; by_timeout++) {
+		urs_loop *loop = tu_loop_new(NULL);
+		int fds[2];
+		urs_sock *s;
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+		assert_int_equal(urs_sock_adopt(loop, fds[1], &s), 0);
+		if (by_timeout)
+			assert_int_equal(urs_settimeout(s, 0.05), 0);
+		urs_future f = urs_send(s, a, len, 0); /* far more than the socket holds */
+		for (int i = 0; i < 5; i++)
+			assert_true(urs_loop_run(loop, URS_RUN_NOWAIT) >= 0);
+		if (!by_timeout)
+			assert_int_equal(urs_cancel(f), 0);
+		int n = urs_await(f, NULL);
+		assert_true(n > 0 && (size_t)n < len);
+		urs_sock_free(s);
+		assert_true(urs_loop_run(loop, URS_RUN_UNTIL_IDLE) >= 0);
+		char *got;
+		int end;
+		size_t k = drain_fd(fds[0], &got, &end);
+		close(fds[0]);
+		assert_int_equal(k, (size_t)n);
+		free(got);
+		tu_loop_done(loop);
+	}
+	free(a);
+}
+
 /* A sendall cancelled in the kernel stops sending: the peer gets exactly r.sent bytes. */
 static void test_cancel_sendall_stops(void **state)
 {
@@ -971,6 +1009,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_queued_send),
 		cmocka_unit_test(test_cancel_sendall_stops),
 		cmocka_unit_test(test_cancel_send_in_transit),
+		cmocka_unit_test(test_cut_send_keeps_its_count),
 		cmocka_unit_test(test_close_with_sends_pending),
 		cmocka_unit_test(test_cancel_accept_connect),
 		cmocka_unit_test(test_buffer_wait_timeout_and_stall),

@@ -51,8 +51,10 @@ enum kind_flag {
 	KF_TRY_ONCE = 1u << 4,   /* non-blocking mode is a zero timeout (no MSG_DONTWAIT) */
 	KF_PEER = 1u << 5,       /* the result carries the peer's address (accept, recvfrom) */
 	KF_ORDERED = 1u << 6,    /* on a stream or seqpacket socket, runs in issue order */
-	KF_RETRY = 1u << 7       /* may go again after the kernel cut it short for the loop's own
+	KF_RETRY = 1u << 7,      /* may go again after the kernel cut it short for the loop's own
 				    reasons (the -EBADR recovery): nothing of it happened twice */
+	KF_COUNT = 1u << 8       /* resolves to the bytes it moved (op->done) when a cancel, its
+				    timeout or an error cut it after some went, as send(2) */
 };
 
 struct urs_op;

@@ -313,6 +313,10 @@ void urs__op_decide(struct urs_op *op, int res)
 		else if (op->flags & OPF_CANCEL)
 			res = -ECANCELED;
 	}
+	/* Cut while it waited between two steps (epoll: for room; a full SQ; its deadline found
+	 * passed at the next step): what went stands. An -EBADR outcome is unknown. */
+	if (res < 0 && (k->flags & KF_COUNT) && op->done && res != -EBADR)
+		res = (int)op->done;
 	op->res = res;
 	if (op->flags & OPF_HEAP)
 		urs__heap_del(loop, op);

@@ -412,7 +412,7 @@ static enum op_next sendall_complete(struct urs_op *op, int res, unsigned cflags
 
 const struct urs_op_kind urs__kind_send = {
 	.name = "send",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY | KF_COUNT,
 	.start = urs__ordered_start,
 	.prepare = send_prepare,
 	.exec = send_exec,
