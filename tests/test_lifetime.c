@@ -881,6 +881,117 @@ static void test_buffer_wait_timeout_and_stall(void **state)
 	}
 }
 
+/* A MSG_DONTWAIT receive or send never waits, whatever the socket's mode: not for a
+ * provided buffer (the user holds them all: -EAGAIN, where it used to wait, or stall the
+ * loop with -ENOBUFS), nor for data or room (epoll waited for the fd). The socket's timeout
+ * only bounds what the old behaviour would do. */
+static void test_dontwait_never_waits(void **state)
+{
+	(void)state;
+	static char big[1 << 16];
+	for (int ring = 0; ring < 2; ring++) {
+		urs_loop_opts o = { .buf_count = 2, .disable = ring ? 0 : URS_FEAT_BUF_RING };
+		urs_loop *loop = tu_loop_new(&o);
+		urs_sock *p[2];
+		assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
+		assert_int_equal(urs_settimeout(p[0], 1.0), 0);
+		assert_int_equal(urs_settimeout(p[1], 1.0), 0);
+		/* Nothing to read. */
+		tu_await_eq(urs_recv(p[1], 16, MSG_DONTWAIT), -EAGAIN, NULL);
+		/* No room to send: a non-blocking send goes as far as it can, then -EAGAIN. */
+		int n;
+		while ((n = urs_await(urs_send(p[0], big, sizeof(big), MSG_DONTWAIT), NULL)) > 0)
+			;
+		assert_int_equal(n, -EAGAIN);
+		/* No buffer: the user holds both; data is there, and stays. */
+		urs_result held[2], r;
+		urs_sock *q[2];
+		assert_int_equal(urs_socketpair(loop, SOCK_STREAM, q), 0);
+		for (int i = 0; i < 2; i++) {
+			tu_await_eq(urs_send(q[0], "x", 1, 0), 1, NULL);
+			tu_await_eq(urs_recv(q[1], 16, 0), 1, &held[i]);
+		}
+		tu_await_eq(urs_send(q[0], "y", 1, 0), 1, NULL);
+		assert_int_equal(urs_settimeout(q[1], 1.0), 0);
+		urs_loop_stats st0, st1;
+		urs_loop_stats_get(loop, &st0);
+		tu_await_eq(urs_recv(q[1], 16, MSG_DONTWAIT), -EAGAIN, NULL);
+		urs_loop_stats_get(loop, &st1);
+		assert_int_equal(st1.stalls, st0.stalls);
+		urs_buf_release(&held[0].buf);
+		tu_await_eq(urs_recv(q[1], 16, MSG_DONTWAIT), 1, &r);
+		assert_int_equal(r.buf.data[0], 'y');
+		urs_buf_release(&r.buf);
+		urs_buf_release(&held[1].buf);
+		tu_close(q[0]);
+		tu_close(q[1]);
+		tu_close(p[0]);
+		tu_close(p[1]);
+		tu_loop_done(loop);
+	}
+}
+
+/* urs_await fills *out on every error, not only with a result: res is the error, no buffer
+ * and no socket are lent; after -ENOBUFS or -EDEADLK the future is still pending. */
+struct deadlk {
+	urs_future f;
+	urs_result out;
+	int ret;
+};
+
+static void await_in_cb(urs_result *r, void *user)
+{
+	(void)r;
+	struct deadlk *d = user;
+	memset(&d->out, 0x5a, sizeof(d->out));
+	d->ret = urs_await(d->f, &d->out);
+}
+
+static void test_await_error_fills_result(void **state)
+{
+	(void)state;
+	urs_loop_opts o = { .buf_count = 1 };
+	urs_loop *loop = tu_loop_new(&o);
+	urs_sock *p[2];
+	assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
+	urs_result held, out;
+	tu_await_eq(urs_send(p[0], "xy", 2, 0), 2, NULL);
+	tu_await_eq(urs_recv(p[1], 1, 0), 1, &held);
+	urs_future f = urs_recv(p[1], 16, 0); /* waits for the buffer the test holds */
+	memset(&out, 0x5a, sizeof(out));
+	assert_int_equal(urs_await(f, &out), -ENOBUFS);
+	assert_int_equal(out.res, -ENOBUFS);
+	assert_int_equal(out.buf.id, URS_BUF_NONE);
+	assert_int_equal(out.buf.len, 0);
+	assert_null(out.sock);
+	/* Inside a callback: -EDEADLK, filled too. */
+	struct deadlk d = { .f = f };
+	assert_int_equal(urs_then(urs_nop(loop), await_in_cb, &d), 0);
+	d.ret = 1;
+	for (int i = 0; i < 100 && d.ret == 1; i++)
+		assert_true(urs_loop_run(loop, URS_RUN_ONCE) >= 0);
+	assert_int_equal(d.ret, -EDEADLK);
+	assert_int_equal(d.out.res, -EDEADLK);
+	assert_int_equal(d.out.buf.id, URS_BUF_NONE);
+	/* Still pending: the buffer comes back, the byte arrives. */
+	urs_buf_release(&held.buf);
+	tu_await_eq(f, 1, &out);
+	assert_int_equal(out.buf.data[0], 'y');
+	urs_buf_release(&out.buf);
+	/* A future that has a consumer: -EALREADY, filled. */
+	struct tally t = { 0 };
+	urs_future g = urs_nop(loop);
+	assert_int_equal(urs_then(g, tally_cb, &t), 0);
+	memset(&out, 0x5a, sizeof(out));
+	assert_int_equal(urs_await(g, &out), -EALREADY);
+	assert_int_equal(out.res, -EALREADY);
+	assert_int_equal(out.buf.id, URS_BUF_NONE);
+	urs_loop_run(loop, URS_RUN_UNTIL_IDLE);
+	tu_close(p[0]);
+	tu_close(p[1]);
+	tu_loop_done(loop);
+}
+
 /* A send waiting in the ordered queue honours its own timeout (counted from its issue)
  * and cancel, while the send ahead of it is still in the kernel. */
 static void test_queued_send_timeout(void **state)
@@ -1013,6 +1124,8 @@ int main(void)
 		cmocka_unit_test(test_close_with_sends_pending),
 		cmocka_unit_test(test_cancel_accept_connect),
 		cmocka_unit_test(test_buffer_wait_timeout_and_stall),
+		cmocka_unit_test(test_dontwait_never_waits),
+		cmocka_unit_test(test_await_error_fills_result),
 		cmocka_unit_test(test_queued_send_timeout),
 		cmocka_unit_test(test_fallback_buffer_wakes_waiter),
 		cmocka_unit_test(test_loop_free_leaves_husks),

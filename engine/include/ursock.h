@@ -271,7 +271,11 @@ static inline int urs_future_error(urs_future f) { return f.gen > 0 ? 0 : (f.gen
 URS_API int urs_then(urs_future f, urs_cb cb, void *user);
 /* Drives the loop until f resolves, then fills *out (may be NULL: a buffer or socket in the
  * result is then released/closed for you) and returns out->res. Returns -EDEADLK when
- * called from inside a callback, -EINVAL/-EALREADY as urs_then. */
+ * called from inside a callback, -EINVAL/-EALREADY as urs_then, -ENOBUFS when it would
+ * wait for ever (every pending op waits for a provided buffer you hold: see urs_loop_run),
+ * or another error of urs_loop_run. On every error *out is filled too (out->res is the
+ * error, no buffer, no socket); after -EDEADLK, -ENOBUFS or a loop error f is still
+ * pending and yours: await it again, attach a callback or detach it. */
 URS_API int urs_await(urs_future f, urs_result *out);
 /* Asks for f to be cancelled: it resolves -ECANCELED unless it completed first (then its
  * result stands and no data is lost). A cancelled stream send or sendall fails the ordered
@@ -330,15 +334,21 @@ URS_API urs_future urs_connect_ex(urs_sock *sock, const urs_addr *addr);
 
 /* Receives at most bufsize bytes into a provided buffer: resolves to the byte count with
  * r->buf (lent to you), 0 = the peer closed. Never loses bytes when buffers run out: it
- * waits for one to be released (and honours the socket's timeout meanwhile). On a datagram
- * or seqpacket socket one message: URS_RES_TRUNC when it was longer than the room. */
+ * waits for one to be released (and honours the socket's timeout meanwhile); a
+ * non-blocking receive (timeout 0, or MSG_DONTWAIT in flags) answers -EAGAIN instead. On a
+ * datagram or seqpacket socket one message: URS_RES_TRUNC when it was longer than the room,
+ * and MSG_WAITALL is ignored (it would glue messages together); on a stream socket
+ * MSG_WAITALL waits for all the bytes asked (up to the loop's buffer size), the peer's
+ * close, an error or the timeout. */
 URS_API urs_future urs_recv(urs_sock *sock, size_t bufsize, int flags);
 /* Receives at most len bytes into the caller's memory, which belongs to the kernel until
- * the future resolves. Resolves to the byte count (URS_RES_TRUNC as urs_recv). */
+ * the future resolves. Resolves to the byte count (URS_RES_TRUNC and MSG_WAITALL as
+ * urs_recv). */
 URS_API urs_future urs_recv_into(urs_sock *sock, void *data, size_t len, int flags);
 /* A datagram and its sender: resolves to the byte count with r->buf and r->addr;
  * URS_RES_TRUNC when the datagram was longer than bufsize or the loop's buffer (the rest is
- * dropped, as MSG_TRUNC says); res and r->buf.len are then the bytes kept. */
+ * dropped, as MSG_TRUNC says); res and r->buf.len are then the bytes kept. MSG_WAITALL is
+ * ignored, MSG_DONTWAIT as urs_recv. */
 URS_API urs_future urs_recvfrom(urs_sock *sock, size_t bufsize, int flags);
 /* Streams received chunks: cb runs per chunk with URS_RES_MORE and r->buf (lent to you);
  * the stream ends (cb without URS_RES_MORE) at EOF (res 0), on an error, cancel or close.
@@ -369,7 +379,9 @@ URS_API urs_future urs_sendto(urs_sock *sock, const void *data, size_t len, int 
 			      const urs_addr *addr);
 /* Shuts down reading (SHUT_RD), writing (SHUT_WR) or both; resolves 0 or -errno.
  * SHUT_WR/SHUT_RDWR wait behind the queued sends, so the FIN follows every byte; on a torn
- * socket they answer -EPIPE. */
+ * socket they answer -EPIPE. After SHUT_RD or SHUT_RDWR a datagram socket's receives answer
+ * 0 where they would wait (recv(2) does), and its receive streams end with res 0 once what
+ * was queued is delivered. */
 URS_API urs_future urs_shutdown(urs_sock *sock, int how);
 /* Closes gracefully, and never fails for want of memory (the op is reserved with the
  * socket): receives, accepts and connects are cancelled at once; sends and a shutdown

@@ -196,7 +196,9 @@ static bool bufs_free(const urs_loop *loop)
 enum op_next urs__buf_wait(struct urs_op *op)
 {
 	urs_loop *loop = op->loop;
-	if (urs__op_nonblocking(op)) {
+	/* A non-blocking receive (the socket's mode, or MSG_DONTWAIT for this call) never
+	 * waits, for a buffer neither; no byte was taken. */
+	if (urs__op_dontwait(op)) {
 		op->res = -EAGAIN;
 		return NEXT_DECIDE;
 	}

@@ -215,6 +215,15 @@ void urs__op_park(struct urs_op *op, struct urs_opq *q);
 void urs__op_unpark(struct urs_op *op);
 /* A non-blocking op (timeout 0) that would have to wait: it resolves -EAGAIN instead. */
 bool urs__op_nonblocking(const struct urs_op *op);
+/* The same, or this call's own MSG_DONTWAIT (send and receive flags; other kinds keep no
+ * such bit in msgflags): it never waits, for data, room or a buffer. */
+static inline bool urs__op_dontwait(const struct urs_op *op)
+{
+	return urs__op_nonblocking(op) || (op->msgflags & MSG_DONTWAIT);
+}
+/* Ends the op's current submission in the kernel (a multishot request) without cancelling
+ * the op: its kind's complete() sees -ECANCELED and submits the next step its own way. */
+void urs__op_rearm(struct urs_op *op);
 static inline uint64_t urs__ud(const struct urs_op *op, unsigned part)
 {
 	return ((uint64_t)(uint32_t)op->gen << 32) | ((uint64_t)op->idx << 2) | part;
@@ -254,6 +263,8 @@ struct urs_sock {
 	bool torn;               /* a send stopped part-way: close resets, shutdown refuses */
 	bool abort;              /* close with a reset (cancelled close, teardown) */
 	bool dead;               /* freed: waits in loop->dead for the end of the turn */
+	bool rd_shut;            /* its shutdown(SHUT_RD or SHUT_RDWR) succeeded: a datagram
+				    receive of 0 bytes is then the end, not an empty datagram */
 	uint32_t files;          /* FILE streams from urs_makefile still open on it */
 	int64_t timeout_ns;      /* < 0 none, 0 non-blocking, > 0 a deadline per op */
 	uint32_t nops;           /* live ops naming this socket (not its close) */
@@ -295,6 +306,11 @@ static inline bool urs__sock_dgram(const urs_sock *s)
 {
 	return s->type == SOCK_DGRAM || s->type == SOCK_RAW || s->type == SOCK_RDM;
 }
+
+/* epoll: a receive that found nothing (-EAGAIN). On a datagram socket whose reading was
+ * shut, where a blocking receive answers 0 at once, a receive that would wait ends with 0
+ * as on io_uring; else it waits for EPOLLIN (stream_ops.c). */
+int urs__rd_shut_end(struct urs_op *op, uint32_t *want);
 
 /* The ordered queue (stream_ops.c): sends, shutdown and close on a stream socket go one at
  * a time, in issue order. */

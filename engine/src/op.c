@@ -397,6 +397,12 @@ void urs__op_cancel(struct urs_op *op)
 	op->loop->be->cancel(op);
 }
 
+void urs__op_rearm(struct urs_op *op)
+{
+	if (op->state == OP_KERNEL && !(op->flags & OPF_CANCEL))
+		op->loop->be->cancel(op);
+}
+
 /* Its deadline passed while it waited outside the kernel. */
 void urs__op_expire(struct urs_op *op)
 {

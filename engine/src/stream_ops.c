@@ -216,12 +216,20 @@ static enum op_next recv_complete(struct urs_op *op, int res, unsigned cflags)
 	return NEXT_DECIDE;
 }
 
+int urs__rd_shut_end(struct urs_op *op, uint32_t *want)
+{
+	if (op->sock->rd_shut && urs__sock_dgram(op->sock) && !urs__op_dontwait(op))
+		return 0;
+	*want = EPOLLIN;
+	return -EAGAIN;
+}
+
 /* epoll: the same receive, now, into the buffer the op claimed. */
 static int recv_now(struct urs_op *op, void *buf, size_t len, int mf, uint32_t *want)
 {
 	int res = urs__sys((int)recv(op->sock->fd, buf, len, mf | MSG_DONTWAIT));
 	if (res == -EAGAIN)
-		*want = EPOLLIN;
+		return urs__rd_shut_end(op, want);
 	return res;
 }
 
@@ -460,6 +468,17 @@ static int shutdown_exec(struct urs_op *op, uint32_t *want)
 static enum op_next shutdown_complete(struct urs_op *op, int res, unsigned cflags)
 {
 	(void)cflags;
+	urs_sock *s = op->sock;
+	if (res == 0 && op->msgflags != SHUT_WR) {
+		/* A datagram socket's receives now answer 0 at once where they would wait (the
+		 * end of its receive streams), but a multishot recvmsg armed before waits for a
+		 * datagram for ever: it goes again as single receives. */
+		s->rd_shut = true;
+		if (urs__sock_dgram(s))
+			for (struct urs_op *o = s->ops; o; o = o->snext)
+				if (o->flags & OPF_MULTI)
+					urs__op_rearm(o);
+	}
 	op->res = res;
 	return NEXT_DECIDE;
 }
