@@ -260,10 +260,13 @@ run:
 # ---------------------------------------------------------------- benchmarks
 BENCH_BIN := $(BUILD)/bench/epoll_server $(BUILD)/bench/blocking_server $(BUILD)/bench/uring_echo \
 	$(BUILD)/bench/echo_client $(BUILD)/bench/micro_sys $(BUILD)/bench/micro_jemalloc \
-	$(BUILD)/bench/features
+	$(BUILD)/bench/features $(BUILD)/bench/libuv_server $(BUILD)/bench/loop_rss
 $(BUILD)/bench/%_server: bench/baselines/%_server.c $(HTTP_OBJ) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Iexamples $(LLHTTP_DEFS) $< $(HTTP_OBJ) -o $@ $(ALL_LDFLAGS) -lpthread $(LDLIBS)
+$(BUILD)/bench/libuv_server: bench/baselines/libuv_server.c $(HTTP_OBJ) $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iexamples $(LLHTTP_DEFS) $(LIBUV_CFLAGS) $< $(HTTP_OBJ) -o $@ $(ALL_LDFLAGS) $(LIBUV_LIBS) -lpthread $(LDLIBS)
 $(BUILD)/bench/uring_echo: bench/baselines/uring_echo.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(ALL_LDFLAGS) $(URING_LIBS) $(LDLIBS)
@@ -271,6 +274,8 @@ $(BUILD)/bench/echo_client: bench/echo_client.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(ALL_LDFLAGS) -lm $(LDLIBS)
 $(BUILD)/bench/features: bench/features.c $(STATIC_LIB)
+	$(CC) $(ALL_CFLAGS) $< $(STATIC_LIB) -o $@ $(ALL_LDFLAGS) $(URING_LIBS) $(LDLIBS)
+$(BUILD)/bench/loop_rss: bench/loop_rss.c $(STATIC_LIB)
 	$(CC) $(ALL_CFLAGS) $< $(STATIC_LIB) -o $@ $(ALL_LDFLAGS) $(URING_LIBS) $(LDLIBS)
 # The Google Benchmark harness (C++ over the C API), with the system allocator and jemalloc.
 # NDEBUG: the harness's timing loop is inlined into this file from benchmark.h, and must

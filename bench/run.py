@@ -50,10 +50,13 @@ def cpu_snapshot():
 
 
 class Server:
-    def __init__(self, name, cmd, pin="0"):
+    """A server process; env adds to the environment (URSOCK_BACKEND, URSOCK_DISABLE)."""
+
+    def __init__(self, name, cmd, pin="0", env=None):
         self.name, self.cmd = name, cmd
         self.proc = subprocess.Popen(["taskset", "-c", pin] + cmd, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                                     stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                                     env=dict(os.environ, **(env or {})))
         line = self.proc.stdout.readline().strip()
         if not line.startswith("listening on "):
             self.proc.kill()
@@ -172,7 +175,8 @@ class Bench:
         self.reps = 1 if self.quick else 3
         self.secs = 1.0 if self.quick else 3.0
         self.discarded = 0
-        self.results = {"echo": [], "stream": [], "idle": [], "http": [], "paced": [], "micro": {}}
+        self.results = {"echo": [], "stream": [], "idle": [], "http": [], "paced": [], "micro": {},
+                        "threads": [], "features": {}, "memory": {}}
         self.echo_sizes = [64] if self.quick else [64, 4096]
         self.echo_conns = [64, 512] if self.quick else [1, 64, 512, 4096]
         self.http_conns = [64] if self.quick else [64, 256, 1024]
@@ -190,6 +194,9 @@ class Bench:
             # blocking sits this one out; connecting, holding 3 s, measuring
             "idle": (self.reps * (servers - 1), 4.5 + self.idle_conns / 5000),
             "http": ((len(self.http_conns) + 1) * self.reps * len(self.http_servers()), per_run),
+            "threads": (self.reps * len(self.thread_servers()), per_run),
+            "features": (self.reps * len(self.feature_sets()), per_run),
+            "memory": (self.reps * 2, 2.5),
             # 7 benchmarks, each run until it has min_time of samples (a few tries)
             "micro": (2, 7 * 3 * self.micro_min_time + 0.5),
         }
@@ -202,11 +209,16 @@ class Bench:
         self.progress.finish(self.nominal[part])
 
     def echo_servers(self):
+        """name -> (command, environment). ursock-epoll is the same stream_echo on ursock's
+        epoll backend (URSOCK_BACKEND=epoll)."""
+        se = [f"{self.b}/examples/stream_echo", "127.0.0.1:0"]
         return {
-            "ursock": [f"{self.b}/examples/stream_echo", "127.0.0.1:0"],
-            "epoll": [f"{self.b}/bench/epoll_server", "127.0.0.1:0"],
-            "raw-uring": [f"{self.b}/bench/uring_echo", "127.0.0.1:0"],
-            "blocking": [f"{self.b}/bench/blocking_server", "127.0.0.1:0"],
+            "ursock": (se, None),
+            "ursock-epoll": (se, {"URSOCK_BACKEND": "epoll"}),
+            "epoll": ([f"{self.b}/bench/epoll_server", "127.0.0.1:0"], None),
+            "raw-uring": ([f"{self.b}/bench/uring_echo", "127.0.0.1:0"], None),
+            "libuv": ([f"{self.b}/bench/libuv_server", "127.0.0.1:0"], None),
+            "blocking": ([f"{self.b}/bench/blocking_server", "127.0.0.1:0"], None),
         }
 
     def measured(self, part, label, start_server, client_cmd_of, parse):
@@ -242,10 +254,10 @@ class Bench:
             for nc in self.echo_conns:
                 runs = {}
                 for rep in range(self.reps):
-                    for name, cmd in self.echo_servers().items():
+                    for name, (cmd, env) in self.echo_servers().items():
                         r = self.measured(
                             "echo", f"echo {size} B x {nc} conns: {name}, run {rep + 1} of {self.reps}",
-                            lambda: Server(name, cmd),
+                            lambda: Server(name, cmd, env=env),
                             lambda s: [f"{self.b}/bench/echo_client", "--addr", f"127.0.0.1:{s.port}",
                                        "-c", str(nc), "-s", str(size), "-d", str(self.secs)],
                             lambda out: json.loads(out.strip().splitlines()[-1]) if out.strip() else None)
@@ -259,9 +271,9 @@ class Bench:
     def stream(self):
         runs = {}
         for rep in range(self.reps):
-            for name, cmd in self.echo_servers().items():
+            for name, (cmd, env) in self.echo_servers().items():
                 r = self.measured("stream", f"streaming: {name}, run {rep + 1} of {self.reps}",
-                                  lambda: Server(name, cmd),
+                                  lambda: Server(name, cmd, env=env),
                                   lambda s: [f"{self.b}/bench/echo_client", "--addr", f"127.0.0.1:{s.port}",
                                              "--mode", "stream", "-d", str(self.secs)],
                                   lambda out: json.loads(out.strip().splitlines()[-1]))
@@ -273,11 +285,11 @@ class Bench:
         n = self.idle_conns
         runs = {}
         for rep in range(self.reps):
-            for name, cmd in self.echo_servers().items():
+            for name, (cmd, env) in self.echo_servers().items():
                 if name == "blocking":
                     continue  # a thread per idle connection: not a contender here
                 self.run_started(f"{n} idle connections: {name}, run {rep + 1} of {self.reps}")
-                srv = Server(name, cmd)
+                srv = Server(name, cmd, env=env)
                 time.sleep(0.2)
                 before = rss_kib(srv.all_pids())
                 p = subprocess.Popen(["taskset", "-c", "1", f"{self.b}/bench/echo_client", "--addr",
@@ -301,7 +313,10 @@ class Bench:
     def http_servers(self):
         return {
             "ursock": lambda: Server("ursock", [f"{self.b}/examples/http_echo", "127.0.0.1:0"]),
+            "ursock-epoll": lambda: Server("ursock-epoll", [f"{self.b}/examples/http_echo", "127.0.0.1:0"],
+                                           env={"URSOCK_BACKEND": "epoll"}),
             "epoll": lambda: Server("epoll", [f"{self.b}/bench/epoll_server", "127.0.0.1:0", "--http"]),
+            "libuv": lambda: Server("libuv", [f"{self.b}/bench/libuv_server", "127.0.0.1:0", "--http"]),
             "blocking": lambda: Server("blocking", [f"{self.b}/bench/blocking_server", "127.0.0.1:0", "--http"]),
             "nginx": lambda: Nginx(free_port()),
         }
@@ -354,9 +369,9 @@ class Bench:
         rate = int((peak or 60000) / 2)
         runs = {}
         for rep in range(self.reps):
-            for name, cmd in self.echo_servers().items():
+            for name, (cmd, env) in self.echo_servers().items():
                 r = self.measured("paced", f"paced {rate} msg/s x 64 conns: {name}, run {rep + 1} of {self.reps}",
-                                  lambda: Server(name, cmd),
+                                  lambda: Server(name, cmd, env=env),
                                   lambda s: [f"{self.b}/bench/echo_client", "--addr", f"127.0.0.1:{s.port}",
                                              "--mode", "rate", "--rate", str(rate), "-c", "64", "-s", "64",
                                              "-d", str(self.secs)],
@@ -366,6 +381,82 @@ class Bench:
                 print(f"  paced {rate} msg/s x 64 conns  {name:10s} p50 {r['p50_us']:7.0f} us  p99 {r['p99_us']:7.0f} us",
                       flush=True)
         self.results["paced"] = {"rate": rate, "runs": runs}
+
+    def thread_servers(self):
+        """HTTP with one and two threads. Servers may use both CPUs here, and wrk runs on CPU 1:
+        with -t 2 the client shares a core with one of the server's threads."""
+        he, ep = f"{self.b}/examples/http_echo", f"{self.b}/bench/epoll_server"
+        return {
+            "ursock -t1": [he, "127.0.0.1:0", "-t", "1"],
+            "ursock -t2": [he, "127.0.0.1:0", "-t", "2"],
+            "epoll -t1": [ep, "127.0.0.1:0", "--http", "-t", "1"],
+            "epoll -t2": [ep, "127.0.0.1:0", "--http", "-t", "2"],
+        }
+
+    def threads(self):
+        nc = 256 if not self.quick else 64
+        runs = {}
+        for rep in range(self.reps):
+            for name, cmd in self.thread_servers().items():
+                cmd_of = lambda s: ["wrk", "-t1", f"-c{nc}", f"-d{int(self.secs)}s", "--latency", "--timeout", "5s",
+                                    f"http://127.0.0.1:{s.port}/"]
+                r = self.measured("threads", f"HTTP {nc} conns, {name} (servers on CPUs 0-1), run {rep + 1} of {self.reps}",
+                                  lambda: Server(name, cmd, pin="0,1"), cmd_of, self.parse_wrk)
+                r["cpu_us_per_req"] = r["server_cpu"] * 1e6 / max(r["msgs"], 1)
+                runs.setdefault(name, []).append(r)
+                print(f"  http threads {nc} conns  {name:11s} {r['rate']:10.0f} req/s  "
+                      f"{r['cpu_us_per_req']:6.2f} us CPU/req", flush=True)
+        self.results["threads"] = [{"conns": nc, "runs": runs}]
+
+    def feature_sets(self):
+        """stream_echo with one io_uring feature off at a time (URSOCK_DISABLE), beside all on."""
+        return {
+            "all on": "",
+            "no fixed_files": "fixed_files",
+            "no recv_multi": "recv_multi",
+            "no buf_ring": "buf_ring",
+            "no min_wait (batched waits)": "min_wait",
+            "no defer_taskrun": "defer_taskrun,single_issuer",
+        }
+
+    def features(self):
+        """What each feature buys: echo 64 B x 512 connections, CPU per message."""
+        nc = 512 if not self.quick else 64
+        runs = {}
+        se = [f"{self.b}/examples/stream_echo", "127.0.0.1:0"]
+        for rep in range(self.reps):
+            for name, off in self.feature_sets().items():
+                env = {"URSOCK_DISABLE": off} if off else None
+                r = self.measured("features", f"echo 64 B x {nc}, ursock {name}, run {rep + 1} of {self.reps}",
+                                  lambda: Server(name, se, env=env),
+                                  lambda s: [f"{self.b}/bench/echo_client", "--addr", f"127.0.0.1:{s.port}",
+                                             "-c", str(nc), "-s", "64", "-d", str(self.secs)],
+                                  lambda out: json.loads(out.strip().splitlines()[-1]) if out.strip() else None)
+                r["cpu_us_per_msg"] = r["server_cpu"] * 1e6 / max(r["msgs"], 1)
+                r["syscalls_per_msg"] = (r["syscalls"] / max(r["msgs"], 1)) if r["syscalls"] else None
+                runs.setdefault(name, []).append(r)
+                print(f"  features {name:28s} {r['cpu_us_per_msg']:6.2f} us CPU/msg  "
+                      f"{fmt(r['syscalls_per_msg'], 3)} syscalls/msg", flush=True)
+        self.results["features"] = {"conns": nc, "runs": runs}
+
+    def memory(self):
+        """RSS of a default loop (bench/loop_rss) and of an idle http_echo -t 2."""
+        runs = {}
+        for rep in range(self.reps):
+            self.run_started(f"memory: a default loop, run {rep + 1} of {self.reps}")
+            out = subprocess.run([f"{self.b}/bench/loop_rss"], capture_output=True, text=True, cwd=ROOT).stdout
+            runs.setdefault("loop", []).append(json.loads(out.strip().splitlines()[-1]))
+            self.run_done("memory")
+            self.run_started(f"memory: idle http_echo -t 2, run {rep + 1} of {self.reps}")
+            srv = Server("http_echo -t2", [f"{self.b}/examples/http_echo", "127.0.0.1:0", "-t", "2"], pin="0,1")
+            time.sleep(1.0)
+            runs.setdefault("http_echo_t2", []).append({"rss_kib": rss_kib(srv.all_pids())})
+            srv.stop()
+            self.run_done("memory")
+        r = runs["loop"]
+        print(f"  memory: default loop {mm(r, 'loop_kib', 0)} KiB RSS; idle http_echo -t 2 "
+              f"{mm(runs['http_echo_t2'], 'rss_kib', 0)} KiB", flush=True)
+        self.results["memory"] = runs
 
     def micro(self):
         for alloc in ("sys", "jemalloc"):
@@ -433,6 +524,8 @@ STYLE = {
     "raw-uring": ("#2ca02c", 9),  # green, filled triangle
     "blocking": ("#7f7f7f", 13),  # grey, filled diamond
     "nginx": ("#9467bd", 11),     # purple, filled triangle down
+    "ursock-epoll": ("#ff7f0e", 6),  # orange, open circle
+    "libuv": ("#8c564b", 4),      # brown, open square
 }
 
 
@@ -531,38 +624,68 @@ def plots(res, out):
 
 
 def targets(res):
-    """The issue's targets, each met or not, from the medians of this run."""
+    """The issues' targets (16: engine cost and memory; 11: the epoll backend), each met or
+    not, from the medians of this run. Ratios are ursock's figure over the other server's,
+    measured side by side in this run."""
     rows = []
+
     def echo_pt(size, nc):
         return next((p["runs"] for p in res["echo"] if p["size"] == size and p["conns"] == nc), None)
-    for nc, lim in ((512, 0.85), (64, 0.95)):
+
+    def http_pt(mode, nc=None):
+        return next((p["runs"] for p in res["http"] if p["mode"] == mode and (nc is None or p["conns"] == nc)), None)
+
+    def cmp(label, a_runs, b_runs, key, lim, higher_better=False):
+        if a_runs is None or b_runs is None:
+            return
+        r = ratio(a_runs, b_runs, key)
+        ok = r is not None and (r >= lim if higher_better else r <= lim)
+        rows.append((f"{label} {'>=' if higher_better else '<='} {lim}x", r, ok))
+
+    for nc, lim in ((512, 0.80), (64, 0.90)):
         pt = echo_pt(64, nc)
         if pt:
-            r = ratio(pt["ursock"], pt["epoll"], "cpu_us_per_msg")
-            rows.append((f"echo 64 B x {nc}: ursock CPU/msg <= {lim}x epoll", r, r is not None and r <= lim))
-            r = ratio(pt["ursock"], pt["raw-uring"], "cpu_us_per_msg")
-            rows.append((f"echo 64 B x {nc}: ursock CPU/msg <= 1.03x raw liburing", r, r is not None and r <= 1.03))
+            cmp(f"echo 64 B x {nc}: ursock CPU/msg vs epoll", pt.get("ursock"), pt.get("epoll"), "cpu_us_per_msg", lim)
+            cmp(f"echo 64 B x {nc}: ursock CPU/msg vs raw liburing", pt.get("ursock"), pt.get("raw-uring"),
+                "cpu_us_per_msg", 0.95)
+            cmp(f"echo 64 B x {nc}: ursock CPU/msg vs libuv", pt.get("ursock"), pt.get("libuv"), "cpu_us_per_msg", 0.70)
+            cmp(f"echo 64 B x {nc}: ursock's epoll backend CPU/msg vs epoll", pt.get("ursock-epoll"), pt.get("epoll"),
+                "cpu_us_per_msg", 1.05)
     pt = echo_pt(64, 512)
-    if pt:
+    if pt and "ursock" in pt:
         s = med(pt["ursock"], "syscalls_per_msg")[0]
         rows.append(("echo 64 B x 512: ursock syscalls/msg <= 0.05", s, s is not None and s <= 0.05))
-    hp = next((p["runs"] for p in res["http"] if p["mode"] == "plain" and p["conns"] == 256), None) or \
-        next((p["runs"] for p in res["http"] if p["mode"] == "plain"), None)
-    if hp:
-        r = ratio(hp["ursock"], hp["epoll"], "cpu_us_per_req")
-        rows.append(("http: ursock CPU/req <= 0.85x epoll", r, r is not None and r <= 0.85))
-        r = ratio(hp["ursock"], hp["nginx"], "cpu_us_per_req")
-        rows.append(("http: ursock CPU/req <= 0.6x nginx", r, r is not None and r <= 0.6))
+    for p in res["http"]:
+        if p["mode"] != "plain":
+            continue
+        runs, nc = p["runs"], p["conns"]
+        cmp(f"HTTP x {nc}: ursock CPU/req vs epoll", runs.get("ursock"), runs.get("epoll"), "cpu_us_per_req", 0.80)
+        cmp(f"HTTP x {nc}: ursock CPU/req vs nginx", runs.get("ursock"), runs.get("nginx"), "cpu_us_per_req", 0.70)
+        cmp(f"HTTP x {nc}: ursock CPU/req vs libuv", runs.get("ursock"), runs.get("libuv"), "cpu_us_per_req", 0.70)
+        cmp(f"HTTP x {nc}: ursock's epoll backend CPU/req vs epoll", runs.get("ursock-epoll"), runs.get("epoll"),
+            "cpu_us_per_req", 1.05)
+    pp = http_pt("pipelined16")
+    if pp:
+        cmp("HTTP pipelined (16 per write): ursock CPU/req vs epoll", pp.get("ursock"), pp.get("epoll"),
+            "cpu_us_per_req", 0.90)
     if res["paced"]:
-        r = ratio(res["paced"]["runs"]["ursock"], res["paced"]["runs"]["epoll"], "p99_us")
-        rows.append((f"p99 at {res['paced']['rate']} msg/s (half epoll's peak) <= epoll's", r, r is not None and r <= 1.0))
+        cmp(f"p99 at {res['paced']['rate']} msg/s (half epoll's peak): ursock vs epoll",
+            res["paced"]["runs"].get("ursock"), res["paced"]["runs"].get("epoll"), "p99_us", 1.0)
     if res["stream"]:
-        r = ratio(res["stream"]["ursock"], res["stream"]["epoll"], "bytes_per_s")
-        rows.append(("streaming throughput >= 0.98x epoll", r, r is not None and r >= 0.98))
-    if res["idle"]:
+        cmp("streaming (64 KiB writes) throughput: ursock vs epoll", res["stream"].get("ursock"),
+            res["stream"].get("epoll"), "bytes_per_s", 1.0, higher_better=True)
+    if res["idle"] and "ursock" in res["idle"]:
         b = med(res["idle"]["ursock"], "bytes_per_conn")[0]
         n = med(res["idle"]["ursock"], "conns")[0]
-        rows.append((f"user-space memory <= 128 B per idle connection ({int(n or 0)} conns)", b, b is not None and b <= 128))
+        rows.append((f"user-space memory per idle connection ({int(n or 0)} conns) <= 128 B", b,
+                     b is not None and b <= 128))
+    mem = res.get("memory") or {}
+    if mem.get("loop"):
+        k = med(mem["loop"], "loop_kib")[0]
+        rows.append(("RSS of a default loop <= 1024 KiB", k, k is not None and k <= 1024))
+    if mem.get("http_echo_t2"):
+        k = med(mem["http_echo_t2"], "rss_kib")[0]
+        rows.append(("RSS of an idle http_echo -t 2 <= 16384 KiB", k, k is not None and k <= 16384))
     return rows
 
 
@@ -577,8 +700,14 @@ def report(res, out, mach, discarded, quick):
     L.append("How to read it: on 2 cores the load generator saturates its own core before a good server does, so "
              "rates differ by less than the noise. **Server CPU per message** (user+system of the server process "
              "over the run, divided by the messages) and **syscalls per message** (io_uring_enter for ursock and "
-             "raw liburing; epoll_wait/read/write/accept for the baselines, counted by the servers) separate the "
-             "servers. Ratios below are computed within this run.\n")
+             "raw liburing; epoll_wait/read/write/accept for the baselines, counted by the servers; ursock-epoll "
+             "counts its epoll_wait and socket calls in `urs_loop_stats.enters`; libuv counts none, `-`) separate "
+             "the servers. Ratios below are computed within this run.\n")
+    L.append("Servers: **ursock** (examples/stream_echo, examples/http_echo), **ursock-epoll** (the same programs "
+             "on ursock's epoll backend, `URSOCK_BACKEND=epoll`), **epoll** (a hand-written edge-triggered loop), "
+             "**raw-uring** (the leanest echo we can write on liburing alone), **libuv** (libuv's usual pattern: "
+             "uv_read_start, one uv_write per chunk), **blocking** (a thread per connection), **nginx** (HTTP "
+             "only). Every HTTP server but nginx runs the same http_core (parser, responses, limits).\n")
     L.append("## Targets\n\n| target | measured | met |\n|---|---|---|")
     for name, v, ok in targets(res):
         L.append(f"| {name} | {fmt(v, 3)} | {'yes' if ok else '**no**'} |")
@@ -611,6 +740,34 @@ def report(res, out, mach, discarded, quick):
             L.append(f"| {p['mode']} | {p['conns']} | {name} | {mm(runs, 'rate', 0)} | {mm(runs, 'cpu_us_per_req')} | "
                      f"{mm(runs, 'p50_us', 0)} | {mm(runs, 'p99_us', 0)} | {mm(runs, 'socket_errors', 0)} |")
         L.append(ratio_row(p["runs"], "cpu_us_per_req", "CPU/req"))
+    if res.get("threads"):
+        t = res["threads"][0]
+        L.append(f"\n## HTTP with one and two server threads ({t['conns']} connections)\n")
+        L.append("The servers may use both CPUs here and wrk runs on CPU 1, so with `-t 2` the client shares a core "
+                 "with one server thread: the rate shows what a second thread buys on a 2-core machine that also "
+                 "runs the load generator, not what it buys on a machine of its own.\n")
+        L.append("| server | req/s | server CPU us/req | p50 us | p99 us |\n|---|---|---|---|---|")
+        for name, runs in t["runs"].items():
+            L.append(f"| {name} | {mm(runs, 'rate', 0)} | {mm(runs, 'cpu_us_per_req')} | {mm(runs, 'p50_us', 0)} | "
+                     f"{mm(runs, 'p99_us', 0)} |")
+    if res.get("features"):
+        f = res["features"]
+        base = f["runs"].get("all on")
+        L.append(f"\n## What each io_uring feature buys (echo 64 B x {f['conns']} connections)\n")
+        L.append("stream_echo with one feature turned off at a time (`URSOCK_DISABLE=...`, the same switch "
+                 "`urs_loop_opts.disable` gives a program), interleaved with the run that has every feature on. "
+                 "`vs all on` is the run's CPU per message over the all-on run's: above 1 means the feature saves "
+                 "that much.\n")
+        L.append("| loop | msg/s | server CPU us/msg | vs all on | syscalls/msg |\n|---|---|---|---|---|")
+        for name, runs in f["runs"].items():
+            L.append(f"| {name} | {mm(runs, 'rate', 0)} | {mm(runs, 'cpu_us_per_msg')} | "
+                     f"{fmt(ratio(runs, base, 'cpu_us_per_msg') if base else None, 3)} | {mm(runs, 'syscalls_per_msg', 3)} |")
+    mem = res.get("memory") or {}
+    if mem:
+        L.append("\n## Memory\n\n| what | KiB (RSS) |\n|---|---|")
+        L.append(f"| a default loop (`urs_loop_new(&loop, NULL)`, bench/loop_rss) | {mm(mem['loop'], 'loop_kib', 0)} |")
+        L.append(f"| the same after one connection carried a message each way | {mm(mem['loop'], 'after_echo_kib', 0)} |")
+        L.append(f"| an idle `http_echo -t 2` (whole process) | {mm(mem['http_echo_t2'], 'rss_kib', 0)} |")
     if res["micro"]:
         unit = res["micro"].get("time_unit", "ns")
         L.append(f"\n## Microbenchmarks (Google Benchmark, {unit} per iteration)\n\n| benchmark | system malloc | jemalloc |\n|---|---|---|")
@@ -660,7 +817,7 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--out", default=os.path.join("build", "bench-report"))
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default="echo,paced,stream,idle,http,micro")
+    ap.add_argument("--only", default="echo,paced,stream,idle,http,threads,features,memory,micro")
     ap.add_argument("--from", dest="source", metavar="RESULTS_JSON",
                     help="no run: render report.md and the plots again from a results.json")
     args = ap.parse_args()

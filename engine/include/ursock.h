@@ -115,6 +115,10 @@ typedef struct urs_loop_opts {
 	 * or URS_BACKEND_EPOLL: that one only. With AUTO, URSOCK_BACKEND=epoll|uring in the
 	 * environment picks one, so an unmodified program can be switched. */
 	unsigned backend;
+	/* Room to grow without breaking the ABI (docs/ABI.md): must be zero (a zeroed or
+	 * designated-initializer struct is), else urs_loop_new answers -EINVAL — so a program
+	 * that sets an option this library does not know fails instead of being ignored. */
+	unsigned reserved[16];
 } urs_loop_opts;
 
 enum urs_backend_kind {
@@ -137,7 +141,9 @@ typedef void (*urs_post_fn)(urs_loop *loop, void *arg);
 /* Counters a loop keeps (urs_loop_stats); the leak check at the end of every test reads
  * ops_in_use, bufs_lent and socks_open. */
 typedef struct urs_loop_stats {
-	uint64_t enters;        /* io_uring_enter calls made by the loop */
+	uint64_t enters;        /* system calls the loop made to do its work: io_uring_enter
+				   (and file-table updates); on the epoll backend epoll_wait,
+				   epoll_ctl/fcntl and each non-blocking socket call */
 	uint64_t cqes;          /* completions handled */
 	uint64_t nobufs;        /* times a receive found no free buffer and waited for one */
 	uint64_t stalls;        /* waits refused with -ENOBUFS: every pending op waited for a
@@ -152,6 +158,7 @@ typedef struct urs_loop_stats {
 	uint32_t bufs_total;    /* provided buffers of the loop */
 	uint32_t socks_open;    /* sockets not yet closed */
 	uint32_t socks_alive;   /* urs_sock objects not yet freed */
+	uint64_t reserved[8];   /* zero: counters a later version adds (docs/ABI.md) */
 } urs_loop_stats;
 
 /* Makes a loop: its backend (a ring, or an epoll set), its op pool and its buffers. opts

@@ -54,10 +54,11 @@ int urs__buf_init(urs_loop *loop, const urs_loop_opts *opts)
 	loop->buf_count = opts->buf_count;
 	loop->buf_size = opts->buf_size;
 	loop->buf_map_len = page_round((size_t)loop->buf_count * loop->buf_size);
-	/* Populated up front: the buffers' memory is a fixed cost of the loop, paid at
-	 * creation, not page faults on the receive path later. */
-	void *p = mmap(NULL, loop->buf_map_len, PROT_READ | PROT_WRITE,
-		       MAP_ANONYMOUS | MAP_PRIVATE | MAP_POPULATE, -1, 0);
+	/* Not populated: a page becomes resident when data first lands in it, so a quiet
+	 * loop costs little (a busy one soon touches them all: the ring hands buffers out in
+	 * turn). */
+	void *p = mmap(NULL, loop->buf_map_len, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE,
+		       -1, 0);
 	if (p == MAP_FAILED)
 		return -ENOMEM;
 	loop->buf_base = p;

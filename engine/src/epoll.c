@@ -43,6 +43,7 @@ static int watch(urs_loop *loop, urs_sock *s)
 	if (ret < 0)
 		return ret;
 	s->ep_added = true;
+	loop->stats.enters += 3; /* the two fcntl and the epoll_ctl */
 	return 0;
 }
 
@@ -61,6 +62,8 @@ static int run_one(urs_loop *loop, struct urs_op *op)
 	}
 	uint32_t want = 0;
 	int res = k->exec(op, &want);
+	if (s)
+		loop->stats.enters++; /* the socket call exec made (a timer or nop makes none) */
 	if (res == -EAGAIN && want == URS_EP_TIMER) {
 		urs__op_park(op, NULL); /* on the heap until op->deadline */
 		return 0;

@@ -27,17 +27,16 @@ void urs__files_init(urs_loop *loop, unsigned disable)
 		n = (unsigned)rl.rlim_cur;
 	if (n < 16)
 		return;
-	loop->slot_fd = malloc(n * sizeof(*loop->slot_fd));
-	loop->slot_free = malloc(n * sizeof(*loop->slot_free));
+	/* calloc: pages of the arrays become resident only as slots are used (a loop that
+	 * serves 10 connections does not pay for 65,536 slots). */
+	loop->slot_fd = calloc(n, sizeof(*loop->slot_fd));
+	loop->slot_free = calloc(n, sizeof(*loop->slot_free));
 	if (!loop->slot_fd || !loop->slot_free || io_uring_register_files_sparse(&loop->ring, n) < 0) {
 		urs__files_fini(loop);
 		return;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		loop->slot_fd[i] = -1;
-		loop->slot_free[i] = n - 1 - i;
-	}
-	loop->nslots = loop->nslot_free = n;
+	loop->nslots = n;
+	loop->nslot_free = loop->slot_next = 0;
 	loop->features |= URS_FEAT_FIXED_FILES;
 }
 
@@ -47,7 +46,7 @@ void urs__files_fini(urs_loop *loop)
 	free(loop->slot_free);
 	loop->slot_fd = NULL;
 	loop->slot_free = NULL;
-	loop->nslots = loop->nslot_free = 0;
+	loop->nslots = loop->nslot_free = loop->slot_next = 0;
 }
 
 /* The update reads slot_fd[slot] when it is submitted: the loop's own memory, which
@@ -67,13 +66,19 @@ void urs__files_add(urs_sock *s)
 {
 	urs_loop *loop = s->loop;
 	s->slot = -1;
-	if (!(loop->features & URS_FEAT_FIXED_FILES) || !loop->nslot_free || s->fd < 0)
+	if (!(loop->features & URS_FEAT_FIXED_FILES) || s->fd < 0)
 		return;
-	uint32_t slot = loop->slot_free[--loop->nslot_free];
+	uint32_t slot;
+	if (loop->nslot_free)
+		slot = loop->slot_free[--loop->nslot_free];
+	else if (loop->slot_next < loop->nslots)
+		slot = loop->slot_next++;
+	else
+		return; /* the table is full: this socket works on its fd */
 	loop->slot_fd[slot] = s->fd;
 	if (!update(loop, slot)) {
 		loop->slot_fd[slot] = -1;
-		loop->nslot_free++;
+		loop->slot_free[loop->nslot_free++] = slot;
 		return;
 	}
 	s->slot = (int)slot;

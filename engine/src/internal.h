@@ -383,6 +383,7 @@ struct urs_loop {
 	unsigned ring_flags;
 	unsigned batch, batch_wait_us;
 	unsigned last_reaped;    /* completions handled by the previous turn: how busy we are */
+	unsigned batch_asked;    /* what the previous wait asked for when batched, else 0 */
 	int depth;               /* > 0 while user callbacks run */
 	bool tearing_down;
 	bool recovering;         /* CQEs were dropped (-EBADR): a barrier is draining the ring */
@@ -409,8 +410,9 @@ struct urs_loop {
 	struct urs_heap deadlines; /* ops waiting outside the kernel that can time out */
 	struct __kernel_timespec *sqe_ts; /* per SQE slot: a timeout read by the kernel at submit */
 	int *slot_fd;            /* registered file table: the fd each update names (files.c) */
-	uint32_t *slot_free;     /* free slots, a stack */
+	uint32_t *slot_free;     /* slots given back, a stack */
 	uint32_t nslots, nslot_free;
+	uint32_t slot_next;      /* slots from here on were never used */
 
 	/* provided buffers (buf.c) */
 	char *buf_base;

@@ -50,6 +50,9 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 		return -EINVAL;
 	*out = NULL;
 	urs_loop_opts o = opts ? *opts : (urs_loop_opts){ 0 };
+	for (size_t i = 0; i < sizeof(o.reserved) / sizeof(o.reserved[0]); i++)
+		if (o.reserved[i])
+			return -EINVAL; /* an option from a newer header */
 	if (!o.sq_entries)
 		o.sq_entries = 256;
 	if (!o.cq_entries)
@@ -124,6 +127,7 @@ URS_API void urs_loop_stats_get(const urs_loop *loop, urs_loop_stats *out)
 	if (!loop || !out)
 		return;
 	*out = loop->stats;
+	memset(out->reserved, 0, sizeof(out->reserved));
 }
 
 /* One turn. block: 0 never, 1 when something pending could end the wait, 2 for a wake

@@ -345,12 +345,18 @@ static int ring_enter(urs_loop *loop, bool block, int64_t deadline)
 			tsp = &ts;
 		}
 		/* Batch only when busy and only for what can come: no more than half the
-		 * requests in the kernel (one stream cannot complete 32 times at once), and only
-		 * after a turn that found several completions (a quiet loop must not wait). */
+		 * requests in the kernel (one stream cannot complete 32 times at once). Busy
+		 * means a plain wait found several completions ready at once; a batched wait
+		 * that got fewer than it asked for sat out its timer — the loop keeps up with
+		 * the load, and waiting only added latency — so the next waits are plain until
+		 * a plain one finds several again. */
 		unsigned want = loop->inflight / 2 < loop->batch ? loop->inflight / 2 : loop->batch;
-		if (want > 1 && (loop->features & URS_FEAT_MIN_WAIT) && loop->last_reaped >= 4)
+		bool busy = loop->batch_asked ? loop->last_reaped >= loop->batch_asked : loop->last_reaped >= 4;
+		loop->batch_asked = 0;
+		if (want > 1 && (loop->features & URS_FEAT_MIN_WAIT) && busy) {
+			loop->batch_asked = want;
 			ret = enter_ext(loop, want, loop->batch_wait_us, tsp);
-		else if (tsp) {
+		} else if (tsp) {
 			struct io_uring_cqe *cqe;
 			ret = io_uring_submit_and_wait_timeout(ring, &cqe, 1, tsp, NULL);
 		} else
