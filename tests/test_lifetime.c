@@ -903,6 +903,11 @@ static void test_dontwait_never_waits(void **state)
 		while ((n = urs_await(urs_send(p[0], big, sizeof(big), MSG_DONTWAIT), NULL)) > 0)
 			;
 		assert_int_equal(n, -EAGAIN);
+		/* Nor for its turn behind a send that waits for room. */
+		urs_future blocked = urs_sendall(p[0], big, sizeof(big), 0);
+		tu_await_eq(urs_send(p[0], "z", 1, MSG_DONTWAIT), -EAGAIN, NULL);
+		assert_int_equal(urs_cancel(blocked), 0);
+		tu_await_eq(blocked, -ECANCELED, NULL);
 		/* No buffer: the user holds both; data is there, and stays. */
 		urs_result held[2], r;
 		urs_sock *q[2];

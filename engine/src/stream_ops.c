@@ -106,7 +106,7 @@ bool urs__ordered_start(struct urs_op *op)
 		s->send_head = op;
 		return true;
 	}
-	if (urs__op_nonblocking(op)) {
+	if (urs__op_dontwait(op)) {
 		urs__op_decide(op, -EAGAIN); /* it would have to wait its turn */
 		return false;
 	}
@@ -392,7 +392,7 @@ static enum op_next send_complete(struct urs_op *op, int res, unsigned cflags)
 	if (res > 0)
 		op->done += (size_t)res;
 	urs__ordered_sent(op, res);
-	bool blocking_stream = op->sock->type == SOCK_STREAM && !urs__op_nonblocking(op);
+	bool blocking_stream = op->sock->type == SOCK_STREAM && !urs__op_dontwait(op);
 	if (res > 0 && op->done < op->len && blocking_stream &&
 	    !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT)))
 		return NEXT_AGAIN;
