@@ -107,10 +107,12 @@ static void ring_flush(urs_loop *loop)
 }
 
 /* Anything of the user's in the kernel or waiting to go (the loop's own listener on its
- * wake eventfd does not count: it keeps no op pending). */
+ * wake eventfd does not count: it keeps no op pending). A cancel waiting to go does not
+ * count either: its op, if still in the kernel, is owed a completion anyway, and if not the
+ * cancel is dropped at the next flush — counting it would block a turn with nothing to come. */
 static bool ring_can_wake(const urs_loop *loop)
 {
-	return loop->inflight > loop->inflight_own || loop->backlog.n || loop->ncancels;
+	return loop->inflight > loop->inflight_own || loop->backlog.n;
 }
 
 /* A read of the wake eventfd: it completes when another thread posts, wakes or stops. */
