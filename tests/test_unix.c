@@ -290,6 +290,48 @@ static void test_seqpacket_waitall_one_message(void **state)
 	tu_loop_done(loop);
 }
 
+/* MSG_WAITALL on a stream waits for every byte asked (io_uring retries the receive, a
+ * blocking recv(2) waits; the epoll backend returned the first 3 of 10), and what came
+ * before a timeout, the peer's close or a cancel is the result, with its bytes. */
+static void test_stream_waitall_waits(void **state)
+{
+	(void)state;
+	for (int into = 0; into < 2; into++) {
+		urs_loop *loop = tu_loop_new(NULL);
+		urs_sock *p[2];
+		assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
+		assert_int_equal(urs_settimeout(p[1], 0.2), 0);
+		char buf[16];
+		urs_result r;
+		urs_future f;
+		for (int end = 0; end < 4; end++) {
+			/* end 0: the rest comes; 1: the timeout; 2: a cancel; 3: the peer closes */
+			tu_await_eq(urs_send(p[0], "abc", 3, 0), 3, NULL);
+			f = into ? urs_recv_into(p[1], buf, 10, MSG_WAITALL)
+				 : urs_recv(p[1], 10, MSG_WAITALL);
+			for (int i = 0; i < 3; i++)
+				assert_true(urs_loop_run(loop, URS_RUN_NOWAIT) >= 0);
+			if (end == 0)
+				tu_await_eq(urs_send(p[0], "defghijklm", 10, 0), 10, NULL);
+			else if (end == 2)
+				assert_int_equal(urs_cancel(f), 0);
+			else if (end == 3)
+				tu_close(p[0]);
+			tu_await_eq(f, end == 0 ? 10 : 3, &r);
+			const char *got = into ? buf : r.buf.data;
+			assert_memory_equal(got, end == 0 ? "abcdefghij" : "abc", end == 0 ? 10 : 3);
+			urs_buf_release(&r.buf);
+			if (end == 0) { /* what is left of the second send */
+				tu_await_eq(urs_recv(p[1], 16, 0), 3, &r);
+				assert_memory_equal(r.buf.data, "klm", 3);
+				urs_buf_release(&r.buf);
+			}
+		}
+		tu_close(p[1]);
+		tu_loop_done(loop);
+	}
+}
+
 struct ends {
 	int events, empty, finals, res;
 };
@@ -456,6 +498,7 @@ int main(void)
 		cmocka_unit_test(test_seqpacket_boundaries),
 		cmocka_unit_test(test_seqpacket_truncation_flagged),
 		cmocka_unit_test(test_seqpacket_waitall_one_message),
+		cmocka_unit_test(test_stream_waitall_waits),
 		cmocka_unit_test(test_seqpacket_stream_ends_at_close),
 		cmocka_unit_test(test_dgram_shut_rd_ends_streams),
 		cmocka_unit_test(test_socketpair_every_type),

@@ -54,7 +54,8 @@ enum kind_flag {
 	KF_RETRY = 1u << 7,      /* may go again after the kernel cut it short for the loop's own
 				    reasons (the -EBADR recovery): nothing of it happened twice */
 	KF_COUNT = 1u << 8       /* resolves to the bytes it moved (op->done) when a cancel, its
-				    timeout or an error cut it after some went, as send(2) */
+				    timeout or an error cut it after some went, as send(2) (and
+				    a MSG_WAITALL receive on epoll, as recv(2)) */
 };
 
 struct urs_op;

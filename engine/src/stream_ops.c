@@ -224,13 +224,30 @@ int urs__rd_shut_end(struct urs_op *op, uint32_t *want)
 	return -EAGAIN;
 }
 
-/* epoll: the same receive, now, into the buffer the op claimed. */
-static int recv_now(struct urs_op *op, void *buf, size_t len, int mf, uint32_t *want)
+/* epoll: the same receive, now, into the buffer the op claimed. MSG_WAITALL on a stream goes
+ * on until len bytes came, as io_uring and a blocking recv(2) do, keeping what came in
+ * op->done while it waits for more (and its view in bdata/blen: a cancel or timeout then
+ * resolves to what came, KF_COUNT); the peer's close or an error ends it with what came. */
+static int recv_now(struct urs_op *op, char *buf, size_t len, int mf, uint32_t *want)
 {
-	int res = urs__sys((int)recv(op->sock->fd, buf, len, mf | MSG_DONTWAIT));
-	if (res == -EAGAIN)
-		return urs__rd_shut_end(op, want);
-	return res;
+	bool all = (mf & MSG_WAITALL) && op->sock->type == SOCK_STREAM && !urs__op_dontwait(op);
+	for (;;) {
+		int res = urs__sys((int)recv(op->sock->fd, buf + op->done, len - op->done,
+					     (mf & ~MSG_WAITALL) | MSG_DONTWAIT));
+		if (res > 0 && all) {
+			op->done += (size_t)res;
+			if (op->done < len)
+				continue;
+		} else if (res == -EAGAIN) {
+			if (!op->done)
+				return urs__rd_shut_end(op, want);
+			op->bdata = buf;
+			op->blen = (uint32_t)op->done;
+			*want = EPOLLIN;
+			return -EAGAIN;
+		}
+		return op->done ? (int)op->done : res;
+	}
 }
 
 static int recv_exec(struct urs_op *op, uint32_t *want)
@@ -241,7 +258,7 @@ static int recv_exec(struct urs_op *op, uint32_t *want)
 
 const struct urs_op_kind urs__kind_recv = {
 	.name = "recv",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_RETRY | KF_COUNT,
 	.prepare = recv_prepare,
 	.exec = recv_exec,
 	.complete = recv_complete,
@@ -264,12 +281,12 @@ static enum op_next recv_into_complete(struct urs_op *op, int res, unsigned cfla
 
 static int recv_into_exec(struct urs_op *op, uint32_t *want)
 {
-	return recv_now(op, (void *)op->data, op->len, op->msgflags | trunc_flag(op->sock), want);
+	return recv_now(op, (char *)op->data, op->len, op->msgflags | trunc_flag(op->sock), want);
 }
 
 const struct urs_op_kind urs__kind_recv_into = {
 	.name = "recv_into",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_RETRY | KF_COUNT,
 	.prepare = recv_into_prepare,
 	.exec = recv_into_exec,
 	.complete = recv_into_complete,
