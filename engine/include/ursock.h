@@ -370,14 +370,18 @@ URS_API urs_future urs_recv_stream(urs_sock *sock, urs_cb cb, void *user);
  * is at most buf_size - 16 - sizeof the family's sockaddr bytes. */
 URS_API urs_future urs_recvfrom_stream(urs_sock *sock, urs_cb cb, void *user);
 
-/* Sends; resolves to the bytes sent, possibly fewer than len. data belongs to the kernel
- * until the future resolves. On a stream or seqpacket socket sends, sendall and shutdown
- * run one at a time in the order issued; when one of them does not complete whole (an
- * error, a timeout, a cancel, a short send), every one queued behind it at that moment
- * resolves -EPIPE without sending a byte — the peer never sees data from after a hole —
- * and the socket is torn: shutdown(SHUT_WR) answers -EPIPE and close resets a TCP
- * connection instead of sending a FIN. Datagram sends may be in flight together. A queued
- * send honours the socket's timeout from the moment it was issued. */
+/* Sends; resolves to the bytes sent, possibly fewer than len (a blocking send on a stream
+ * sends them all unless an error, its timeout or a cancel cuts it; what went before the cut
+ * is its result, as send(2)); MSG_DONTWAIT makes this one call non-blocking. data belongs
+ * to the kernel until the future resolves. On a stream or seqpacket socket sends, sendall
+ * and shutdown run one at a time in the order issued; when one of them does not complete
+ * whole (an error, a timeout, a cancel, a short send), every one queued behind it at that
+ * moment resolves -EPIPE without sending a byte — the peer never sees data from after a
+ * hole. A send's count says where its bytes stop, so the stream goes on after it; a
+ * sendall cut part-way leaves the socket torn: later sends and shutdown(SHUT_WR) answer
+ * -EPIPE and close resets a TCP connection instead of sending a FIN. Datagram sends may be
+ * in flight together. A queued send honours the socket's timeout from the moment it was
+ * issued. */
 URS_API urs_future urs_send(urs_sock *sock, const void *data, size_t len, int flags);
 /* Sends every byte: resolves 0 once all are sent, or -errno; r->sent says how many went. */
 URS_API urs_future urs_sendall(urs_sock *sock, const void *data, size_t len, int flags);
