@@ -33,7 +33,7 @@ EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all test run examples clean deps fuzz fuzz-engine bench bench-build
+.PHONY: all test run examples clean deps fuzz fuzz-engine fuzz-repro bench bench-build
 .SECONDARY:
 all: $(LIB) $(TEST_BIN) $(EXAMPLE_BIN) $(BUILD)/examples/http_echo
 
@@ -140,6 +140,17 @@ fuzz-engine: $(FUZZ_ENGINE)
 	@mkdir -p build/fuzz/engine-corpus build/fuzz/engine-crashes
 	cp -n fuzz/engine-corpus/* build/fuzz/engine-corpus/
 	$(FUZZ_ENGINE) -max_total_time=$(FUZZ_SECONDS) $(FUZZ_ENGINE_ARGS) build/fuzz/engine-corpus
+
+# The engine defects fuzz_engine found, one reproducer each (public API only): each exits 0
+# once its defect is fixed. FUZZ_ENGINE_STRICT=1 makes the fuzzer fail on them too.
+REPRO_SRC := $(wildcard fuzz/repro/*.c)
+fuzz-repro: | $(DEPS_STAMP)
+	@mkdir -p build/fuzz/repro
+	@for f in $(REPRO_SRC); do n=$$(basename $$f .c); \
+		$(CC) -std=gnu11 -g -O1 -fsanitize=address,undefined -Wall -Wextra -Werror -Iengine/include \
+			$$f $(ENGINE_SRC) -o build/fuzz/repro/$$n $(LIBS) || exit 1; \
+		if build/fuzz/repro/$$n >build/fuzz/repro/$$n.log 2>&1; then echo "$$n: fixed"; \
+		else echo "$$n: reproduces (build/fuzz/repro/$$n.log)"; fi; done
 
 clean:
 	rm -rf build

@@ -1,0 +1,43 @@
+/* Found by fuzz_engine: "After urs_sock_free returns no callback on it runs, except that close
+ * callback" does not hold for an op that resolved before anyone consumed it: it left its
+ * socket's op list when it resolved, so urs_sock_free cannot drop its result, and a callback
+ * attached with urs_then — before the free (argv[1] = 0) or after it (1) — still runs after
+ * the free, with the per-connection state the close callback freed.
+ * Run: make fuzz-repro (every reproducer, under ASan+UBSan; exit 0 once fixed). */
+#include "ursock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static int calls;
+
+static void on_recv(urs_result *r, void *user)
+{
+	(void)user;
+	calls++;
+	printf("recv callback ran after urs_sock_free: res %d\n", r->res);
+	urs_buf_release(&r->buf);
+}
+
+int main(int argc, char **argv)
+{
+	int after = argc > 1 && atoi(argv[1]);
+	urs_loop *loop;
+	urs_sock *s[2];
+	if (urs_loop_new(&loop, NULL) < 0 || urs_socketpair(loop, SOCK_STREAM, s) < 0)
+		return 2;
+	urs_settimeout(s[1], 0.001);
+	urs_future f = urs_recv(s[1], 16, 0); /* nobody consumes it yet */
+	urs_future t = urs_sleep(loop, 0.005);
+	urs_await(t, NULL); /* meanwhile the receive resolves -ETIMEDOUT */
+	if (!after)
+		urs_then(f, on_recv, NULL);
+	urs_sock_free(s[1]); /* no callback on s[1] may run after this */
+	if (after)
+		printf("urs_then after the free = %d\n", urs_then(f, on_recv, NULL));
+	urs_loop_run(loop, URS_RUN_UNTIL_IDLE);
+	printf("%d callbacks after the free (want 0)\n", calls);
+	urs_sock_free(s[0]);
+	urs_loop_free(loop);
+	return calls != 0;
+}
