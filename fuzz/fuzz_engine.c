@@ -113,6 +113,7 @@ struct rec {
 	bool timed;      /* the socket's timeout (or non-blocking mode) bounds it */
 	bool cancelled;  /* urs_cancel answered 0 */
 	bool early;      /* the callback was attached as it started */
+	bool sync;       /* it may resolve inside the call that starts it */
 	bool late_free;  /* attached after urs_sock_free of its socket */
 	bool maybe_cb;   /* dropped, but its callback may still run (a known defect) */
 	bool awaiting;   /* urs_await is waiting for it (further down the stack) */
@@ -362,6 +363,7 @@ static int rec_new(int kind, int ep)
 			       kind == RK_SEND || kind == RK_SENDALL || kind == RK_CONNECT ||
 			       kind == RK_ACCEPT || kind == RK_RECV_STREAM || kind == RK_RFSTREAM;
 		rc->timed = honours && e->timeout >= 0;
+		rc->sync = (honours && e->timeout >= 0 && e->timeout < 1e-6) || kind == RK_SHUTDOWN;
 	}
 	return ri;
 }
@@ -458,8 +460,9 @@ static void free_ep(int ep, const char *why)
 			e->tx.check_end = false;
 		if (rc->st == ST_THEN && rc->kind != RK_CLOSE) {
 			rc->st = ST_DROPPED;
-			/* Attached after it resolved: the free cannot find it any more. */
-			rc->maybe_cb = !rc->early && !M.strict;
+			/* Attached after it resolved (maybe inside the call that started it): the free
+			 * cannot find it any more. */
+			rc->maybe_cb = (!rc->early || rc->sync) && !is_stream(rc->kind) && !M.strict;
 			if (is_recv(rc->kind))
 				rx_lost(ep);
 		}
@@ -1034,6 +1037,8 @@ static void start_recv(int ep, uint8_t how, int kind, uint32_t size, int flags)
 	if (ri < 0)
 		return;
 	struct rec *rc = &M.rec[ri];
+	if ((flags & MSG_WAITALL) && e->type == SOCK_SEQPACKET && known("seqpacket_waitall_merges"))
+		flags &= ~MSG_WAITALL;
 	rc->len = size;
 	rc->flags = flags;
 	int want = timeout_err(ep);
