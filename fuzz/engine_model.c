@@ -191,7 +191,7 @@ static void recv_msg(struct fz_dir *d, const uint8_t *p, uint32_t len, bool trun
 		/* An empty datagram (a seqpacket end is fz_dir_end's). */
 		for (uint32_t i = 0; i < d->n; i++) {
 			struct fz_txop *o = &d->op[i];
-			if (o->len == 0 && !o->failed && !o->got) {
+			if (o->len == 0 && !o->failed && (!o->got || peek)) {
 				if (!peek)
 					o->got = 1;
 				return;
