@@ -13,6 +13,8 @@
 
 #include <string.h>
 
+unsigned long fz_model_ends, fz_model_skips;
+
 static uint32_t mix(uint32_t seed, uint32_t i, uint32_t j)
 {
 	uint32_t x = j * 0x9E3779B1u + i * 0x85EBCA77u + seed * 0x27D4EB2Fu;
@@ -102,8 +104,11 @@ static bool walk(struct fz_dir *d, const uint8_t *p, uint32_t len, bool skip, bo
 		}
 		if (j < lim && (o->d >= 0 || !skip))
 			return false;
-		if (commit)
+		if (commit) {
 			close_op(d, i, j);
+			if (j < lim)
+				fz_model_skips++;
+		}
 		i++;
 		j = 0;
 	}
@@ -166,6 +171,7 @@ static void end_check(struct fz_dir *d)
 	d->end_wait = false;
 	if (!d->check_end || d->lossy)
 		return;
+	fz_model_ends++;
 	for (uint32_t i = 0; i < d->n; i++) {
 		struct fz_txop *o = &d->op[i];
 		if (o->d < 0)

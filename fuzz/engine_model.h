@@ -72,6 +72,9 @@ void fz_dir_settled(struct fz_dir *d);
 /* Bytes may have been consumed unseen (a dropped or detached receive): stop checking order. */
 void fz_dir_lossy(struct fz_dir *d);
 
+/* How often an end of stream was checked, and a short send inferred (settled). */
+extern unsigned long fz_model_ends, fz_model_skips;
+
 /* Provided by the harness: report an invariant failure and abort. */
 void fz_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 

@@ -118,6 +118,8 @@ struct rec {
 	bool maybe_cb;   /* dropped, but its callback may still run (a known defect) */
 	bool awaiting;   /* urs_await is waiting for it (further down the stack) */
 	bool solo;       /* a receive no other receive on its socket overlapped */
+	bool must_whole; /* a send before a shutdown(SHUT_WR) that succeeded: whole or nothing */
+	uint32_t tx_before; /* shutdown: the sends issued before it */
 	bool script_done;
 	int finals, events;
 };
@@ -178,6 +180,33 @@ static struct {
 	int fd_base;
 	bool trace, strict;
 } M;
+
+/* What the inputs reached (FUZZ_ENGINE_STATS=1 prints it at exit): the checks that need a
+ * rare state, to see that the corpus gets there. */
+enum {
+	CT_INPUTS,
+	CT_STALL_AWAIT,
+	CT_STALL_RUN,
+	CT_GUARD_CANCEL,
+	CT_STALE_RELEASE,
+	CT_TEARDOWN,
+	CT_DRAIN,
+	CT_HUSK,
+	CT_FILE_AFTER_LOOP,
+	CT_END_CHECKED,
+	CT_HOLE_SKIPPED,
+	CT_ACCEPTED,
+	CT_REENTER,
+	CT_FREE_IN_CB,
+	CT__COUNT
+};
+static const char *const ct_name[] = { "inputs", "stall: await -ENOBUFS", "stall: run -ENOBUFS",
+				       "guard timer cancelled an await", "stale view refused",
+				       "teardown in flight", "graceful drain", "husk checked",
+				       "FILE closed after its loop", "stream end checked",
+				       "short send skipped (settled)", "accepted socket",
+				       "re-entry refused", "socket freed in a callback" };
+static unsigned long counts[CT__COUNT];
 
 static uint8_t arenas[MAX_EP][FZ_ARENA];
 static uint8_t pools[MAX_EP][FZ_POOL_BYTES];
@@ -452,6 +481,8 @@ static void free_ep(int ep, const char *why)
 {
 	struct ep *e = &M.ep[ep];
 	trace("free %s (%s)", e->name, why);
+	if (M.depth)
+		counts[CT_FREE_IN_CB]++;
 	e->freed = true;
 	e->closing = true;
 	for (int i = 0; i < M.nrec; i++) {
@@ -492,6 +523,7 @@ static void adopt_accepted(urs_sock *s, bool free_it)
 				pair(i, k);
 	}
 	trace("  accepted %s, peer %d", M.ep[i].name, M.ep[i].peer);
+	counts[CT_ACCEPTED]++;
 }
 
 /* ---------------------------------------------------------------- starting ops */
@@ -532,10 +564,18 @@ static bool started(int ri, urs_future f, int want)
 	rc->st = ST_OPEN;
 	if (rc->ep >= 0 && is_recv(rc->kind)) {
 		rc->solo = M.ep[rc->ep].rx_out == 0;
+		bool waitall = rc->flags & MSG_WAITALL;
 		if (!rc->solo)
 			for (int i = 0; i < ri; i++)
-				if (M.rec[i].ep == rc->ep && is_recv(M.rec[i].kind))
+				if (M.rec[i].ep == rc->ep && is_recv(M.rec[i].kind) && !resolved(&M.rec[i])) {
 					M.rec[i].solo = false;
+					waitall |= M.rec[i].flags & MSG_WAITALL;
+				}
+		/* A MSG_WAITALL receive that got part of its bytes waits on while others take the
+		 * next ones: its result is not one piece of the stream (as with recv(2) in two
+		 * threads). */
+		if (!rc->solo && waitall)
+			rx_lost(rc->ep);
 		M.ep[rc->ep].rx_out++;
 	}
 	return true;
@@ -645,6 +685,25 @@ static void observe(int ri, urs_result *r, bool event)
 		break;
 	case RK_SHUTDOWN:
 		CHECK(r->res <= 0, "shutdown resolved %d", r->res);
+		/* The FIN follows every byte queued before it: a send before a shutdown(SHUT_WR)
+		 * that succeeded went whole, or never started (cancelled or timed out in the
+		 * queue). A send cut short tears the socket and the shutdown answers -EPIPE. */
+		if (r->res == 0 && rc->flags != SHUT_RD)
+			for (int i = 0; i < M.nrec; i++) {
+				struct rec *s = &M.rec[i];
+				if (s->ep != rc->ep || (s->kind != RK_SEND && s->kind != RK_SENDALL) ||
+				    s->st == ST_FAILED || s->tx >= rc->tx_before)
+					continue;
+				if (s->st == ST_DONE) {
+					uint32_t sent = e->tx.op[s->tx].d >= 0 ? (uint32_t)e->tx.op[s->tx].d : 0;
+					CHECK(sent == 0 || sent == s->len,
+					      "shutdown #%d succeeded after %s #%d sent %u of %u bytes (the "
+					      "FIN must follow every queued byte)",
+					      ri, rk_name[s->kind], i, sent, s->len);
+				} else {
+					s->must_whole = true;
+				}
+			}
 		break;
 	case RK_ACCEPT:
 	case RK_ACCEPT_STREAM:
@@ -676,6 +735,10 @@ static void observe(int ri, urs_result *r, bool event)
 			M.ep[e->peer].tx.check_end = false;
 		if (e->tcp && sent < rc->len)
 			e->tx.check_end = false; /* torn: its close resets, bytes in flight may go */
+		CHECK(!rc->must_whole || sent == 0 || sent == rc->len,
+		      "%s #%d sent %u of %u bytes, but a shutdown(SHUT_WR) after it succeeded (the FIN "
+		      "must follow every queued byte)",
+		      rk_name[rc->kind], ri, sent, rc->len);
 		fz_dir_sent(&e->tx, rc->tx, sent, r->res < 0 ? r->res : 0);
 		break;
 	}
@@ -772,6 +835,7 @@ static void run_script(int ri, bool event)
 		CHECK(ret == -EDEADLK, "urs_loop_run inside a callback = %d", ret);
 		ret = urs_loop_free(M.loop);
 		CHECK(ret == -EDEADLK, "urs_loop_free inside a callback = %d", ret);
+		counts[CT_REENTER]++;
 		break;
 	}
 	case SC_FREE_PEER: {
@@ -852,6 +916,7 @@ static void on_result(urs_result *r, void *user)
 		if (!resolved(t)) {
 			trace("  guard cancels #%d", rc->target);
 			do_cancel(rc->target);
+			counts[CT_GUARD_CANCEL]++;
 		}
 	}
 	M.depth--;
@@ -1311,6 +1376,7 @@ static void stall_check(uint8_t b)
 		      "await #%d with every buffer held and every op waiting for one = %d (res %d), "
 		      "want -ENOBUFS",
 		      target, ret, out.res);
+		counts[CT_STALL_AWAIT]++;
 	} else {
 		trace("stall: run with all %u buffers held, %d ops waiting", st.bufs_total, pending);
 		int ret = 0;
@@ -1319,6 +1385,7 @@ static void stall_check(uint8_t b)
 		     k++)
 			;
 		CHECK(ret == -ENOBUFS, "urs_loop_run with every op waiting for a held buffer = %d", ret);
+		counts[CT_STALL_RUN]++;
 	}
 	urs_loop_stats_get(M.loop, &st);
 	CHECK(st.stalls > stalls, "a stall answered -ENOBUFS without counting it");
@@ -1366,6 +1433,8 @@ static void release_bad(uint8_t b)
 	      ret, want);
 	urs_loop_stats_get(M.loop, &after);
 	CHECK(after.bufs_lent == before.bufs_lent, "a refused release changed bufs_lent");
+	if (b % 4 == 0)
+		counts[CT_STALE_RELEASE]++;
 }
 
 static void forged_future(uint8_t b)
@@ -1516,6 +1585,7 @@ static bool step(struct rd *in)
 			if (ri < 0)
 				break;
 			M.rec[ri].flags = h;
+			M.rec[ri].tx_before = M.ep[ep].tx.n;
 			if (h != SHUT_WR && M.ep[ep].peer >= 0)
 				M.ep[M.ep[ep].peer].tx.check_end = false; /* data may follow an end */
 			if (h != SHUT_WR)
@@ -1784,6 +1854,7 @@ static void end_teardown(uint8_t b)
 			M.file[i].f = NULL;
 		}
 	trace("urs_loop_free with everything in flight");
+	counts[CT_TEARDOWN]++;
 	for (int i = 0; i < M.nep; i++)
 		M.ep[i].closing = true; /* every socket closes at once */
 	M.tearing = true;
@@ -1810,6 +1881,7 @@ static void end_teardown(uint8_t b)
 		      "husk %s answered %d %d %d %d %d %d %d %d, want -EBADF", e->name, r1, r2, r3, r4,
 		      r5, r6, r7, r8);
 		CHECK(urs_sock_type(s) == e->type, "husk lost its type");
+		counts[CT_HUSK]++;
 		if (b & 2) {
 			urs_sock_free(s);
 			e->freed = true;
@@ -1822,6 +1894,7 @@ static void end_teardown(uint8_t b)
 				fputc('y', M.file[i].f);
 			int r = fclose(M.file[i].f);
 			CHECK(r == (write ? EOF : 0), "fclose of a FILE that outlived its loop = %d", r);
+			counts[CT_FILE_AFTER_LOOP]++;
 			M.file[i].f = NULL;
 		}
 	for (int i = 0; i < M.nep; i++)
@@ -1836,6 +1909,7 @@ static void end_teardown(uint8_t b)
 static void end_drain(void)
 {
 	trace("drain: cancel all, free all, run until idle");
+	counts[CT_DRAIN]++;
 	for (int i = 0; i < M.nrec; i++)
 		if (!resolved(&M.rec[i]))
 			do_cancel(i);
@@ -1848,11 +1922,15 @@ static void end_drain(void)
 			CHECK(fclose(M.file[i].f) == 0, "fclose failed");
 			M.file[i].f = NULL;
 		}
-	for (int i = 0; i < M.nep; i++)
-		if (live(i))
-			free_ep(i, "drain");
-	int ret = urs_loop_run(M.loop, URS_RUN_UNTIL_IDLE);
-	CHECK(ret >= 0, "urs_loop_run(UNTIL_IDLE) = %d", ret);
+	int ret, nep;
+	do { /* a callback of the drain may still hand over an accepted socket */
+		nep = M.nep;
+		for (int i = 0; i < M.nep; i++)
+			if (live(i))
+				free_ep(i, "drain");
+		ret = urs_loop_run(M.loop, URS_RUN_UNTIL_IDLE);
+		CHECK(ret >= 0, "urs_loop_run(UNTIL_IDLE) = %d", ret);
+	} while (M.nep != nep);
 	release_all();
 	urs_loop_stats st;
 	urs_loop_stats_get(M.loop, &st);
@@ -1870,10 +1948,21 @@ static void end_drain(void)
 
 /* ---------------------------------------------------------------- libFuzzer */
 
+static void print_counts(void)
+{
+	counts[CT_END_CHECKED] = fz_model_ends;
+	counts[CT_HOLE_SKIPPED] = fz_model_skips;
+	fprintf(stderr, "fuzz_engine: what the inputs reached:\n");
+	for (int i = 0; i < CT__COUNT; i++)
+		fprintf(stderr, "  %-32s %lu\n", ct_name[i], counts[i]);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
+	if (getenv("FUZZ_ENGINE_STATS") && *getenv("FUZZ_ENGINE_STATS") == '1')
+		atexit(print_counts);
 	M.trace = getenv("FUZZ_ENGINE_TRACE") && *getenv("FUZZ_ENGINE_TRACE") == '1';
 	M.strict = getenv("FUZZ_ENGINE_STRICT") && *getenv("FUZZ_ENGINE_STRICT") == '1';
 	return 0;
@@ -1930,6 +2019,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	M.features = urs_loop_features(M.loop);
+	counts[CT_INPUTS]++;
 	trace("loop: bufs %u x %u, max_ops %u, sq %u cq %u, features %#x", M.opts.buf_count,
 	      M.opts.buf_size, M.opts.max_ops, M.opts.sq_entries, M.opts.cq_entries, M.features);
 
