@@ -31,6 +31,10 @@ TEST_UTIL := $(BUILD)/tests/testutil.o
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
+# The engine fuzzer: built once with clang (see fuzz-engine below), also run by make test.
+FUZZ_ENGINE := build/fuzz/fuzz_engine
+FUZZ_ENGINE_SRC := fuzz/fuzz_engine.c fuzz/engine_model.c
+
 DEPS_STAMP := build/.deps-ok
 
 .PHONY: all test run examples clean deps fuzz fuzz-engine fuzz-repro bench bench-build
@@ -78,8 +82,12 @@ $(BUILD)/examples/http_echo: examples/http_echo.c $(HTTP_OBJ) $(LIB) | $(DEPS_ST
 
 examples: $(EXAMPLE_BIN)
 
-test: $(TEST_BIN) $(EXAMPLE_BIN) $(BUILD)/examples/http_echo
+test: $(TEST_BIN) $(EXAMPLE_BIN) $(BUILD)/examples/http_echo $(FUZZ_ENGINE)
 	@scripts/run-tests.sh $(BUILD)/tests
+
+# test_fuzz_engine runs the engine fuzzer (below) for FUZZ_TEST_SECONDS (20) from its seeds.
+$(BUILD)/tests/test_fuzz_engine.o: CFLAGS += -DFUZZ_ENGINE_BIN='"$(CURDIR)/$(FUZZ_ENGINE)"' \
+	-DFUZZ_ENGINE_SEEDS='"$(CURDIR)/fuzz/engine-corpus"' -DFUZZ_ENGINE_WORK='"$(CURDIR)/build/fuzz"'
 
 run: $(BUILD)/examples/http_echo
 	@echo "try: curl -s http://127.0.0.1:8080/   curl -s -d hello http://127.0.0.1:8080/   wrk -t1 -c64 -d5s http://127.0.0.1:8080/"
@@ -128,8 +136,6 @@ fuzz: | $(DEPS_STAMP)
 # small loop, checked against a model after every step. Built once with clang, ASan+UBSan,
 # whatever SAN says. make fuzz-engine FUZZ_SECONDS=N fuzzes a corpus under build/fuzz,
 # seeded from fuzz/engine-corpus; findings go to build/fuzz/engine-crashes/.
-FUZZ_ENGINE := build/fuzz/fuzz_engine
-FUZZ_ENGINE_SRC := fuzz/fuzz_engine.c fuzz/engine_model.c
 FUZZ_ENGINE_ARGS := -timeout=10 -max_len=2048 -artifact_prefix=build/fuzz/engine-crashes/
 $(FUZZ_ENGINE): $(FUZZ_ENGINE_SRC) fuzz/engine_model.h $(ENGINE_SRC) $(wildcard engine/src/*.h) \
 		engine/include/ursock.h | $(DEPS_STAMP)
