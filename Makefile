@@ -148,7 +148,8 @@ fuzz-engine: $(FUZZ_ENGINE)
 	$(FUZZ_ENGINE) -max_total_time=$(FUZZ_SECONDS) $(FUZZ_ENGINE_ARGS) build/fuzz/engine-corpus
 
 # The engine defects fuzz_engine found, one reproducer each (public API only): each exits 0
-# once its defect is fixed. FUZZ_ENGINE_STRICT=1 makes the fuzzer fail on them too.
+# once its defect is fixed. The fuzzer steers around them unless FUZZ_ENGINE_STRICT=1 (or the
+# names of some), so that it finds new ones meanwhile.
 REPRO_SRC := $(wildcard fuzz/repro/*.c)
 fuzz-repro: | $(DEPS_STAMP)
 	@mkdir -p build/fuzz/repro

@@ -23,7 +23,9 @@
  *    must answer -ENOBUFS instead of blocking.
  *
  * Run: make fuzz-engine FUZZ_SECONDS=N. FUZZ_ENGINE_TRACE=1 prints each step of a replayed
- * input. Known engine defects (fuzz/repro/) are steered around unless FUZZ_ENGINE_STRICT=1. */
+ * input, FUZZ_ENGINE_STATS=1 how often the rare checks were reached. Known engine defects
+ * (fuzz/repro/<name>.c) are steered around, so that the fuzzer looks for new ones, unless
+ * FUZZ_ENGINE_STRICT is 1 (all) or names some (comma-separated). */
 #define _GNU_SOURCE
 #include "engine_model.h"
 #include "ursock.h"
@@ -119,6 +121,7 @@ struct rec {
 	bool awaiting;   /* urs_await is waiting for it (further down the stack) */
 	bool solo;       /* a receive no other receive on its socket overlapped */
 	bool must_whole; /* a send before a shutdown(SHUT_WR) that succeeded: whole or nothing */
+	bool starved;    /* a receive started while the harness held every buffer */
 	uint32_t tx_before; /* shutdown: the sends issued before it */
 	bool script_done;
 	int finals, events;
@@ -178,7 +181,7 @@ static struct {
 	int step;
 	int64_t t_end;
 	int fd_base;
-	bool trace, strict;
+	bool trace;
 } M;
 
 /* What the inputs reached (FUZZ_ENGINE_STATS=1 prints it at exit): the checks that need a
@@ -251,11 +254,17 @@ void fz_fail(const char *fmt, ...)
 }
 
 /* A known engine defect (a reproducer in fuzz/repro/): tolerated, so that the fuzzer looks
- * for new ones, unless FUZZ_ENGINE_STRICT=1. */
+ * for new ones, unless FUZZ_ENGINE_STRICT is 1 or names it (a comma-separated list). */
+static const char *strict_list;
+static bool is_strict(const char *name)
+{
+	return strict_list && (!strcmp(strict_list, "1") || strstr(strict_list, name));
+}
 static bool known(const char *name)
 {
-	trace("  known defect: fuzz/repro/%s.c%s", name, M.strict ? " (strict: fail)" : "");
-	return !M.strict;
+	bool strict = is_strict(name);
+	trace("  known defect: fuzz/repro/%s.c%s", name, strict ? " (strict: fail)" : "");
+	return !strict;
 }
 
 #define CHECK(cond, ...)                    \
@@ -495,7 +504,8 @@ static void free_ep(int ep, const char *why)
 			rc->st = ST_DROPPED;
 			/* Attached after it resolved (maybe inside the call that started it): the free
 			 * cannot find it any more. */
-			rc->maybe_cb = (!rc->early || rc->sync) && !is_stream(rc->kind) && !M.strict;
+			rc->maybe_cb = (!rc->early || rc->sync) && !is_stream(rc->kind) &&
+				       !is_strict("then_resolved_then_free");
 			if (is_recv(rc->kind))
 				rx_lost(ep);
 		}
@@ -563,6 +573,9 @@ static bool started(int ri, urs_future f, int want)
 		      st_name[M.rec[i].st]);
 	rc->st = ST_OPEN;
 	if (rc->ep >= 0 && is_recv(rc->kind)) {
+		urs_loop_stats st;
+		urs_loop_stats_get(M.loop, &st);
+		rc->starved = st.bufs_lent == st.bufs_total;
 		rc->solo = M.ep[rc->ep].rx_out == 0;
 		bool waitall = rc->flags & MSG_WAITALL;
 		if (!rc->solo)
@@ -1059,7 +1072,8 @@ static void await_rec(int ri)
 			check_consumer_ret(ri, ret, "urs_await");
 		return;
 	}
-	if (!bounded(rc) && start_guard(ri, 2 + rc->arg % 8) < 0) {
+	int guard = -1;
+	if (!bounded(rc) && (guard = start_guard(ri, 2 + rc->arg % 8)) < 0) {
 		trace("await #%d skipped: no guard timer", ri);
 		return;
 	}
@@ -1067,6 +1081,8 @@ static void await_rec(int ri)
 	rc->awaiting = true;
 	int ret = urs_await(rc->f, &out);
 	rc->awaiting = false;
+	if (guard >= 0 && !resolved(&M.rec[guard]))
+		do_cancel(guard); /* not needed any more */
 	if (ret == -ENOBUFS && out.res == SENTINEL) {
 		trace("  await #%d: -ENOBUFS (every pending op waits for a held buffer)", ri);
 		return; /* the handle stays good */
@@ -1344,6 +1360,9 @@ static void run_once(unsigned ms)
 static void stall_check(uint8_t b)
 {
 	urs_loop_stats st;
+	/* Let what already ended (cancelled timers...) resolve first. */
+	for (int k = 0; k < 3; k++)
+		CHECK(urs_loop_run(M.loop, URS_RUN_NOWAIT) >= 0, "urs_loop_run(NOWAIT) failed");
 	urs_loop_stats_get(M.loop, &st);
 	if (st.bufs_lent != st.bufs_total)
 		return;
@@ -1354,6 +1373,10 @@ static void stall_check(uint8_t b)
 			continue;
 		bool bufwait = rc->kind == RK_RECV || rc->kind == RK_RECVFROM ||
 			       rc->kind == RK_RECV_STREAM || rc->kind == RK_RFSTREAM;
+		/* With a buffer ring the kernel picks a buffer only when data comes: a receive armed
+		 * before the ring ran dry waits for data, not for a buffer (the loop is not stuck). */
+		if ((M.features & URS_FEAT_BUF_RING) && !rc->starved)
+			return;
 		if (!bufwait || rc->st == ST_DROPPED || !live(rc->ep) || M.ep[rc->ep].closing ||
 		    (rc->st == ST_THEN && rc->script != SC_HOLD) || (rc->flags & MSG_DONTWAIT) ||
 		    M.ep[rc->ep].timeout == 0)
@@ -1964,7 +1987,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (getenv("FUZZ_ENGINE_STATS") && *getenv("FUZZ_ENGINE_STATS") == '1')
 		atexit(print_counts);
 	M.trace = getenv("FUZZ_ENGINE_TRACE") && *getenv("FUZZ_ENGINE_TRACE") == '1';
-	M.strict = getenv("FUZZ_ENGINE_STRICT") && *getenv("FUZZ_ENGINE_STRICT") == '1';
+	strict_list = getenv("FUZZ_ENGINE_STRICT");
+	if (strict_list && !*strict_list)
+		strict_list = NULL;
 	return 0;
 }
 
@@ -1974,11 +1999,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 4)
 		return 0;
 	unsigned gen = M.gen + 1;
-	bool tr = M.trace, strict = M.strict;
+	bool tr = M.trace;
 	memset(&M, 0, sizeof(M));
 	M.gen = gen & 0xffff;
 	M.trace = tr;
-	M.strict = strict;
 	M.listener = -1;
 	M.raw_lfd = -1;
 	trace_n = 0;
