@@ -33,7 +33,7 @@ EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
 # The engine fuzzer: built once with clang (see fuzz-engine below), also run by make test.
 FUZZ_ENGINE := build/fuzz/fuzz_engine
-FUZZ_ENGINE_SRC := fuzz/fuzz_engine.c fuzz/engine_model.c
+FUZZ_ENGINE_SRC := fuzz/fuzz_engine.c fuzz/engine_actions.c fuzz/engine_futures.c fuzz/engine_model.c
 
 DEPS_STAMP := build/.deps-ok
 
@@ -137,7 +137,7 @@ fuzz: | $(DEPS_STAMP)
 # whatever SAN says. make fuzz-engine FUZZ_SECONDS=N fuzzes a corpus under build/fuzz,
 # seeded from fuzz/engine-corpus; findings go to build/fuzz/engine-crashes/.
 FUZZ_ENGINE_ARGS := -timeout=10 -max_len=2048 -artifact_prefix=build/fuzz/engine-crashes/
-$(FUZZ_ENGINE): $(FUZZ_ENGINE_SRC) fuzz/engine_model.h $(ENGINE_SRC) $(wildcard engine/src/*.h) \
+$(FUZZ_ENGINE): $(FUZZ_ENGINE_SRC) $(wildcard fuzz/engine_*.h) $(ENGINE_SRC) $(wildcard engine/src/*.h) \
 		engine/include/ursock.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
