@@ -156,6 +156,7 @@ void urs__buf_orphan(urs_loop *loop)
 {
 	for (unsigned i = 0; i < URS_BG_COUNT; i++)
 		ring_fini(loop, &loop->bg[i], i);
+	urs__sendbuf_orphan(loop);
 }
 
 void urs__buf_fini(urs_loop *loop)
@@ -170,6 +171,7 @@ void urs__buf_fini(urs_loop *loop)
 		g->free = NULL;
 		g->made = false;
 	}
+	urs__sendbuf_fini(loop);
 	free(loop->buf_lent);
 	free(loop->buf_gen);
 	loop->buf_lent = NULL;
@@ -322,12 +324,8 @@ void urs__buf_rebuild(urs_loop *loop)
 	free(held);
 }
 
-URS_API int urs_buf_release(urs_buf *b)
+int urs__buf_check(const urs_buf *b)
 {
-	if (!b)
-		return -EINVAL;
-	if (b->id == URS_BUF_NONE)
-		return 0;
 	urs_loop *loop = b->loop;
 	if (!loop || b->id >= loop->bg[0].count + loop->bg[1].count)
 		return -EINVAL;
@@ -341,20 +339,45 @@ URS_API int urs_buf_release(urs_buf *b)
 		return (int32_t)(cur - b->gen) > 0 ? -EALREADY : -EINVAL;
 	if (!loop->buf_lent[b->id])
 		return -EALREADY;
-	loop->buf_lent[b->id] = 0;
+	return 0;
+}
+
+void urs__buf_unlend(urs_loop *loop, uint32_t id)
+{
+	loop->buf_lent[id] = 0;
 	loop->stats.bufs_lent--;
+}
+
+URS_API int urs_buf_release(urs_buf *b)
+{
+	if (!b)
+		return -EINVAL;
+	if (b->id == URS_BUF_NONE)
+		return 0;
+	if (urs__is_sendbuf(b->id))
+		return urs__sendbuf_release(b);
+	int ret = urs__buf_check(b);
+	if (ret < 0)
+		return ret;
+	urs_loop *loop = b->loop;
 	uint32_t id = b->id;
+	urs__buf_unlend(loop, id);
 	b->id = URS_BUF_NONE;
 	b->data = NULL;
 	b->len = 0;
 	if (loop->zombie) {
-		/* The loop is gone; the last buffer given back takes what was left of it. */
-		if (!loop->stats.bufs_lent) {
-			urs__buf_fini(loop);
-			free(loop);
-		}
+		urs__buf_zombie_check(loop);
 		return 0;
 	}
 	urs__buf_back(loop, id);
 	return 0;
+}
+
+void urs__buf_zombie_check(urs_loop *loop)
+{
+	/* The loop is gone; the last buffer given back takes what was left of it. */
+	if (!loop->stats.bufs_lent) {
+		urs__buf_fini(loop);
+		free(loop);
+	}
 }

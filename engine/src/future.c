@@ -23,7 +23,8 @@ static struct urs_op *lookup(urs_future f, int *err)
 		return NULL;
 	}
 	struct urs_op *op = f.loop ? urs__op_at(f.loop, f.idx) : NULL;
-	if (!op || op->gen != f.gen || op->state == OP_FREE || op->state == OP_RESERVED) {
+	if (!op || op->gen != f.gen || op->state == OP_FREE || op->state == OP_RESERVED ||
+	    op->state == OP_LINGER) {
 		*err = -EINVAL;
 		return NULL;
 	}
@@ -58,8 +59,8 @@ static void build(struct urs_op *op, urs_result *r)
 	r->flags = op->rflags;
 	r->buf.id = URS_BUF_NONE;
 	r->buf.loop = loop;
-	if (op->bid != URS_BUF_NONE) {
-		urs__buf_lend_op(op, &r->buf);
+	if (op->bid != URS_BUF_NONE && !(urs__kind(op)->flags & KF_SEND)) {
+		urs__buf_lend_op(op, &r->buf); /* (a send's is its own, owed a notification) */
 	}
 	r->sock = op->newsock;
 	op->newsock = NULL;

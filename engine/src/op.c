@@ -178,6 +178,10 @@ struct urs_op *urs__op_at(urs_loop *loop, uint32_t idx)
 /* Back to the pool; the generation moves on so every old handle goes stale. */
 void urs__op_free(urs_loop *loop, struct urs_op *op)
 {
+	if (urs__sendbuf_owed(op)) {
+		op->state = OP_LINGER; /* its notification frees it (urs__sendbuf_notif) */
+		return;
+	}
 	op->state = OP_FREE;
 	op->gen = op->gen == INT32_MAX ? 1 : op->gen + 1;
 	op->next = loop->free_ops;
@@ -283,6 +287,13 @@ void urs__op_complete(struct urs_op *op, unsigned part, int res, uint32_t cflags
 		 * timeout that lost to its op's completion says -ECANCELED. */
 		if (res != -ECANCELED)
 			op->flags |= OPF_TIMEDOUT;
+	} else if ((cflags & IORING_CQE_F_MORE) && (op->flags & OPF_ZC)) {
+		/* A zero-copy send's result: the op goes on or is decided now (a timeout or
+		 * cancel must not wait for the peer to acknowledge), while its buffer waits
+		 * for the notification that follows (urs__sendbuf_notif). */
+		urs__sendbuf_zc_result(op);
+		op->res = res;
+		op->cflags = cflags;
 	} else if (cflags & IORING_CQE_F_MORE) {
 		urs__kind(op)->event(op, res, cflags);
 		return;
@@ -313,7 +324,7 @@ void urs__op_decide(struct urs_op *op, int res)
 {
 	urs_loop *loop = op->loop;
 	const struct urs_op_kind *k = urs__kind(op);
-	if (op->state == OP_DONE || op->state == OP_FREE)
+	if (op->state == OP_DONE || op->state == OP_FREE || op->state == OP_LINGER)
 		return; /* decided once only, whatever asks again */
 	if (res < 0 && res != -ETIMEDOUT) {
 		if ((op->flags & OPF_TIMEDOUT) && !(op->flags & OPF_CANCEL) &&
@@ -333,10 +344,13 @@ void urs__op_decide(struct urs_op *op, int res)
 	loop->active--;
 	/* A buffer that carries nothing (an error, a cancel, EOF, an empty datagram, or one
 	 * claimed for a step that never ran) goes back now. */
-	if (op->bid != URS_BUF_NONE && res <= 0) {
+	if (op->bid != URS_BUF_NONE && (res <= 0 || (k->flags & KF_SEND)) &&
+	    !urs__sendbuf_owed(op)) {
+		/* ...and a send's buffer goes back whatever the result, unless a zero-copy
+		 * notification is still owed on it: then it goes back when that comes. */
 		uint32_t id = op->bid;
 		op->bid = URS_BUF_NONE;
-		urs__buf_back(loop, id);
+		urs__sendbuf_back(loop, id);
 	}
 	/* On the ready list first: its callback runs before those of the ops its decision
 	 * moves on (the queue behind a failed send). */

@@ -443,7 +443,7 @@ static int send_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 	 * kernel continue a short one itself (5.19+). */
 	if (op->sock->type == SOCK_STREAM && !(mf & MSG_DONTWAIT))
 		mf |= MSG_WAITALL;
-	io_uring_prep_send(sqe, op->sock->fd, op->data + op->done, n, mf);
+	urs__sendbuf_prep(op, sqe, op->data + op->done, n, mf);
 	return 0;
 }
 
@@ -465,6 +465,8 @@ static int send_exec(struct urs_op *op, uint32_t *want)
 enum op_next urs__send_complete(struct urs_op *op, int res, unsigned cflags)
 {
 	(void)cflags;
+	if (urs__sendbuf_zc_refused(op, res))
+		return NEXT_AGAIN; /* nothing went: again as a plain send */
 	if (res > 0)
 		op->done += (size_t)res;
 	urs__ordered_sent(op, res);
@@ -481,6 +483,8 @@ enum op_next urs__send_complete(struct urs_op *op, int res, unsigned cflags)
 static enum op_next sendall_complete(struct urs_op *op, int res, unsigned cflags)
 {
 	(void)cflags;
+	if (urs__sendbuf_zc_refused(op, res))
+		return NEXT_AGAIN; /* nothing went: again as a plain send */
 	if (res > 0)
 		op->done += (size_t)res;
 	urs__ordered_sent(op, res);
@@ -496,7 +500,7 @@ static enum op_next sendall_complete(struct urs_op *op, int res, unsigned cflags
 
 const struct urs_op_kind urs__kind_send = {
 	.name = "send",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY | KF_COUNT,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY | KF_COUNT | KF_SEND,
 	.start = urs__ordered_start,
 	.prepare = send_prepare,
 	.exec = send_exec,
@@ -507,7 +511,7 @@ const struct urs_op_kind urs__kind_send = {
 
 const struct urs_op_kind urs__kind_sendall = {
 	.name = "sendall",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY | KF_SEND,
 	.start = urs__ordered_start,
 	.prepare = send_prepare,
 	.exec = send_exec,
