@@ -264,6 +264,14 @@ static void test_misuse(void **state)
 	assert_int_equal(urs_buf_release(&b), 0);
 	assert_int_equal(urs_buf_release(&copy), -EALREADY);
 	assert_int_equal(urs_future_error(urs_send_buf(c, &copy, 1, 0)), -EALREADY);
+	/* A stale copy of a buffer lent again (the pool hands the same one out first): refused,
+	 * and the new holder's handle still works. */
+	urs_buf relent;
+	assert_int_equal(urs_sendbuf_get(loop, &relent), 0);
+	assert_int_equal(relent.id, copy.id);
+	assert_int_equal(urs_future_error(urs_send_buf(c, &copy, 1, 0)), -EALREADY);
+	assert_int_equal(urs_buf_release(&copy), -EALREADY);
+	assert_int_equal(urs_buf_release(&relent), 0);
 	/* Double send. */
 	assert_int_equal(urs_sendbuf_get(loop, &b), 0);
 	copy = b;
