@@ -199,7 +199,7 @@ class Bench:
             "threads": (self.reps * len(self.thread_servers()), per_run),
             "features": (self.reps * len(self.feature_sets()), per_run),
             "memory": (self.reps * 2, 2.5),
-            "sendpool": (max(self.reps, 3) * len(self.sendpool_servers()) * 2, per_run),
+            "sendpool": (max(self.reps, 3) * len(self.sendpool_servers()) * 4, per_run),
             "file": (self.reps * 2, per_run),
             # 7 benchmarks, each run until it has min_time of samples (a few tries)
             "micro": (2, 7 * 3 * self.micro_min_time + 0.5),
@@ -505,6 +505,8 @@ class Bench:
         loads = {
             "stream 64 KiB writes": (["--mode", "stream"], "bytes_per_s"),
             "echo 4 KiB x 64": (["-c", "64", "-s", "4096"], "cpu_us_per_msg"),
+            "echo 8 KiB x 64": (["-c", "64", "-s", "8192"], "cpu_us_per_msg"),
+            "echo 16 KiB x 64": (["-c", "64", "-s", "16384"], "cpu_us_per_msg"),
         }
         res = {}
         for rep in range(max(self.reps, 3)):
@@ -766,18 +768,6 @@ def targets(res):
         n = med(res["idle"]["ursock"], "conns")[0]
         rows.append((f"user-space memory per idle connection ({int(n or 0)} conns) <= 128 B", b,
                      b is not None and b <= 128))
-    if res.get("sendpool"):
-        L.append("\n## Send buffers: forwarding, the registered pool, zero-copy (stream_echo)\n")
-        L.append("stream_echo hands each received buffer back out (`urs_sendall_buf` on the receive buffer), or copies "
-                 "it into a registered send buffer (`URS_ECHO_SEND=pool`) sent with zero-copy off or forced on "
-                 "(`URS_ZC_THRESHOLD`); interleaved runs.\n")
-        L.append("| load | sending | GB/s or msg/s | server CPU (ns/KiB or us/msg) |\n|---|---|---|---|")
-        for load, by in res["sendpool"].items():
-            for name, runs in by.items():
-                if "bytes_per_s" in runs[0]:
-                    L.append(f"| {load} | {name} | {mm(runs, 'bytes_per_s', 3, 1e-9)} | {mm(runs, 'cpu_ns_per_kib', 1)} |")
-                else:
-                    L.append(f"| {load} | {name} | {mm(runs, 'rate', 0)} | {mm(runs, 'cpu_us_per_msg')} |")
     mem = res.get("memory") or {}
     if mem.get("loop"):
         k = med(mem["loop"], "loop_kib")[0]
@@ -877,7 +867,19 @@ def report(res, out, mach, discarded, quick):
         L.append("| load | sending | GB/s or msg/s | server CPU (ns/KiB or us/msg) |\n|---|---|---|---|")
         for load, by in res["sendpool"].items():
             for name, runs in by.items():
-                if "bytes_per_s" in runs[0]:
+                if load.startswith("stream"):
+                    L.append(f"| {load} | {name} | {mm(runs, 'bytes_per_s', 3, 1e-9)} | {mm(runs, 'cpu_ns_per_kib', 1)} |")
+                else:
+                    L.append(f"| {load} | {name} | {mm(runs, 'rate', 0)} | {mm(runs, 'cpu_us_per_msg')} |")
+    if res.get("sendpool"):
+        L.append("\n## Send buffers: forwarding, the registered pool, zero-copy (stream_echo)\n")
+        L.append("stream_echo hands each received buffer back out (`urs_sendall_buf` on the receive buffer), or copies "
+                 "it into a registered send buffer (`URS_ECHO_SEND=pool`) sent with zero-copy off or forced on "
+                 "(`URS_ZC_THRESHOLD`); interleaved runs.\n")
+        L.append("| load | sending | GB/s or msg/s | server CPU (ns/KiB or us/msg) |\n|---|---|---|---|")
+        for load, by in res["sendpool"].items():
+            for name, runs in by.items():
+                if load.startswith("stream"):
                     L.append(f"| {load} | {name} | {mm(runs, 'bytes_per_s', 3, 1e-9)} | {mm(runs, 'cpu_ns_per_kib', 1)} |")
                 else:
                     L.append(f"| {load} | {name} | {mm(runs, 'rate', 0)} | {mm(runs, 'cpu_us_per_msg')} |")

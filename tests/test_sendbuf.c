@@ -251,6 +251,9 @@ static void test_misuse(void **state)
 	forged = b;
 	forged.loop = NULL;
 	assert_int_equal(urs_future_error(urs_send_buf(c, &forged, 1, 0)), -EINVAL);
+	/* No socket: nothing changes. */
+	assert_int_equal(urs_future_error(urs_send_buf(NULL, &b, 1, 0)), -EINVAL);
+	assert_true(b.id != URS_BUF_NONE);
 	/* Another loop's socket: still ours, usable after. */
 	assert_int_equal(urs_future_error(urs_send_buf(oc, &b, 1, 0)), -EXDEV);
 	assert_true(b.id != URS_BUF_NONE);
@@ -710,6 +713,17 @@ static void test_forward_receive_buffer(void **state)
 	urs_result r;
 	tu_await_eq(urs_recv(b, 100, 0), 10, &r);
 	urs_buf copy = r.buf;
+	/* A view whose len or data the caller changed: never past the buffer. */
+	urs_buf bad = r.buf;
+	bad.data -= 1;
+	assert_int_equal(urs_future_error(urs_send_buf(c, &bad, 1, 0)), -EINVAL);
+	bad = r.buf;
+	bad.len = 1u << 30;
+	assert_int_equal(urs_future_error(urs_send_buf(c, &bad, 1u << 20, 0)), -EMSGSIZE);
+	assert_int_equal(urs_buf_release(&copy), -EALREADY); /* taken, and back */
+	tu_await_eq(urs_sendall(a, "forward me", 10, 0), 0, NULL);
+	tu_await_eq(urs_recv(b, 100, 0), 10, &r);
+	copy = r.buf;
 	assert_int_equal(urs_future_error(urs_send_buf(c, &r.buf, 11, 0)), -EMSGSIZE);
 	assert_int_equal(urs_buf_release(&copy), -EALREADY); /* taken, and back */
 	tu_await_eq(urs_sendall(a, "forward me", 10, 0), 0, NULL);

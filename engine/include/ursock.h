@@ -515,7 +515,7 @@ URS_API urs_future urs_sendto(urs_sock *sock, const void *data, size_t len, int 
  * The call takes the buffer: *buf is emptied (id = URS_BUF_NONE) and the buffer returns to
  * its pool when the kernel is done, whatever the result — also when the call fails at once
  * for any reason but those about the handle itself. Those change nothing (the buffer stays
- * yours): -EINVAL for NULL, an empty or forged handle, -EALREADY for a buffer already sent
+ * yours): -EINVAL for a NULL sock or buf, an empty or forged handle, -EALREADY for a buffer already sent
  * or given back (a stale copy), -EXDEV for a buffer of another loop than sock's, or from
  * another thread. Then -EMSGSIZE for len beyond the buffer (the buffer is taken), and
  * every error of urs_send. A send from a registered buffer uses the kernel's fixed-buffer

@@ -254,8 +254,11 @@ void urs__sendbuf_back(urs_loop *loop, uint32_t id)
  * -EMSGSIZE after the taking: the caller gives it back with the error. */
 int urs__sendbuf_take(urs_sock *s, urs_buf *b, size_t len, uint32_t *id, const char **data)
 {
-	if (!b || b->id == URS_BUF_NONE || !b->loop)
+	if (!s || !b || b->id == URS_BUF_NONE || !b->loop)
 		return -EINVAL;
+	/* Another loop's buffer (or a forged loop pointer) is refused before it is looked at. */
+	if (s->loop && s->loop != b->loop)
+		return -EXDEV;
 	urs_loop *loop = b->loop;
 	if (loop->zombie)
 		return -EBADF;
@@ -272,11 +275,17 @@ int urs__sendbuf_take(urs_sock *s, urs_buf *b, size_t len, uint32_t *id, const c
 		ret = urs__buf_check(b);
 		if (ret < 0)
 			return ret;
-		cap = b->len;
+		/* Its bytes from b->data, at most b->len of them, never past the buffer's end
+		 * whatever the caller wrote into its copy of the view. */
+		char *base = urs__buf_addr(loop, b->id);
+		size_t room = urs__bg_of_id(loop, b->id)->size;
+		if (b->data < base || b->data > base + room)
+			return -EINVAL;
+		cap = (size_t)(base + room - b->data);
+		if (b->len < cap)
+			cap = b->len;
 		*data = b->data;
 	}
-	if (s && s->loop && s->loop != loop)
-		return -EXDEV; /* a buffer of another loop: still the caller's */
 	*id = b->id;
 	if (urs__is_sendbuf(b->id)) {
 		loop->sp.state[b->id & ~URS_SENDBUF_TAG] = SB_SENDING;
