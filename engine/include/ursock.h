@@ -518,7 +518,8 @@ URS_API urs_future urs_sendto(urs_sock *sock, const void *data, size_t len, int 
  * yours): -EINVAL for a NULL sock or buf, an empty or forged handle, -EALREADY for a buffer already sent
  * or given back (a stale copy), -EXDEV for a buffer of another loop than sock's, or from
  * another thread. Then -EMSGSIZE for len beyond the buffer (the buffer is taken), and
- * every error of urs_send. A send from a registered buffer uses the kernel's fixed-buffer
+ * every error of urs_send. Whether the call took the buffer shows in *buf: emptied when it
+ * did (the same -EINVAL may mean either: a forged handle, or no data on a stream). A send from a registered buffer uses the kernel's fixed-buffer
  * forms where it has them (URS_FEAT_FIXED_SEND, URS_FEAT_SEND_ZC); a zero-copy send
  * resolves after its notification, so the sends queued behind it wait for that too. */
 URS_API urs_future urs_send_buf(urs_sock *sock, urs_buf *buf, size_t len, int flags);
