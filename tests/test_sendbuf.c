@@ -812,6 +812,103 @@ static void test_lazy_and_features(void **state)
 	assert_int_equal(urs_loop_new(&loop, &bad), -EINVAL);
 }
 
+/* ---------------------------------------------------------------- random outcomes */
+
+static uint32_t rnd_state = 12345;
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 8) % n;
+}
+
+/* 200 connections, each with a random mix of sends from the pool (zero-copy forced on
+ * half of them), cancels, a short timeout, a freed socket, a close, a peer that reads some,
+ * resets or shuts down, at random moments: every buffer comes back, nothing leaks (SAN). */
+static void test_random_outcomes(void **state)
+{
+	(void)state;
+	urs_loop *loop = pool_loop(8, 64 << 10, 1);
+	urs_addr a;
+	urs_sock *l = tu_listener(loop, "127.0.0.1:0", &a);
+	struct tally t = { 0 };
+	for (int round = 0; round < 200; round++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(fd >= 0);
+		int small = 32 << 10;
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		urs_future acc = urs_accept(l);
+		assert_int_equal(connect(fd, &a.u.sa, a.len), 0);
+		urs_result r;
+		tu_await_eq(acc, 0, &r);
+		urs_sock *s = r.sock;
+		if (rnd(4) == 0)
+			assert_int_equal(urs_settimeout(s, 0.001 * (1 + rnd(20))), 0);
+		urs_future f[8];
+		int n = 1 + (int)rnd(8);
+		for (int i = 0; i < n; i++) {
+			urs_buf b;
+			if (urs_sendbuf_get(loop, &b) < 0) {
+				n = i;
+				break;
+			}
+			size_t len = 1 + rnd(b.len);
+			memset(b.data, 'a' + i, len);
+			f[i] = rnd(2) ? urs_sendall_buf(s, &b, len, 0) : urs_send_buf(s, &b, len, 0);
+			assert_int_equal(b.id, URS_BUF_NONE);
+			if (rnd(3) == 0)
+				assert_int_equal(urs_then(f[i], tally_cb, &t), 0);
+			else
+				assert_int_equal(urs_detach(f[i]), 0);
+		}
+		for (int k = (int)rnd(4); k > 0; k--)
+			assert_true(urs_loop_run(loop, URS_RUN_NOWAIT) >= 0);
+		switch (rnd(6)) {
+		case 0:
+			for (int i = 0; i < n; i++)
+				urs_cancel(f[i]);
+			break;
+		case 1: {
+			char tmp[8192];
+			(void)!recv(fd, tmp, sizeof(tmp), MSG_DONTWAIT);
+			break;
+		}
+		case 2:
+			shutdown(fd, SHUT_RD);
+			break;
+		default:
+			break;
+		}
+		for (int k = (int)rnd(3); k > 0; k--)
+			assert_true(urs_loop_run(loop, URS_RUN_NOWAIT) >= 0);
+		switch (rnd(3)) {
+		case 0:
+			urs_sock_free(s); /* graceful close, no callback after */
+			s = NULL;
+			break;
+		case 1: {
+			urs_future cl = urs_close(s);
+			if (rnd(2))
+				urs_cancel(cl); /* abortive */
+			urs_detach(cl);
+			break;
+		}
+		default:
+			break;
+		}
+		struct linger lg = { 1, 0 };
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);
+		if (s) {
+			assert_true(urs_loop_run(loop, URS_RUN_UNTIL_IDLE) >= 0);
+			urs_sock_free(s);
+		}
+		settle(loop);
+		assert_int_equal(pool_free_count(loop), 8);
+	}
+	tu_close(l);
+	tu_loop_done(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -831,6 +928,7 @@ int main(void)
 		cmocka_unit_test(test_forward_receive_buffer),
 		cmocka_unit_test(test_sendto_buf),
 		cmocka_unit_test(test_lazy_and_features),
+		cmocka_unit_test(test_random_outcomes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
