@@ -23,7 +23,7 @@ static struct urs_op *lookup(urs_future f, int *err)
 		return NULL;
 	}
 	struct urs_op *op = f.loop ? urs__op_at(f.loop, f.idx) : NULL;
-	if (!op || op->gen != f.gen || op->state == OP_FREE || op->state == OP_RESERVED) {
+	if (!op || op->gen != f.gen || op->state == OP_FREE) {
 		*err = -EINVAL;
 		return NULL;
 	}

@@ -120,7 +120,6 @@ extern const struct urs_op_kind urs__kind_nop, urs__kind_sleep, urs__kind_close,
 
 enum op_state {
 	OP_FREE,     /* in the pool */
-	OP_RESERVED, /* a socket's close op, held for it until the socket closes */
 	OP_WAITING,  /* started, waiting outside the kernel: a queue of ours or a turn */
 	OP_KERNEL,   /* submitted: the kernel owes it kpending CQEs */
 	OP_STEPPING, /* the kernel is done with a submission and its kind's complete() runs:
@@ -196,8 +195,12 @@ enum { OP_CHUNK = 256 };
 /* The pool: ops come from chunks grown on demand up to max_ops, never freed before the
  * loop, so a handle's index always names memory. */
 int urs__op_new(urs_loop *loop, enum op_kind kind, urs_sock *sock, struct urs_op **out);
-int urs__op_reserve(urs_loop *loop, struct urs_op **out); /* a socket's close op */
-void urs__op_unreserve(urs_loop *loop, struct urs_op *op);
+/* A socket's close: reserve counts it (-EBUSY when the pool is full, -ENOMEM) and makes
+ * room for it; urs__op_reserved takes that op, which never fails; unreserve gives the
+ * reservation back unused. */
+int urs__op_reserve(urs_loop *loop);
+void urs__op_unreserve(urs_loop *loop);
+struct urs_op *urs__op_reserved(urs_loop *loop, enum op_kind kind, urs_sock *sock);
 struct urs_op *urs__op_at(urs_loop *loop, uint32_t idx);
 void urs__op_free(urs_loop *loop, struct urs_op *op);
 void urs__pool_free(urs_loop *loop);
@@ -266,7 +269,8 @@ struct urs_sock {
 	struct urs_op *ops;      /* those ops (sprev/snext) */
 	struct urs_op *send_head;/* the ordered op in progress (in the kernel or a turn) */
 	struct urs_opq sendq;    /* ordered ops behind it, in issue order */
-	struct urs_op *close_op; /* reserved at creation: closing never needs the pool */
+	struct urs_op *close_op; /* its close, once started */
+	bool close_owed;         /* its close is reserved (urs__op_reserve), not yet taken */
 	int slot;                /* its slot in the ring's registered file table, or -1 */
 	struct urs_opq rwait, wwait; /* epoll: ops waiting for the fd to be readable, writable */
 	size_t queued;           /* bytes of its ordered sends the kernel has not taken */

@@ -105,13 +105,8 @@ static int pool_grow(urs_loop *loop)
 	return 0;
 }
 
-static int take(urs_loop *loop, struct urs_op **out)
+static struct urs_op *take(urs_loop *loop)
 {
-	if (!loop->free_ops) {
-		int ret = pool_grow(loop);
-		if (ret < 0)
-			return ret;
-	}
 	struct urs_op *op = loop->free_ops;
 	loop->free_ops = op->next;
 	uint32_t idx = op->idx;
@@ -122,8 +117,17 @@ static int take(urs_loop *loop, struct urs_op **out)
 	op->loop = loop;
 	op->bid = URS_BUF_NONE;
 	op->ext = NULL;
-	loop->stats.ops_in_use++;
-	*out = op;
+	return op;
+}
+
+/* Cells for every op taken and every close reserved: a reserved close always finds one. */
+static int pool_room(urs_loop *loop, uint32_t want)
+{
+	while (loop->nops_alloc < want) {
+		int ret = pool_grow(loop);
+		if (ret < 0)
+			return ret;
+	}
 	return 0;
 }
 
@@ -131,13 +135,16 @@ int urs__op_new(urs_loop *loop, enum op_kind kind, urs_sock *sock, struct urs_op
 {
 	if (loop->tearing_down)
 		return -ECANCELED;
+	/* ops_in_use counts the closes reserved too: they are owed a cell each. */
+	if (loop->stats.ops_in_use >= loop->max_ops)
+		return -EBUSY;
 	int ret = urs__heap_reserve(loop, loop->active + 1);
 	if (ret < 0)
 		return ret;
-	ret = take(loop, out);
-	if (ret < 0)
+	if ((ret = pool_room(loop, loop->stats.ops_in_use + 1)) < 0)
 		return ret;
-	struct urs_op *op = *out;
+	struct urs_op *op = *out = take(loop);
+	loop->stats.ops_in_use++;
 	op->kind = (uint8_t)kind;
 	op->state = OP_WAITING;
 	op->sock = sock;
@@ -152,19 +159,32 @@ int urs__op_new(urs_loop *loop, enum op_kind kind, urs_sock *sock, struct urs_op
 	return 0;
 }
 
-int urs__op_reserve(urs_loop *loop, struct urs_op **out)
+/* A socket's close is accounted for, not held: one more op counts as in use and the pool
+ * has a cell for it, so that closing never fails for want of an op or of memory. */
+int urs__op_reserve(urs_loop *loop)
 {
-	int ret = take(loop, out);
-	if (ret == 0) {
-		(*out)->state = OP_RESERVED;
-		(*out)->kind = OPK_CLOSE;
-	}
-	return ret;
+	if (loop->stats.ops_in_use >= loop->max_ops)
+		return -EBUSY;
+	int ret = pool_room(loop, loop->stats.ops_in_use + 1);
+	if (ret < 0)
+		return ret;
+	loop->stats.ops_in_use++;
+	return 0;
 }
 
-void urs__op_unreserve(urs_loop *loop, struct urs_op *op)
+void urs__op_unreserve(urs_loop *loop)
 {
-	urs__op_free(loop, op);
+	loop->stats.ops_in_use--;
+}
+
+struct urs_op *urs__op_reserved(urs_loop *loop, enum op_kind kind, urs_sock *sock)
+{
+	struct urs_op *op = take(loop); /* the reservation left a cell free */
+	op->kind = (uint8_t)kind;
+	op->state = OP_WAITING;
+	op->sock = sock;
+	loop->active++;
+	return op;
 }
 
 struct urs_op *urs__op_at(urs_loop *loop, uint32_t idx)

@@ -1,5 +1,5 @@
-/* Socket objects and their one end. A socket is made with its close op reserved, so that
- * closing never fails for want of an op. Closing cancels the socket's receives, accepts and
+/* Socket objects and their one end. A socket is made with its close reserved (counted in
+ * the pool, with a cell kept for it), so that closing never fails for want of an op. Closing cancels the socket's receives, accepts and
  * connects, lets its ordered sends finish (the FIN follows every queued byte), waits until
  * no op of the socket remains — every callback has run — then closes the fd and resolves
  * the close: the last callback on the socket. The object itself is freed once it is closed
@@ -18,13 +18,13 @@ urs_sock *urs__sock_new(urs_loop *loop, int fd, int family, int type, int proto,
 		*err = -ENOMEM;
 		return NULL;
 	}
-	int ret = urs__op_reserve(loop, &s->close_op);
+	int ret = urs__op_reserve(loop);
 	if (ret < 0) {
 		free(s);
 		*err = ret;
 		return NULL;
 	}
-	s->close_op->sock = s;
+	s->close_owed = true;
 	s->loop = loop;
 	s->fd = fd;
 	s->family = family;
@@ -88,8 +88,9 @@ static void close_fd(urs_sock *s)
 static void bury(urs_sock *s)
 {
 	urs_loop *loop = s->loop;
-	if (s->close_op && s->close_op->state == OP_RESERVED)
-		urs__op_unreserve(loop, s->close_op);
+	if (s->close_owed)
+		urs__op_unreserve(loop);
+	s->close_owed = false;
 	s->close_op = NULL;
 	s->dead = true;
 	unlink_sock(s);
@@ -202,13 +203,12 @@ const struct urs_op_kind urs__kind_close = {
 	.cancel = close_cancel,
 };
 
-/* Starts the reserved close op; it never fails. */
+/* Starts the close reserved for the socket; it never fails. */
 static urs_future start_close(urs_sock *s)
 {
-	struct urs_op *op = s->close_op;
-	op->state = OP_WAITING;
-	op->flags = 0;
-	s->loop->active++;
+	struct urs_op *op = urs__op_reserved(s->loop, OPK_CLOSE, s);
+	s->close_owed = false;
+	s->close_op = op;
 	return urs__op_start(op);
 }
 
@@ -308,8 +308,9 @@ void urs__sock_teardown(urs_loop *loop)
 			s->fd = -1;
 			s->state = SOCK_CLOSED;
 		}
-		if (s->close_op && s->close_op->state == OP_RESERVED)
-			urs__op_unreserve(loop, s->close_op);
+		if (s->close_owed)
+			urs__op_unreserve(loop);
+		s->close_owed = false;
 		s->close_op = NULL;
 		s->loop = NULL;
 		if (s->free_asked && !s->files)
