@@ -184,22 +184,25 @@ int urs__buf_claim(struct urs_op *op)
 	return 0;
 }
 
-void urs__buf_take(struct urs_op *op, int res, uint32_t cflags, uint32_t keep)
+uint32_t urs__buf_take(struct urs_op *op, int res, uint32_t cflags, uint32_t keep)
 {
 	urs_loop *loop = op->loop;
+	struct urs_opx *x = urs__op_x(op);
 	uint32_t id = op->bid;
 	if (cflags & IORING_CQE_F_BUFFER) {
 		id = cflags >> IORING_CQE_BUFFER_SHIFT;
 		urs__bg_of_id(loop, id)->in_ring--;
 	}
 	op->bid = URS_BUF_NONE;
-	op->blen = 0;
-	op->bdata = NULL;
+	if (x) {
+		x->blen = 0;
+		x->bdata = NULL;
+	}
 	if (id == URS_BUF_NONE)
-		return;
+		return 0;
 	if (res <= 0) {
 		urs__buf_back(loop, id);
-		return;
+		return 0;
 	}
 	struct urs_bufgroup *g = urs__bg_of_id(loop, id);
 	uint32_t len = (uint32_t)res;
@@ -208,8 +211,11 @@ void urs__buf_take(struct urs_op *op, int res, uint32_t cflags, uint32_t keep)
 	if (len > g->size)
 		len = g->size;
 	op->bid = id;
-	op->bdata = urs__buf_addr(loop, id);
-	op->blen = len;
+	if (x) {
+		x->bdata = urs__buf_addr(loop, id);
+		x->blen = len;
+	}
+	return len;
 }
 
 void urs__buf_back(urs_loop *loop, uint32_t id)
@@ -230,10 +236,17 @@ void urs__buf_back(urs_loop *loop, uint32_t id)
 
 void urs__buf_lend_op(struct urs_op *op, urs_buf *b)
 {
-	urs__buf_lend(op->loop, b, op->bid, op->bdata, op->blen);
+	struct urs_opx *x = urs__op_x(op);
+	urs__buf_lend(op->loop, b, op->bid, x->bdata, x->blen);
 	op->bid = URS_BUF_NONE;
-	op->bdata = NULL;
-	op->blen = 0;
+	x->bdata = NULL;
+	x->blen = 0;
+}
+
+void urs__buf_lend_taken(struct urs_op *op, urs_buf *b, uint32_t len)
+{
+	urs__buf_lend(op->loop, b, op->bid, urs__buf_addr(op->loop, op->bid), len);
+	op->bid = URS_BUF_NONE;
 }
 
 void urs__buf_lend(urs_loop *loop, urs_buf *b, uint32_t id, char *data, uint32_t len)

@@ -59,15 +59,25 @@ static void build(struct urs_op *op, urs_result *r)
 	r->buf.id = URS_BUF_NONE;
 	r->buf.loop = loop;
 	if (op->bid != URS_BUF_NONE) {
-		urs__buf_lend_op(op, &r->buf);
+		if (op->x) {
+			urs__buf_lend_op(op, &r->buf);
+		} else { /* a stream's buffer is lent with its event: none is left at its end */
+			urs__buf_back(loop, op->bid);
+			op->bid = URS_BUF_NONE;
+		}
 	}
-	r->sock = op->newsock;
-	op->newsock = NULL;
-	if (urs__kind(op)->flags & KF_PEER)
-		r->addr = op->addr;
+	struct urs_opx *x = urs__op_x(op);
+	struct urs_opm *m = x && x->m ? urs__op_m(op) : NULL;
+	r->sock = NULL;
+	if (m) {
+		r->sock = m->newsock;
+		m->newsock = NULL;
+	}
+	if (m && (urs__kind(op)->flags & KF_PEER))
+		r->addr = m->addr;
 	else
 		r->addr.len = 0;
-	r->sent = op->done;
+	r->sent = x ? x->done : 0;
 	r->control = NULL;
 	r->controllen = 0;
 	r->msg_flags = 0;

@@ -59,8 +59,10 @@ enum kind_flag {
 	KF_TRY_ONCE = 1u << 4,   /* non-blocking mode is a zero timeout (no MSG_DONTWAIT) */
 	KF_PEER = 1u << 5,       /* the result carries the peer's address (accept, recvfrom) */
 	KF_ORDERED = 1u << 6,    /* on a stream or seqpacket socket, runs in issue order */
-	KF_RETRY = 1u << 7       /* may go again after the kernel cut it short for the loop's own
+	KF_RETRY = 1u << 7,      /* may go again after the kernel cut it short for the loop's own
 				    reasons (the -EBADR recovery): nothing of it happened twice */
+	KF_X = 1u << 9,          /* has a side part (struct urs_opx) from its start */
+	KF_M = 1u << 10          /* and an addresses part (struct urs_opm) */
 };
 
 struct urs_op;
@@ -160,9 +162,13 @@ struct urs_op {
 	uint8_t kind;
 	uint8_t state;
 	uint8_t kpending;        /* CQEs still owed for the current submission */
+	uint8_t bgroup;          /* KF_BUF: which group of provided buffers it receives into */
+	uint8_t rflags;          /* URS_RES_* of the result */
 	uint16_t flags;
 	int res;                 /* the latest main CQE's result, then the decided result */
 	uint32_t cflags;
+	uint32_t bid;            /* a buffer this op holds, or URS_BUF_NONE */
+	uint32_t x;              /* its side part (struct urs_opx, urs__op_x), 0: none */
 	urs_sock *sock;
 	urs_cb cb;
 	void *user;
@@ -170,25 +176,55 @@ struct urs_op {
 	struct urs_op *rnext;       /* the ready list (a decided op may still be in q briefly) */
 	struct urs_opq *q;          /* the waiting queue it is in, if any */
 	struct urs_op *snext, *sprev; /* its socket's op list */
-	uint32_t heap;           /* index in the deadline heap while OPF_HEAP */
-	int64_t deadline;        /* CLOCK_MONOTONIC ns at which it times out; 0 = never */
-	/* arguments and progress */
-	const char *data;        /* send: the bytes; recv_into: where to receive */
-	size_t len;
-	size_t done;             /* bytes sent so far (send, sendall) */
-	int msgflags;            /* send/recv flags; shutdown: how */
-	unsigned rflags;         /* URS_RES_* of the result */
-	uint8_t bgroup;          /* KF_BUF: which group of provided buffers it receives into */
-	uint32_t bid;            /* a buffer this op holds, or URS_BUF_NONE */
-	uint32_t blen;           /* bytes of it that are the result */
-	char *bdata;             /* where those bytes start in the buffer */
-	urs_sock *newsock;       /* accept: the new connection, until consumed */
-	urs_addr addr;           /* connect/sendto: the target; accept/recvfrom: the peer */
-	struct msghdr msg;       /* recvmsg/sendmsg (read by the kernel until completion) */
-	struct iovec iov;
-	void *ext;               /* a kind's own state beyond these fields (msg_ops.c: the
-				    iovec array; resolve.c, connect.c: their state) */
 };
+
+/* What only some ops need, from side slabs (slab.c) so that an op that needs none of it
+ * (a receive stream, a close, a nop) is its hot part alone. Kinds flagged KF_X get one at
+ * their start, and so does any op on a socket with a timeout (its deadline); KF_M kinds
+ * also get the addresses part. Both go back with the op. */
+struct urs_opx {
+	const char *data;        /* send: the bytes; recv_into: where to receive */
+	size_t len;              /* bytes to send, or room to receive; sleep: nanoseconds */
+	size_t done;             /* bytes sent so far (send, sendall); connect on epoll: 1 once
+				    in progress */
+	int64_t deadline;        /* CLOCK_MONOTONIC ns at which it times out; 0 = never */
+	char *bdata;             /* a single receive's result: where its bytes start in the
+				    buffer it holds (bid) */
+	void *ext;               /* a kind's own state beyond these fields (msg_ops.c: the
+				    iovec array; file_ops.c, resolve.c, connect.c: their state) */
+	int msgflags;            /* send/recv flags; shutdown: how; poll: its events */
+	uint32_t blen;           /* how many bytes of that buffer are the result */
+	uint32_t heap;           /* index in the deadline heap while OPF_HEAP */
+	uint32_t m;              /* its addresses part (struct urs_opm), 0: none */
+};
+
+/* Addresses and a msghdr (KF_M kinds), read by the kernel until the op completes. */
+struct urs_opm {
+	urs_addr addr;           /* connect/sendto: the target; accept/recvfrom: the peer */
+	struct msghdr msg;       /* recvmsg/sendmsg */
+	struct iovec iov;
+	urs_sock *newsock;       /* accept, create_connection: the new connection, until consumed */
+};
+
+/* A slab of fixed-size objects named by index (slab.c): index 0 names none. */
+enum { URS_SLAB_SHIFT = 7, URS_SLAB_PER = 1 << URS_SLAB_SHIFT };
+struct urs_slab {
+	char **chunks;
+	uint32_t nchunks;
+	uint32_t size;           /* bytes per object */
+	uint32_t free;           /* the first free object (linked through their first bytes) */
+	uint32_t fresh;          /* objects from here on were never handed out */
+	uint32_t n;              /* objects in use */
+};
+void urs__slab_init(struct urs_slab *s, uint32_t size);
+/* An object's index, or 0 when memory ran out. Its contents are whatever they were. */
+uint32_t urs__slab_get(struct urs_slab *s);
+void urs__slab_put(struct urs_slab *s, uint32_t idx);
+void urs__slab_fini(struct urs_slab *s);
+static inline void *urs__slab_at(const struct urs_slab *s, uint32_t idx)
+{
+	return s->chunks[idx >> URS_SLAB_SHIFT] + (size_t)(idx & (URS_SLAB_PER - 1)) * s->size;
+}
 
 enum { OP_CHUNK = 256 };
 
@@ -203,6 +239,7 @@ void urs__op_unreserve(urs_loop *loop);
 struct urs_op *urs__op_reserved(urs_loop *loop, enum op_kind kind, urs_sock *sock);
 struct urs_op *urs__op_at(urs_loop *loop, uint32_t idx);
 void urs__op_free(urs_loop *loop, struct urs_op *op);
+void urs__pool_init(urs_loop *loop);
 void urs__pool_free(urs_loop *loop);
 static inline const struct urs_op_kind *urs__kind(const struct urs_op *op)
 {
@@ -422,6 +459,7 @@ struct urs_loop {
 	struct urs_op **chunks;
 	uint32_t nchunks, nops_alloc, max_ops;
 	struct urs_op *free_ops;
+	struct urs_slab xs, ms;  /* ops' side parts: struct urs_opx, struct urs_opm */
 	struct urs_op *ready, *ready_tail; /* decided, consumer to run */
 	uint32_t active;         /* ops started and not yet decided */
 	uint32_t inflight;       /* CQEs the kernel still owes us (ops, timeouts, cancels) */
@@ -456,6 +494,35 @@ struct urs_loop {
 	bool fault_badr;
 	char feat_str[512];
 };
+
+/* ---------------------------------------------------------------- an op's side parts */
+
+/* The op's side part, or NULL when it has none (kinds flagged KF_X always have one). */
+static inline struct urs_opx *urs__op_x(const struct urs_op *op)
+{
+	return op->x ? (struct urs_opx *)urs__slab_at(&op->loop->xs, op->x) : NULL;
+}
+/* The addresses part of a KF_M op. */
+static inline struct urs_opm *urs__op_m(const struct urs_op *op)
+{
+	return urs__slab_at(&op->loop->ms, urs__op_x(op)->m);
+}
+/* Fields of the side part as an op without one reads them. */
+static inline int64_t urs__op_deadline(const struct urs_op *op)
+{
+	return op->x ? urs__op_x(op)->deadline : 0;
+}
+static inline int urs__op_msgflags(const struct urs_op *op)
+{
+	return op->x ? urs__op_x(op)->msgflags : 0;
+}
+static inline size_t urs__op_done(const struct urs_op *op)
+{
+	return op->x ? urs__op_x(op)->done : 0;
+}
+/* Gives op a side part (and an addresses part) if it has none yet: 0, or -ENOMEM. */
+int urs__op_need_x(struct urs_op *op);
+int urs__op_need_m(struct urs_op *op);
 
 /* loop.c */
 int urs__loop_turn(urs_loop *loop, int block);
@@ -495,14 +562,18 @@ void urs__buf_orphan(urs_loop *loop);
 /* Without a buffer ring, a receive takes its buffer before it is submitted: returns 0
  * (op->bid holds it) or -ENOBUFS. */
 int urs__buf_claim(struct urs_op *op);
-/* Turns the buffer a receive got (from the CQE, or claimed) into op->bid/bdata/blen. */
-void urs__buf_take(struct urs_op *op, int res, uint32_t cflags, uint32_t keep);
+/* Turns the buffer a receive got (from the CQE, or claimed) into op->bid (and its view,
+ * bdata/blen, into the op's side part when it has one). Returns how many of its bytes are
+ * the result: res, at most keep and the buffer's size; 0 when it holds none. */
+uint32_t urs__buf_take(struct urs_op *op, int res, uint32_t cflags, uint32_t keep);
 /* Every way a buffer returns to the loop: back to the kernel or the free stack, and a
  * waiting receive goes on. */
 void urs__buf_back(urs_loop *loop, uint32_t id);
 void urs__buf_lend(urs_loop *loop, urs_buf *b, uint32_t id, char *data, uint32_t len);
-/* Lends the buffer op holds (op->bid/bdata/blen) and forgets it. */
+/* Lends the buffer op holds (op->bid, its view in the side part) and forgets it. */
 void urs__buf_lend_op(struct urs_op *op, urs_buf *b);
+/* Lends the buffer op holds from its start, len bytes (an op without a side part). */
+void urs__buf_lend_taken(struct urs_op *op, urs_buf *b, uint32_t len);
 /* A receive found no buffer: it waits for one (or -EAGAIN when non-blocking). */
 enum op_next urs__buf_wait(struct urs_op *op);
 void urs__buf_rebuild(urs_loop *loop);

@@ -83,6 +83,7 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 	if (!loop)
 		return -ENOMEM;
 	loop->evfd = -1;
+	urs__pool_init(loop);
 	int ret = urs__posts_init(loop);
 	if (ret < 0) {
 		free(loop);

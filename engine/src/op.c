@@ -111,12 +111,11 @@ static struct urs_op *take(urs_loop *loop)
 	loop->free_ops = op->next;
 	uint32_t idx = op->idx;
 	int32_t gen = op->gen;
-	memset(op, 0, offsetof(struct urs_op, addr)); /* the address is written before use */
+	memset(op, 0, sizeof(*op));
 	op->idx = idx;
 	op->gen = gen;
 	op->loop = loop;
 	op->bid = URS_BUF_NONE;
-	op->ext = NULL;
 	return op;
 }
 
@@ -138,14 +137,25 @@ int urs__op_new(urs_loop *loop, enum op_kind kind, urs_sock *sock, struct urs_op
 	/* ops_in_use counts the closes reserved too: they are owed a cell each. */
 	if (loop->stats.ops_in_use >= loop->max_ops)
 		return -EBUSY;
-	int ret = urs__heap_reserve(loop, loop->active + 1);
+	int ret = pool_room(loop, loop->stats.ops_in_use + 1);
 	if (ret < 0)
 		return ret;
-	if ((ret = pool_room(loop, loop->stats.ops_in_use + 1)) < 0)
-		return ret;
-	struct urs_op *op = *out = take(loop);
+	struct urs_op *op = take(loop);
 	loop->stats.ops_in_use++;
 	op->kind = (uint8_t)kind;
+	/* The side parts it will need: its kind's, and a deadline on a socket with a timeout
+	 * (urs_settimeout gives them to the socket's ops already running). */
+	unsigned kf = urs__kinds[kind]->flags;
+	bool timed = (kf & KF_TIMEOUT) && sock && sock->timeout_ns > 0;
+	if (kf & KF_M)
+		ret = urs__op_need_m(op);
+	else if ((kf & KF_X) || timed)
+		ret = urs__op_need_x(op);
+	if (ret < 0) {
+		urs__op_free(loop, op);
+		return ret;
+	}
+	*out = op;
 	op->state = OP_WAITING;
 	op->sock = sock;
 	loop->active++;
@@ -187,6 +197,42 @@ struct urs_op *urs__op_reserved(urs_loop *loop, enum op_kind kind, urs_sock *soc
 	return op;
 }
 
+int urs__op_need_x(struct urs_op *op)
+{
+	if (op->x)
+		return 0;
+	urs_loop *loop = op->loop;
+	/* An op with a side part may wait with a deadline: the heap has room for every one of
+	 * them, made now, so that parking never fails. */
+	int ret = urs__heap_reserve(loop, loop->xs.n + 1);
+	if (ret < 0)
+		return ret;
+	uint32_t i = urs__slab_get(&loop->xs);
+	if (!i)
+		return -ENOMEM;
+	memset(urs__slab_at(&loop->xs, i), 0, sizeof(struct urs_opx));
+	op->x = i;
+	return 0;
+}
+
+int urs__op_need_m(struct urs_op *op)
+{
+	int ret = urs__op_need_x(op);
+	if (ret < 0)
+		return ret;
+	struct urs_opx *x = urs__op_x(op);
+	if (x->m)
+		return 0;
+	uint32_t i = urs__slab_get(&op->loop->ms);
+	if (!i)
+		return -ENOMEM;
+	struct urs_opm *m = urs__slab_at(&op->loop->ms, i);
+	m->addr.len = 0; /* the rest is written before it is read */
+	m->newsock = NULL;
+	x->m = i;
+	return 0;
+}
+
 struct urs_op *urs__op_at(urs_loop *loop, uint32_t idx)
 {
 	if (idx / OP_CHUNK >= loop->nchunks)
@@ -198,6 +244,13 @@ struct urs_op *urs__op_at(urs_loop *loop, uint32_t idx)
 /* Back to the pool; the generation moves on so every old handle goes stale. */
 void urs__op_free(urs_loop *loop, struct urs_op *op)
 {
+	if (op->x) {
+		struct urs_opx *x = urs__op_x(op);
+		if (x->m)
+			urs__slab_put(&loop->ms, x->m);
+		urs__slab_put(&loop->xs, op->x);
+		op->x = 0;
+	}
 	op->state = OP_FREE;
 	op->gen = op->gen == INT32_MAX ? 1 : op->gen + 1;
 	op->next = loop->free_ops;
@@ -205,8 +258,16 @@ void urs__op_free(urs_loop *loop, struct urs_op *op)
 	loop->stats.ops_in_use--;
 }
 
+void urs__pool_init(urs_loop *loop)
+{
+	urs__slab_init(&loop->xs, sizeof(struct urs_opx));
+	urs__slab_init(&loop->ms, sizeof(struct urs_opm));
+}
+
 void urs__pool_free(urs_loop *loop)
 {
+	urs__slab_fini(&loop->xs);
+	urs__slab_fini(&loop->ms);
 	for (uint32_t c = 0; c < loop->nchunks; c++)
 		free(loop->chunks[c]);
 	free(loop->chunks);
@@ -243,7 +304,7 @@ void urs__op_submit(struct urs_op *op)
 		urs__op_decide(op, -ECANCELED);
 		return;
 	}
-	if (op->deadline && urs__deadline_left(op) <= 0) {
+	if (urs__op_deadline(op) && urs__deadline_left(op) <= 0) {
 		op->flags |= OPF_TIMEDOUT;
 		urs__op_decide(op, -ETIMEDOUT);
 		return;
@@ -376,7 +437,7 @@ void urs__op_park(struct urs_op *op, struct urs_opq *q)
 	op->state = OP_WAITING;
 	if (q)
 		urs__opq_push(q, op);
-	if (op->deadline && !(op->flags & OPF_HEAP))
+	if (urs__op_deadline(op) && !(op->flags & OPF_HEAP))
 		urs__heap_add(op->loop, op);
 }
 
@@ -435,7 +496,7 @@ void urs__op_expire(struct urs_op *op)
 {
 	if (op->flags & OPF_BACKOFF) {
 		/* Not a timeout: an accept stream's pause is over (epoll). */
-		op->deadline = 0;
+		urs__op_x(op)->deadline = 0;
 		urs__op_unpark(op);
 		urs__op_submit(op);
 		return;

@@ -113,19 +113,21 @@ void urs__ordered_sent(struct urs_op *op, int res)
 
 void urs__ordered_shrink(struct urs_op *op, size_t len)
 {
-	if (len >= op->len)
+	struct urs_opx *x = urs__op_x(op);
+	if (len >= x->len)
 		return;
 	if (op->flags & OPF_COUNTED) {
-		op->sock->queued -= op->len - (len > op->done ? len : op->done);
+		op->sock->queued -= x->len - (len > x->done ? len : x->done);
 		wm_check(op->sock);
 	}
-	op->len = len;
+	x->len = len;
 }
 
 /* ---------------------------------------------------------------- the ordered queue */
 
 bool urs__ordered_start(struct urs_op *op)
 {
+	struct urs_opx *x = urs__op_x(op);
 	urs_sock *s = op->sock;
 	if (!urs__sock_ordered(s))
 		return true; /* datagram sends may be in flight together */
@@ -133,9 +135,9 @@ bool urs__ordered_start(struct urs_op *op)
 		urs__op_decide(op, -EPIPE); /* nothing may follow a cut message */
 		return false;
 	}
-	if (op->len > op->done) {
+	if (x->len > x->done) {
 		op->flags |= OPF_COUNTED;
-		s->queued += op->len - op->done;
+		s->queued += x->len - x->done;
 		wm_check(s);
 	}
 	if (!s->send_head) {
@@ -155,20 +157,21 @@ bool urs__ordered_start(struct urs_op *op)
  * without sending anything; when it was in progress, the next one goes. */
 void urs__ordered_decided(struct urs_op *op)
 {
+	struct urs_opx *x = urs__op_x(op);
 	urs_sock *s = op->sock;
 	if (!s || !urs__sock_ordered(s))
 		return;
 	bool head = s->send_head == op;
-	bool whole = op->res >= 0 && op->done == op->len;
+	bool whole = op->res >= 0 && x->done == x->len;
 	if (op->flags & OPF_COUNTED) {
 		op->flags &= ~OPF_COUNTED;
-		s->queued -= op->len - op->done; /* what never went */
+		s->queued -= x->len - x->done; /* what never went */
 		wm_check(s);
 	}
 	if (!whole) {
 		/* A plain send's (or sendmsg's) count says where it stopped; a sendall's or
 		 * sendfile's cut is a hole. */
-		if (op->done > 0 && op->kind != OPK_SEND && op->kind != OPK_SENDMSG)
+		if (x->done > 0 && op->kind != OPK_SEND && op->kind != OPK_SENDMSG)
 			s->torn = true;
 		struct urs_op *o;
 		if (head) {
@@ -203,8 +206,9 @@ static int sock_flags(const struct urs_op *op, int mf)
 
 static unsigned recv_len(const struct urs_op *op)
 {
+	struct urs_opx *x = urs__op_x(op);
 	uint32_t room = urs__buf_room(op);
-	return op->len < room ? (unsigned)op->len : room;
+	return x->len < room ? (unsigned)x->len : room;
 }
 
 /* On a datagram or seqpacket socket MSG_TRUNC makes the kernel report a message's real
@@ -228,7 +232,8 @@ static void prep_recv_buf(struct urs_op *op, struct io_uring_sqe *sqe, unsigned 
 
 static int recv_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
-	prep_recv_buf(op, sqe, recv_len(op), sock_flags(op, op->msgflags | trunc_flag(op->sock)));
+	struct urs_opx *x = urs__op_x(op);
+	prep_recv_buf(op, sqe, recv_len(op), sock_flags(op, x->msgflags | trunc_flag(op->sock)));
 	return 0;
 }
 
@@ -265,13 +270,14 @@ static int recv_now(struct urs_op *op, void *buf, size_t len, int mf, uint32_t *
 
 static int recv_exec(struct urs_op *op, uint32_t *want)
 {
+	struct urs_opx *x = urs__op_x(op);
 	return recv_now(op, urs__buf_addr(op->loop, op->bid), recv_len(op),
-			op->msgflags | trunc_flag(op->sock), want);
+			x->msgflags | trunc_flag(op->sock), want);
 }
 
 const struct urs_op_kind urs__kind_recv = {
 	.name = "recv",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_RETRY | KF_X,
 	.prepare = recv_prepare,
 	.exec = recv_exec,
 	.complete = recv_complete,
@@ -280,26 +286,29 @@ const struct urs_op_kind urs__kind_recv = {
 
 static int recv_into_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
-	io_uring_prep_recv(sqe, op->sock->fd, (void *)op->data, (unsigned)op->len,
-			   sock_flags(op, op->msgflags | trunc_flag(op->sock)));
+	struct urs_opx *x = urs__op_x(op);
+	io_uring_prep_recv(sqe, op->sock->fd, (void *)x->data, (unsigned)x->len,
+			   sock_flags(op, x->msgflags | trunc_flag(op->sock)));
 	return 0;
 }
 
 static enum op_next recv_into_complete(struct urs_op *op, int res, unsigned cflags)
 {
+	struct urs_opx *x = urs__op_x(op);
 	(void)cflags;
-	op->res = res > 0 ? kept(op, res, (unsigned)op->len) : res;
+	op->res = res > 0 ? kept(op, res, (unsigned)x->len) : res;
 	return NEXT_DECIDE;
 }
 
 static int recv_into_exec(struct urs_op *op, uint32_t *want)
 {
-	return recv_now(op, (void *)op->data, op->len, op->msgflags | trunc_flag(op->sock), want);
+	struct urs_opx *x = urs__op_x(op);
+	return recv_now(op, (void *)x->data, x->len, x->msgflags | trunc_flag(op->sock), want);
 }
 
 const struct urs_op_kind urs__kind_recv_into = {
 	.name = "recv_into",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_RETRY | KF_X,
 	.prepare = recv_into_prepare,
 	.exec = recv_into_exec,
 	.complete = recv_into_complete,
@@ -314,15 +323,15 @@ const struct urs_op_kind urs__kind_recv_into = {
 static int recv_stream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
 	urs_loop *loop = op->loop;
-	if ((loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(op) && !op->deadline &&
-	    !urs__op_nonblocking(op)) {
-		io_uring_prep_recv_multishot(sqe, op->sock->fd, NULL, 0, op->msgflags);
+	if ((loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(op) &&
+	    !urs__op_deadline(op) && !urs__op_nonblocking(op)) {
+		io_uring_prep_recv_multishot(sqe, op->sock->fd, NULL, 0, urs__op_msgflags(op));
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = op->bgroup;
 		op->flags |= OPF_MULTI;
 		return 0;
 	}
-	prep_recv_buf(op, sqe, loop->buf_size, sock_flags(op, op->msgflags));
+	prep_recv_buf(op, sqe, loop->buf_size, sock_flags(op, urs__op_msgflags(op)));
 	return 0;
 }
 
@@ -334,10 +343,9 @@ static void chunk(struct urs_op *op, int res, unsigned cflags)
 	r.res = res;
 	r.buf.id = URS_BUF_NONE;
 	r.buf.loop = op->loop;
-	urs__buf_take(op, res, cflags, op->loop->buf_size);
-	if (op->bid != URS_BUF_NONE) {
-		urs__buf_lend_op(op, &r.buf);
-	}
+	uint32_t n = urs__buf_take(op, res, cflags, op->loop->buf_size);
+	if (op->bid != URS_BUF_NONE)
+		urs__buf_lend_taken(op, &r.buf, n);
 	urs__event(op, &r);
 }
 
@@ -372,8 +380,8 @@ static enum op_next recv_stream_complete(struct urs_op *op, int res, unsigned cf
 
 static int recv_stream_exec(struct urs_op *op, uint32_t *want)
 {
-	return recv_now(op, urs__buf_addr(op->loop, op->bid), op->loop->buf_size, op->msgflags,
-			want);
+	return recv_now(op, urs__buf_addr(op->loop, op->bid), op->loop->buf_size,
+			urs__op_msgflags(op), want);
 }
 
 const struct urs_op_kind urs__kind_recv_stream = {
@@ -390,14 +398,15 @@ const struct urs_op_kind urs__kind_recv_stream = {
 
 static int send_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
-	size_t left = op->len - op->done;
+	struct urs_opx *x = urs__op_x(op);
+	size_t left = x->len - x->done;
 	unsigned n = left > SEND_CHUNK ? SEND_CHUNK : (unsigned)left;
-	int mf = sock_flags(op, op->msgflags | MSG_NOSIGNAL);
+	int mf = sock_flags(op, x->msgflags | MSG_NOSIGNAL);
 	/* A blocking send on a stream sends everything, as send(2) does; MSG_WAITALL lets the
 	 * kernel continue a short one itself (5.19+). */
 	if (op->sock->type == SOCK_STREAM && !(mf & MSG_DONTWAIT))
 		mf |= MSG_WAITALL;
-	io_uring_prep_send(sqe, op->sock->fd, op->data + op->done, n, mf);
+	io_uring_prep_send(sqe, op->sock->fd, x->data + x->done, n, mf);
 	return 0;
 }
 
@@ -407,10 +416,11 @@ static int send_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
  * send from the ring. */
 static int send_exec(struct urs_op *op, uint32_t *want)
 {
-	size_t left = op->len - op->done;
+	struct urs_opx *x = urs__op_x(op);
+	size_t left = x->len - x->done;
 	size_t n = left > SEND_CHUNK ? SEND_CHUNK : left;
-	int res = urs__sys((int)send(op->sock->fd, op->data + op->done, n,
-				     op->msgflags | MSG_NOSIGNAL | MSG_DONTWAIT));
+	int res = urs__sys((int)send(op->sock->fd, x->data + x->done, n,
+				     x->msgflags | MSG_NOSIGNAL | MSG_DONTWAIT));
 	if (res == -EAGAIN)
 		*want = EPOLLOUT;
 	return res;
@@ -418,27 +428,29 @@ static int send_exec(struct urs_op *op, uint32_t *want)
 
 enum op_next urs__send_complete(struct urs_op *op, int res, unsigned cflags)
 {
+	struct urs_opx *x = urs__op_x(op);
 	(void)cflags;
 	if (res > 0)
-		op->done += (size_t)res;
+		x->done += (size_t)res;
 	urs__ordered_sent(op, res);
 	bool blocking_stream = op->sock->type == SOCK_STREAM && !urs__op_nonblocking(op);
-	if (res > 0 && op->done < op->len && blocking_stream &&
+	if (res > 0 && x->done < x->len && blocking_stream &&
 	    !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT)))
 		return NEXT_AGAIN;
-	op->res = op->done ? (int)op->done : res;
-	if (op->done && (op->flags & OPF_CANCEL) && !(op->flags & OPF_TIMEDOUT))
+	op->res = x->done ? (int)x->done : res;
+	if (x->done && (op->flags & OPF_CANCEL) && !(op->flags & OPF_TIMEDOUT))
 		op->flags &= ~OPF_CANCEL; /* the count stands: the cancel came too late for it */
 	return NEXT_DECIDE;
 }
 
 static enum op_next sendall_complete(struct urs_op *op, int res, unsigned cflags)
 {
+	struct urs_opx *x = urs__op_x(op);
 	(void)cflags;
 	if (res > 0)
-		op->done += (size_t)res;
+		x->done += (size_t)res;
 	urs__ordered_sent(op, res);
-	if (op->done == op->len) {
+	if (x->done == x->len) {
 		op->res = 0;
 		return NEXT_DECIDE;
 	}
@@ -450,7 +462,7 @@ static enum op_next sendall_complete(struct urs_op *op, int res, unsigned cflags
 
 const struct urs_op_kind urs__kind_send = {
 	.name = "send",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY | KF_X,
 	.start = urs__ordered_start,
 	.prepare = send_prepare,
 	.exec = send_exec,
@@ -461,7 +473,7 @@ const struct urs_op_kind urs__kind_send = {
 
 const struct urs_op_kind urs__kind_sendall = {
 	.name = "sendall",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY | KF_X,
 	.start = urs__ordered_start,
 	.prepare = send_prepare,
 	.exec = send_exec,
@@ -476,23 +488,26 @@ const struct urs_op_kind urs__kind_sendall = {
  * stops reading at once. */
 static bool shutdown_start(struct urs_op *op)
 {
-	return op->msgflags == SHUT_RD ? true : urs__ordered_start(op);
+	struct urs_opx *x = urs__op_x(op);
+	return x->msgflags == SHUT_RD ? true : urs__ordered_start(op);
 }
 
 static int shutdown_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
-	if (op->msgflags != SHUT_RD && op->sock->torn)
+	struct urs_opx *x = urs__op_x(op);
+	if (x->msgflags != SHUT_RD && op->sock->torn)
 		return -EPIPE; /* a FIN after a hole would make a cut stream look complete */
-	io_uring_prep_shutdown(sqe, op->sock->fd, op->msgflags);
+	io_uring_prep_shutdown(sqe, op->sock->fd, x->msgflags);
 	return 0;
 }
 
 static int shutdown_exec(struct urs_op *op, uint32_t *want)
 {
+	struct urs_opx *x = urs__op_x(op);
 	(void)want;
-	if (op->msgflags != SHUT_RD && op->sock->torn)
+	if (x->msgflags != SHUT_RD && op->sock->torn)
 		return -EPIPE;
-	return urs__sys(shutdown(op->sock->fd, op->msgflags));
+	return urs__sys(shutdown(op->sock->fd, x->msgflags));
 }
 
 static enum op_next shutdown_complete(struct urs_op *op, int res, unsigned cflags)
@@ -504,7 +519,7 @@ static enum op_next shutdown_complete(struct urs_op *op, int res, unsigned cflag
 
 const struct urs_op_kind urs__kind_shutdown = {
 	.name = "shutdown",
-	.flags = KF_SOCK | KF_ORDERED | KF_RETRY,
+	.flags = KF_SOCK | KF_ORDERED | KF_RETRY | KF_X,
 	.start = shutdown_start,
 	.prepare = shutdown_prepare,
 	.exec = shutdown_exec,

@@ -156,7 +156,7 @@ static void ring_submit(struct urs_op *op)
 		urs__op_park(op, &loop->backlog);
 		return;
 	}
-	int64_t left = op->deadline ? urs__deadline_left(op) : -1;
+	int64_t left = urs__op_deadline(op) ? urs__deadline_left(op) : -1;
 	bool try_once = (k->flags & KF_TRY_ONCE) && urs__op_nonblocking(op);
 	bool linked = left > 0 || try_once;
 	struct io_uring_sqe *sqe = urs__sqe(loop, linked ? 2 : 1);
