@@ -175,7 +175,7 @@ void urs__buf_fini(urs_loop *loop)
 
 int urs__buf_claim(struct urs_op *op)
 {
-	struct urs_bufgroup *g = &op->loop->bg[op->bgroup];
+	struct urs_bufgroup *g = &urs__op_loop(op)->bg[op->bgroup];
 	if (g->br || op->bid != URS_BUF_NONE)
 		return 0;
 	if (!g->nfree)
@@ -186,7 +186,7 @@ int urs__buf_claim(struct urs_op *op)
 
 uint32_t urs__buf_take(struct urs_op *op, int res, uint32_t cflags, uint32_t keep)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	struct urs_opx *x = urs__op_x(op);
 	uint32_t id = op->bid;
 	if (cflags & IORING_CQE_F_BUFFER) {
@@ -237,7 +237,7 @@ void urs__buf_back(urs_loop *loop, uint32_t id)
 void urs__buf_lend_op(struct urs_op *op, urs_buf *b)
 {
 	struct urs_opx *x = urs__op_x(op);
-	urs__buf_lend(op->loop, b, op->bid, x->bdata, x->blen);
+	urs__buf_lend(urs__op_loop(op), b, op->bid, x->bdata, x->blen);
 	op->bid = URS_BUF_NONE;
 	x->bdata = NULL;
 	x->blen = 0;
@@ -245,7 +245,7 @@ void urs__buf_lend_op(struct urs_op *op, urs_buf *b)
 
 void urs__buf_lend_taken(struct urs_op *op, urs_buf *b, uint32_t len)
 {
-	urs__buf_lend(op->loop, b, op->bid, urs__buf_addr(op->loop, op->bid), len);
+	urs__buf_lend(urs__op_loop(op), b, op->bid, urs__buf_addr(urs__op_loop(op), op->bid), len);
 	op->bid = URS_BUF_NONE;
 }
 
@@ -270,7 +270,7 @@ static bool bufs_free(const struct urs_bufgroup *g)
 
 enum op_next urs__buf_wait(struct urs_op *op)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	struct urs_bufgroup *g = &loop->bg[op->bgroup];
 	if (urs__op_nonblocking(op)) {
 		op->res = -EAGAIN;

@@ -14,7 +14,7 @@ static int adopt(struct urs_op *op, int fd, urs_sock **out)
 {
 	urs_sock *l = op->sock;
 	int err = 0;
-	*out = urs__sock_new(op->loop, fd, l->family, l->type, l->proto, &err);
+	*out = urs__sock_new(urs__op_loop(op), fd, l->family, l->type, l->proto, &err);
 	if (!*out) {
 		close(fd);
 		return err;
@@ -71,11 +71,11 @@ static int accept_stream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 	int fd = op->sock->fd;
 	if (x->msgflags) {
 		x->msgflags = 0;
-		struct __kernel_timespec *ts = urs__sqe_ts(op->loop, sqe);
+		struct __kernel_timespec *ts = urs__sqe_ts(urs__op_loop(op), sqe);
 		urs__ts_set(ts, BACKOFF_NS);
 		io_uring_prep_timeout(sqe, ts, 0, 0);
 		op->flags |= OPF_BACKOFF;
-	} else if (op->loop->features & URS_FEAT_ACCEPT_MULTI) {
+	} else if (urs__op_loop(op)->features & URS_FEAT_ACCEPT_MULTI) {
 		io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
 		op->flags |= OPF_MULTI;
 	} else {
@@ -158,7 +158,7 @@ static enum op_next accept_stream_complete(struct urs_op *op, int res, unsigned 
 			return NEXT_DECIDE;
 		}
 		if (op->flags & OPF_MULTI)
-			op->loop->stats.rearms++;
+			urs__op_loop(op)->stats.rearms++;
 		return NEXT_AGAIN;
 	}
 	if (!cancel && is_transient(res))

@@ -17,7 +17,7 @@ static int dg_flags(const struct urs_op *op, int mf)
 static void msg_once(struct urs_op *op, unsigned len)
 {
 	struct urs_opm *m = urs__op_m(op);
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	memset(&m->msg, 0, sizeof(m->msg));
 	m->msg.msg_name = &m->addr.u;
 	m->msg.msg_namelen = sizeof(m->addr.u);
@@ -194,7 +194,7 @@ static unsigned name_room(const urs_sock *s)
 static bool use_multi(const struct urs_op *op)
 {
 	struct urs_opx *x = urs__op_x(op);
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	return (loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(op) && !x->deadline &&
 	       !urs__op_nonblocking(op) && urs__sock_dgram(op->sock);
 }
@@ -231,7 +231,7 @@ static void event_init(struct urs_op *op, urs_result *r)
 	memset(r, 0, sizeof(*r));
 	r->flags = URS_RES_MORE;
 	r->buf.id = URS_BUF_NONE;
-	r->buf.loop = op->loop;
+	r->buf.loop = urs__op_loop(op);
 }
 
 /* A multishot buffer: header, name, payload. The lent view starts at the payload; the
@@ -252,7 +252,7 @@ static void multi_event(struct urs_op *op, int res, unsigned cflags)
 	if (!o) {
 		uint32_t id = op->bid;
 		op->bid = URS_BUF_NONE;
-		urs__buf_back(op->loop, id);
+		urs__buf_back(urs__op_loop(op), id);
 		r.res = -EMSGSIZE;
 		urs__event(op, &r);
 		return;
@@ -301,14 +301,14 @@ static enum op_next rstream_complete(struct urs_op *op, int res, unsigned cflags
 			return NEXT_DECIDE;
 		}
 		if (multi)
-			op->loop->stats.rearms++;
+			urs__op_loop(op)->stats.rearms++;
 		urs__deadline_set(op);
 		return NEXT_AGAIN;
 	}
 	urs__buf_take(op, res, cflags, 0);
 	if (res == -ENOBUFS && !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT))) {
 		if (multi)
-			op->loop->stats.rearms++;
+			urs__op_loop(op)->stats.rearms++;
 		return urs__buf_wait(op);
 	}
 	op->res = res;

@@ -20,7 +20,7 @@ enum { EVENTS = 64, READY_BUDGET = 1024, NEW_BUDGET = 64 };
 static void ep_submit(struct urs_op *op)
 {
 	op->state = OP_WAITING;
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	urs__opq_push((op->flags & OPF_CONT) ? &loop->ep_ready : &loop->ep_pending, op);
 }
 

@@ -7,7 +7,7 @@
 
 urs_future urs__future_of(const struct urs_op *op)
 {
-	urs_future f = { op->loop, op->idx, op->gen };
+	urs_future f = { urs__op_loop(op), urs__op_idx(op), op->gen };
 	return f;
 }
 
@@ -52,7 +52,7 @@ void urs__result_drop(urs_result *r)
  * accepted socket changes hands only now. */
 static void build(struct urs_op *op, urs_result *r)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	memset(r, 0, offsetof(urs_result, addr));
 	r->res = op->res;
 	r->flags = op->rflags;
@@ -97,7 +97,7 @@ static void run_cb(urs_loop *loop, urs_cb cb, urs_result *r, void *user)
 void urs__event(struct urs_op *op, urs_result *r)
 {
 	if (op->flags & OPF_BOUND)
-		run_cb(op->loop, op->cb, r, op->user);
+		run_cb(urs__op_loop(op), op->cb, r, op->user);
 	else
 		urs__result_drop(r);
 }
@@ -106,11 +106,11 @@ void urs__future_resolved(struct urs_op *op)
 {
 	if (!(op->flags & (OPF_BOUND | OPF_DETACHED)))
 		return; /* an awaiter, or a consumer still to come, takes it */
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	op->flags |= OPF_READY;
-	op->rnext = NULL;
+	op->rnext = 0;
 	if (loop->ready_tail)
-		loop->ready_tail->rnext = op;
+		loop->ready_tail->rnext = urs__op_idx(op);
 	else
 		loop->ready = op;
 	loop->ready_tail = op;
@@ -137,10 +137,10 @@ int urs__ready_run(urs_loop *loop)
 	int n = loop->wm_list ? urs__wm_run(loop) : 0;
 	while (loop->ready) {
 		struct urs_op *op = loop->ready;
-		loop->ready = op->rnext;
+		loop->ready = urs__op_ptr(loop, op->rnext);
 		if (!loop->ready)
 			loop->ready_tail = NULL;
-		op->rnext = NULL;
+		op->rnext = 0;
 		op->flags &= ~OPF_READY;
 		deliver(loop, op);
 		n++;
@@ -180,7 +180,7 @@ URS_API int urs_await(urs_future f, urs_result *out)
 	}
 	if (op->flags & (OPF_BOUND | OPF_DETACHED | OPF_AWAITED))
 		return -EALREADY;
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	if (loop->depth)
 		return -EDEADLK;
 	op->flags |= OPF_AWAITED;

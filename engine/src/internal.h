@@ -155,28 +155,58 @@ struct urs_opq {
 	uint32_t n;
 };
 
+/* Which waiting queue an op is in (QUEUE_NONE: none); op.c maps it to the queue. */
+enum op_queue {
+	QUEUE_NONE, QUEUE_BACKLOG, QUEUE_SENDQ, QUEUE_RWAIT, QUEUE_WWAIT, QUEUE_BUFWAIT,
+	QUEUE_EP_PENDING, QUEUE_EP_READY
+};
+
+/* The op's hot part: one cache line (static assert in op.c). Its loop and index come from
+ * its chunk (urs__op_loop, urs__op_idx); the lists it is in link by index (0: none, as
+ * slot 0 of every chunk is the chunk's header); what only some ops need is in side parts. */
 struct urs_op {
-	urs_loop *loop;
-	uint32_t idx;
-	int32_t gen;
-	uint8_t kind;
-	uint8_t state;
-	uint8_t kpending;        /* CQEs still owed for the current submission */
-	uint8_t bgroup;          /* KF_BUF: which group of provided buffers it receives into */
-	uint8_t rflags;          /* URS_RES_* of the result */
-	uint16_t flags;
-	int res;                 /* the latest main CQE's result, then the decided result */
-	uint32_t cflags;
-	uint32_t bid;            /* a buffer this op holds, or URS_BUF_NONE */
-	uint32_t x;              /* its side part (struct urs_opx, urs__op_x), 0: none */
-	urs_sock *sock;
 	urs_cb cb;
 	void *user;
-	struct urs_op *next, *prev; /* the free list, or the waiting queue q */
-	struct urs_op *rnext;       /* the ready list (a decided op may still be in q briefly) */
-	struct urs_opq *q;          /* the waiting queue it is in, if any */
-	struct urs_op *snext, *sprev; /* its socket's op list */
+	urs_sock *sock;
+	int32_t gen;
+	uint8_t kind;
+	uint8_t bgroup;          /* KF_BUF: which group of provided buffers it receives into */
+	uint8_t state : 3;       /* enum op_state */
+	uint8_t kpending : 2;    /* CQEs still owed for the current submission */
+	uint8_t queue : 3;       /* enum op_queue: the waiting queue it is in */
+	uint8_t rflags;          /* URS_RES_* of the result */
+	uint16_t flags;
+	uint16_t cflags;         /* the latest main CQE's flags; a buffer it names is in bid */
+	int res;                 /* the latest main CQE's result, then the decided result */
+	uint32_t bid;            /* a buffer this op holds, or URS_BUF_NONE */
+	uint32_t x;              /* its side part (struct urs_opx, urs__op_x), 0: none */
+	uint32_t next, prev;     /* the free list, or its waiting queue */
+	uint32_t rnext;          /* the ready list (a decided op may still be in its queue
+				    briefly) */
+	uint32_t snext;          /* its socket's op list (singly linked, oldest first) */
 };
+
+/* Slot 0 of every chunk of ops: chunks are aligned to their size, so an op finds it. */
+struct urs_opchunk {
+	urs_loop *loop;
+	uint32_t first;          /* the index of slot 0 */
+	uint32_t n;              /* slots in use (up to OP_CHUNK; slot 0 is this header) */
+};
+enum { OP_CHUNK = 256 };
+static inline struct urs_opchunk *urs__op_chunk(const struct urs_op *op)
+{
+	return (struct urs_opchunk *)((uintptr_t)op &
+				      ~(uintptr_t)(OP_CHUNK * sizeof(struct urs_op) - 1));
+}
+static inline urs_loop *urs__op_loop(const struct urs_op *op)
+{
+	return urs__op_chunk(op)->loop;
+}
+static inline uint32_t urs__op_idx(const struct urs_op *op)
+{
+	struct urs_opchunk *c = urs__op_chunk(op);
+	return c->first + (uint32_t)(op - (const struct urs_op *)(void *)c);
+}
 
 /* What only some ops need, from side slabs (slab.c) so that an op that needs none of it
  * (a receive stream, a close, a nop) is its hot part alone. Kinds flagged KF_X get one at
@@ -226,8 +256,6 @@ static inline void *urs__slab_at(const struct urs_slab *s, uint32_t idx)
 	return s->chunks[idx >> URS_SLAB_SHIFT] + (size_t)(idx & (URS_SLAB_PER - 1)) * s->size;
 }
 
-enum { OP_CHUNK = 256 };
-
 /* The pool: ops come from chunks grown on demand up to max_ops, never freed before the
  * loop, so a handle's index always names memory. */
 int urs__op_new(urs_loop *loop, enum op_kind kind, urs_sock *sock, struct urs_op **out);
@@ -263,13 +291,16 @@ void urs__op_unpark(struct urs_op *op);
 bool urs__op_nonblocking(const struct urs_op *op);
 static inline uint64_t urs__ud(const struct urs_op *op, unsigned part)
 {
-	return ((uint64_t)(uint32_t)op->gen << 32) | ((uint64_t)op->idx << 2) | part;
+	return ((uint64_t)(uint32_t)op->gen << 32) | ((uint64_t)urs__op_idx(op) << 2) | part;
 }
 static inline uint64_t urs__ud_loop(unsigned what) { return ((uint64_t)what << 2) | UD_LOOP; }
 
 void urs__opq_push(struct urs_opq *q, struct urs_op *op);
 struct urs_op *urs__opq_pop(struct urs_opq *q);
 void urs__opq_remove(struct urs_op *op);
+/* Is op waiting in q? The op behind it in its queue. */
+bool urs__op_in(const struct urs_op *op, const struct urs_opq *q);
+struct urs_op *urs__op_qnext(const struct urs_op *op);
 
 /* ---------------------------------------------------------------- futures (future.c) */
 
@@ -303,7 +334,7 @@ struct urs_sock {
 	uint32_t files;          /* FILE streams from urs_makefile still open on it */
 	int64_t timeout_ns;      /* < 0 none, 0 non-blocking, > 0 a deadline per op */
 	uint32_t nops;           /* live ops naming this socket (not its close) */
-	struct urs_op *ops;      /* those ops (sprev/snext) */
+	uint32_t ops, ops_tail;  /* those ops (urs__sock_ops, urs__sock_next), oldest first */
 	struct urs_op *send_head;/* the ordered op in progress (in the kernel or a turn) */
 	struct urs_opq sendq;    /* ordered ops behind it, in issue order */
 	struct urs_op *close_op; /* its close, once started */
@@ -495,17 +526,35 @@ struct urs_loop {
 	char feat_str[512];
 };
 
+/* The op an index names (in a list: 0 is none). */
+static inline struct urs_op *urs__op_ptr(const urs_loop *loop, uint32_t idx)
+{
+	return idx ? &loop->chunks[idx / OP_CHUNK][idx % OP_CHUNK] : NULL;
+}
+static inline struct urs_op *urs__sock_ops(const urs_sock *s)
+{
+	return urs__op_ptr(s->loop, s->ops);
+}
+static inline struct urs_op *urs__sock_next(const struct urs_op *op)
+{
+	return urs__op_ptr(urs__op_loop(op), op->snext);
+}
+static inline uint32_t urs__op_ref(const struct urs_op *op)
+{
+	return op ? urs__op_idx(op) : 0;
+}
+
 /* ---------------------------------------------------------------- an op's side parts */
 
 /* The op's side part, or NULL when it has none (kinds flagged KF_X always have one). */
 static inline struct urs_opx *urs__op_x(const struct urs_op *op)
 {
-	return op->x ? (struct urs_opx *)urs__slab_at(&op->loop->xs, op->x) : NULL;
+	return op->x ? (struct urs_opx *)urs__slab_at(&urs__op_loop(op)->xs, op->x) : NULL;
 }
 /* The addresses part of a KF_M op. */
 static inline struct urs_opm *urs__op_m(const struct urs_op *op)
 {
-	return urs__slab_at(&op->loop->ms, urs__op_x(op)->m);
+	return urs__slab_at(&urs__op_loop(op)->ms, urs__op_x(op)->m);
 }
 /* Fields of the side part as an op without one reads them. */
 static inline int64_t urs__op_deadline(const struct urs_op *op)
@@ -593,12 +642,12 @@ static inline char *urs__buf_addr(urs_loop *loop, uint32_t id)
 /* Does the op's group have a ring (the kernel picks the buffer)? */
 static inline bool urs__buf_select(const struct urs_op *op)
 {
-	return op->loop->bg[op->bgroup].br != NULL;
+	return urs__op_loop(op)->bg[op->bgroup].br != NULL;
 }
 /* Bytes one buffer of the op's group holds. */
 static inline uint32_t urs__buf_room(const struct urs_op *op)
 {
-	return op->loop->bg[op->bgroup].size;
+	return urs__op_loop(op)->bg[op->bgroup].size;
 }
 
 /* timer.c */

@@ -141,7 +141,7 @@ static void recv_msg(struct urs_op *op)
 	m->msg.msg_namelen = sizeof(m->addr.u);
 	if (op->kind == OPK_RECVMSG) {
 		uint32_t room = urs__buf_room(op);
-		m->iov.iov_base = urs__buf_select(op) ? NULL : urs__buf_addr(op->loop, op->bid);
+		m->iov.iov_base = urs__buf_select(op) ? NULL : urs__buf_addr(urs__op_loop(op), op->bid);
 		m->iov.iov_len = x->len < room ? x->len : room;
 		m->msg.msg_iov = &m->iov;
 		m->msg.msg_iovlen = 1;

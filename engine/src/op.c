@@ -34,15 +34,67 @@ const struct urs_op_kind *const urs__kinds[OPK__COUNT] = {
 	[OPK_CREATE_CONN] = &urs__kind_create_conn,
 };
 
+_Static_assert(sizeof(struct urs_op) == 64, "the op's hot part is one cache line");
+_Static_assert(sizeof(struct urs_opchunk) <= sizeof(struct urs_op), "a chunk's header fits slot 0");
+_Static_assert(OP_DONE < 8 && QUEUE_EP_READY < 8, "op states and queues fit their bits");
+
 /* ---------------------------------------------------------------- queues */
+
+/* The queue an op's queue number names. */
+static struct urs_opq *queue_of(struct urs_op *op)
+{
+	urs_loop *loop = urs__op_loop(op);
+	switch (op->queue) {
+	case QUEUE_BACKLOG: return &loop->backlog;
+	case QUEUE_SENDQ: return &op->sock->sendq;
+	case QUEUE_RWAIT: return &op->sock->rwait;
+	case QUEUE_WWAIT: return &op->sock->wwait;
+	case QUEUE_BUFWAIT: return &loop->bg[op->bgroup].wait;
+	case QUEUE_EP_PENDING: return &loop->ep_pending;
+	case QUEUE_EP_READY: return &loop->ep_ready;
+	default: return NULL;
+	}
+}
+
+/* Which of those q is, for op (a queue of its socket, of its buffer group, or the loop's). */
+static enum op_queue queue_num(struct urs_op *op, struct urs_opq *q)
+{
+	urs_loop *loop = urs__op_loop(op);
+	if (q == &loop->backlog)
+		return QUEUE_BACKLOG;
+	if (q == &loop->ep_pending)
+		return QUEUE_EP_PENDING;
+	if (q == &loop->ep_ready)
+		return QUEUE_EP_READY;
+	if (q == &loop->bg[op->bgroup].wait)
+		return QUEUE_BUFWAIT;
+	urs_sock *s = op->sock;
+	if (s && q == &s->sendq)
+		return QUEUE_SENDQ;
+	if (s && q == &s->rwait)
+		return QUEUE_RWAIT;
+	if (s && q == &s->wwait)
+		return QUEUE_WWAIT;
+	abort(); /* an engine bug: every queue an op waits in is one of these */
+}
+
+bool urs__op_in(const struct urs_op *op, const struct urs_opq *q)
+{
+	return op->queue != QUEUE_NONE && queue_of((struct urs_op *)op) == q;
+}
+
+struct urs_op *urs__op_qnext(const struct urs_op *op)
+{
+	return urs__op_ptr(urs__op_loop(op), op->next);
+}
 
 void urs__opq_push(struct urs_opq *q, struct urs_op *op)
 {
-	op->q = q;
-	op->next = NULL;
-	op->prev = q->tail;
+	op->queue = queue_num(op, q) & 7;
+	op->next = 0;
+	op->prev = urs__op_ref(q->tail);
 	if (q->tail)
-		q->tail->next = op;
+		q->tail->next = urs__op_idx(op);
 	else
 		q->head = op;
 	q->tail = op;
@@ -51,20 +103,22 @@ void urs__opq_push(struct urs_opq *q, struct urs_op *op)
 
 void urs__opq_remove(struct urs_op *op)
 {
-	struct urs_opq *q = op->q;
+	struct urs_opq *q = queue_of(op);
 	if (!q)
 		return;
-	if (op->prev)
-		op->prev->next = op->next;
+	urs_loop *loop = urs__op_loop(op);
+	struct urs_op *prev = urs__op_ptr(loop, op->prev), *next = urs__op_ptr(loop, op->next);
+	if (prev)
+		prev->next = op->next;
 	else
-		q->head = op->next;
-	if (op->next)
-		op->next->prev = op->prev;
+		q->head = next;
+	if (next)
+		next->prev = op->prev;
 	else
-		q->tail = op->prev;
+		q->tail = prev;
 	q->n--;
-	op->q = NULL;
-	op->next = op->prev = NULL;
+	op->queue = QUEUE_NONE;
+	op->next = op->prev = 0;
 }
 
 struct urs_op *urs__opq_pop(struct urs_opq *q)
@@ -77,27 +131,34 @@ struct urs_op *urs__opq_pop(struct urs_opq *q)
 
 /* ---------------------------------------------------------------- the pool */
 
+/* A chunk is OP_CHUNK slots aligned to its size: slot 0 is its header (the loop, the
+ * chunk's first index), so an op needs neither its loop nor its index in its cache line,
+ * and index 0 of every chunk names no op. */
 static int pool_grow(urs_loop *loop)
 {
 	if (loop->nops_alloc >= loop->max_ops)
 		return -EBUSY;
 	uint32_t n = loop->max_ops - loop->nops_alloc;
-	if (n > OP_CHUNK)
-		n = OP_CHUNK;
+	if (n > OP_CHUNK - 1)
+		n = OP_CHUNK - 1;
 	struct urs_op **chunks = realloc(loop->chunks, (loop->nchunks + 1) * sizeof(*chunks));
 	if (!chunks)
 		return -ENOMEM;
 	loop->chunks = chunks;
-	/* Every chunk has OP_CHUNK slots so that an index maps to (chunk, slot) by division;
-	 * the last one may use fewer when max_ops is not a multiple. */
-	struct urs_op *c = calloc(OP_CHUNK, sizeof(*c));
-	if (!c)
+	size_t bytes = (size_t)OP_CHUNK * sizeof(struct urs_op);
+	void *mem = NULL;
+	if (posix_memalign(&mem, bytes, bytes) != 0)
 		return -ENOMEM;
+	struct urs_op *c = mem;
+	memset(c, 0, (n + 1) * sizeof(*c));
+	struct urs_opchunk *h = mem;
+	h->loop = loop;
+	h->first = loop->nchunks * OP_CHUNK;
+	h->n = n;
 	chunks[loop->nchunks] = c;
-	for (int i = (int)n - 1; i >= 0; i--) {
-		c[i].idx = loop->nchunks * OP_CHUNK + (uint32_t)i;
+	for (uint32_t i = n; i >= 1; i--) {
 		c[i].gen = 1;
-		c[i].next = loop->free_ops;
+		c[i].next = urs__op_ref(loop->free_ops);
 		loop->free_ops = &c[i];
 	}
 	loop->nchunks++;
@@ -108,13 +169,10 @@ static int pool_grow(urs_loop *loop)
 static struct urs_op *take(urs_loop *loop)
 {
 	struct urs_op *op = loop->free_ops;
-	loop->free_ops = op->next;
-	uint32_t idx = op->idx;
+	loop->free_ops = urs__op_ptr(loop, op->next);
 	int32_t gen = op->gen;
 	memset(op, 0, sizeof(*op));
-	op->idx = idx;
 	op->gen = gen;
-	op->loop = loop;
 	op->bid = URS_BUF_NONE;
 	return op;
 }
@@ -160,10 +218,14 @@ int urs__op_new(urs_loop *loop, enum op_kind kind, urs_sock *sock, struct urs_op
 	op->sock = sock;
 	loop->active++;
 	if (sock && (urs__kinds[kind]->flags & KF_SOCK)) {
-		op->snext = sock->ops;
-		if (sock->ops)
-			sock->ops->sprev = op;
-		sock->ops = op;
+		/* At the tail: ops mostly retire oldest first, so unlinking finds them early. */
+		uint32_t i = urs__op_idx(op);
+		struct urs_op *tail = urs__op_ptr(loop, sock->ops_tail);
+		if (tail)
+			tail->snext = i;
+		else
+			sock->ops = i;
+		sock->ops_tail = i;
 		sock->nops++;
 	}
 	return 0;
@@ -201,7 +263,7 @@ int urs__op_need_x(struct urs_op *op)
 {
 	if (op->x)
 		return 0;
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	/* An op with a side part may wait with a deadline: the heap has room for every one of
 	 * them, made now, so that parking never fails. */
 	int ret = urs__heap_reserve(loop, loop->xs.n + 1);
@@ -223,10 +285,10 @@ int urs__op_need_m(struct urs_op *op)
 	struct urs_opx *x = urs__op_x(op);
 	if (x->m)
 		return 0;
-	uint32_t i = urs__slab_get(&op->loop->ms);
+	uint32_t i = urs__slab_get(&urs__op_loop(op)->ms);
 	if (!i)
 		return -ENOMEM;
-	struct urs_opm *m = urs__slab_at(&op->loop->ms, i);
+	struct urs_opm *m = urs__slab_at(&urs__op_loop(op)->ms, i);
 	m->addr.len = 0; /* the rest is written before it is read */
 	m->newsock = NULL;
 	x->m = i;
@@ -237,8 +299,12 @@ struct urs_op *urs__op_at(urs_loop *loop, uint32_t idx)
 {
 	if (idx / OP_CHUNK >= loop->nchunks)
 		return NULL;
-	struct urs_op *op = &loop->chunks[idx / OP_CHUNK][idx % OP_CHUNK];
-	return op->idx == idx ? op : NULL; /* a slot past max_ops in the last chunk */
+	struct urs_op *c = loop->chunks[idx / OP_CHUNK];
+	uint32_t slot = idx % OP_CHUNK;
+	/* Slot 0 is the header; slots past max_ops in the last chunk name no op. */
+	if (slot == 0 || slot > ((struct urs_opchunk *)(void *)c)->n)
+		return NULL;
+	return &c[slot];
 }
 
 /* Back to the pool; the generation moves on so every old handle goes stale. */
@@ -253,7 +319,7 @@ void urs__op_free(urs_loop *loop, struct urs_op *op)
 	}
 	op->state = OP_FREE;
 	op->gen = op->gen == INT32_MAX ? 1 : op->gen + 1;
-	op->next = loop->free_ops;
+	op->next = urs__op_ref(loop->free_ops);
 	loop->free_ops = op;
 	loop->stats.ops_in_use--;
 }
@@ -297,7 +363,7 @@ urs_future urs__op_start(struct urs_op *op)
  * passed (decided, nothing was sent, so nothing is lost), or no buffer is free. */
 void urs__op_submit(struct urs_op *op)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	const struct urs_op_kind *k = urs__kind(op);
 	op->flags &= ~(OPF_MULTI | OPF_TIMEDOUT | OPF_BACKOFF);
 	if (op->flags & OPF_CANCEL) {
@@ -321,7 +387,7 @@ void urs__op_submit(struct urs_op *op)
 
 static void step(struct urs_op *op)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	const struct urs_op_kind *k = urs__kind(op);
 	/* The recovery barrier cancelled it, not the user: it goes again after the barrier
 	 * when nothing of it can happen twice, else its outcome is unknown. */
@@ -336,7 +402,14 @@ static void step(struct urs_op *op)
 		return;
 	}
 	op->state = OP_STEPPING;
-	switch (k->complete(op, op->res, op->cflags)) {
+	/* The CQE's flags, with the buffer it named back in their upper half. */
+	uint32_t cflags = op->cflags;
+	if (cflags & IORING_CQE_F_BUFFER) {
+		cflags |= op->bid << IORING_CQE_BUFFER_SHIFT;
+		op->bid = URS_BUF_NONE;
+	}
+	op->cflags = 0;
+	switch (k->complete(op, op->res, cflags)) {
 	case NEXT_DECIDE:
 		urs__op_decide(op, op->res);
 		break;
@@ -369,7 +442,11 @@ void urs__op_complete(struct urs_op *op, unsigned part, int res, uint32_t cflags
 		return;
 	} else {
 		op->res = res;
-		op->cflags = cflags;
+		/* A buffer the kernel picked: until complete() takes it, bid names it (an op
+		 * whose group has a ring claims none before). */
+		op->cflags = (uint16_t)cflags;
+		if (cflags & IORING_CQE_F_BUFFER)
+			op->bid = cflags >> IORING_CQE_BUFFER_SHIFT;
 	}
 	if (--op->kpending == 0)
 		step(op);
@@ -392,7 +469,7 @@ static void retire(struct urs_op *op)
  * that caused the decision. */
 void urs__op_decide(struct urs_op *op, int res)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	const struct urs_op_kind *k = urs__kind(op);
 	if (op->state == OP_DONE || op->state == OP_FREE)
 		return; /* decided once only, whatever asks again */
@@ -438,14 +515,14 @@ void urs__op_park(struct urs_op *op, struct urs_opq *q)
 	if (q)
 		urs__opq_push(q, op);
 	if (urs__op_deadline(op) && !(op->flags & OPF_HEAP))
-		urs__heap_add(op->loop, op);
+		urs__heap_add(urs__op_loop(op), op);
 }
 
 void urs__op_unpark(struct urs_op *op)
 {
 	urs__opq_remove(op);
 	if (op->flags & OPF_HEAP)
-		urs__heap_del(op->loop, op);
+		urs__heap_del(urs__op_loop(op), op);
 }
 
 void urs__op_cancel(struct urs_op *op)
@@ -467,7 +544,7 @@ void urs__op_cancel(struct urs_op *op)
 	if (op->flags & OPF_CANCEL)
 		return; /* asked already */
 	op->flags |= OPF_CANCEL;
-	op->loop->be->cancel(op);
+	urs__op_loop(op)->be->cancel(op);
 }
 
 int urs__never_prepare(struct urs_op *op, struct io_uring_sqe *sqe)

@@ -118,7 +118,7 @@ void urs__sock_reap_dead(urs_loop *loop)
 static void cancel_ops(urs_sock *s, bool ordered_too)
 {
 again:
-	for (struct urs_op *o = s->ops; o; o = o->snext) {
+	for (struct urs_op *o = urs__sock_ops(s); o; o = urs__sock_next(o)) {
 		if (o->flags & OPF_CANCEL ||
 		    (o->state != OP_WAITING && o->state != OP_KERNEL && o->state != OP_STEPPING))
 			continue;
@@ -147,13 +147,22 @@ void urs__sock_retire(struct urs_op *op)
 	urs_sock *s = op->sock;
 	if (!s)
 		return;
-	if (op->sprev)
-		op->sprev->snext = op->snext;
-	else if (s->ops == op)
-		s->ops = op->snext;
-	if (op->snext)
-		op->snext->sprev = op->sprev;
-	op->sprev = op->snext = NULL;
+	/* Singly linked, oldest first: an op retires after the ones issued before it, mostly,
+	 * so it is found near the head. */
+	urs_loop *loop = urs__op_loop(op);
+	uint32_t i = urs__op_idx(op), prev = 0;
+	for (uint32_t o = s->ops; o; prev = o, o = urs__op_ptr(loop, o)->snext) {
+		if (o != i)
+			continue;
+		if (prev)
+			urs__op_ptr(loop, prev)->snext = op->snext;
+		else
+			s->ops = op->snext;
+		if (s->ops_tail == i)
+			s->ops_tail = prev;
+		break;
+	}
+	op->snext = 0;
 	op->sock = NULL;
 	s->nops--;
 	if (!s->nops && s->state == SOCK_CLOSING)
@@ -239,7 +248,7 @@ URS_API void urs_sock_free(urs_sock *s)
 	/* No callback on s runs after this: results of its pending ops are dropped (buffers
 	 * back to the loop, accepted sockets closed). An awaiter still gets its result, and a
 	 * close callback set with urs_then(urs_close(s)) still runs. */
-	for (struct urs_op *o = s->ops; o; o = o->snext)
+	for (struct urs_op *o = urs__sock_ops(s); o; o = urs__sock_next(o))
 		if ((o->flags & OPF_BOUND) && !(o->flags & OPF_AWAITED))
 			o->flags = (uint16_t)((o->flags & ~OPF_BOUND) | OPF_DETACHED);
 	if (s->state == SOCK_OPEN) {

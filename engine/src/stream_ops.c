@@ -177,8 +177,8 @@ void urs__ordered_decided(struct urs_op *op)
 		if (head) {
 			while ((o = urs__opq_pop(&s->sendq)))
 				urs__op_decide(o, -EPIPE);
-		} else if (op->q == &s->sendq) {
-			while ((o = op->next)) {
+		} else if (urs__op_in(op, &s->sendq)) {
+			while ((o = urs__op_qnext(op))) {
 				urs__opq_remove(o);
 				urs__op_decide(o, -EPIPE);
 			}
@@ -220,7 +220,7 @@ static int trunc_flag(const urs_sock *s)
 
 static void prep_recv_buf(struct urs_op *op, struct io_uring_sqe *sqe, unsigned len, int mf)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	if (urs__buf_select(op)) {
 		io_uring_prep_recv(sqe, op->sock->fd, NULL, len, mf);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
@@ -271,7 +271,7 @@ static int recv_now(struct urs_op *op, void *buf, size_t len, int mf, uint32_t *
 static int recv_exec(struct urs_op *op, uint32_t *want)
 {
 	struct urs_opx *x = urs__op_x(op);
-	return recv_now(op, urs__buf_addr(op->loop, op->bid), recv_len(op),
+	return recv_now(op, urs__buf_addr(urs__op_loop(op), op->bid), recv_len(op),
 			x->msgflags | trunc_flag(op->sock), want);
 }
 
@@ -322,7 +322,7 @@ const struct urs_op_kind urs__kind_recv_into = {
  * needs one request per chunk). */
 static int recv_stream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	if ((loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(op) &&
 	    !urs__op_deadline(op) && !urs__op_nonblocking(op)) {
 		io_uring_prep_recv_multishot(sqe, op->sock->fd, NULL, 0, urs__op_msgflags(op));
@@ -342,8 +342,8 @@ static void chunk(struct urs_op *op, int res, unsigned cflags)
 	r.flags = URS_RES_MORE;
 	r.res = res;
 	r.buf.id = URS_BUF_NONE;
-	r.buf.loop = op->loop;
-	uint32_t n = urs__buf_take(op, res, cflags, op->loop->buf_size);
+	r.buf.loop = urs__op_loop(op);
+	uint32_t n = urs__buf_take(op, res, cflags, urs__op_loop(op)->buf_size);
 	if (op->bid != URS_BUF_NONE)
 		urs__buf_lend_taken(op, &r.buf, n);
 	urs__event(op, &r);
@@ -364,14 +364,14 @@ static enum op_next recv_stream_complete(struct urs_op *op, int res, unsigned cf
 			return NEXT_DECIDE;
 		}
 		if (multi)
-			op->loop->stats.rearms++;
+			urs__op_loop(op)->stats.rearms++;
 		urs__deadline_set(op); /* the idle time starts again */
 		return NEXT_AGAIN;
 	}
 	urs__buf_take(op, res, cflags, 0);
 	if (res == -ENOBUFS && !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT))) {
 		if (multi)
-			op->loop->stats.rearms++;
+			urs__op_loop(op)->stats.rearms++;
 		return urs__buf_wait(op);
 	}
 	op->res = res; /* 0: the peer closed; else an error, a cancel or the idle timeout */
@@ -380,7 +380,7 @@ static enum op_next recv_stream_complete(struct urs_op *op, int res, unsigned cf
 
 static int recv_stream_exec(struct urs_op *op, uint32_t *want)
 {
-	return recv_now(op, urs__buf_addr(op->loop, op->bid), op->loop->buf_size,
+	return recv_now(op, urs__buf_addr(urs__op_loop(op), op->bid), urs__op_loop(op)->buf_size,
 			urs__op_msgflags(op), want);
 }
 

@@ -173,7 +173,7 @@ URS_API int urs_settimeout(urs_sock *sock, double seconds)
 	if (ns > 0) {
 		/* Its ops still running (a receive stream) take the timeout at their next step:
 		 * each needs a side part for its deadline, given now or refused with the call. */
-		for (struct urs_op *o = sock->ops; o; o = o->snext)
+		for (struct urs_op *o = urs__sock_ops(sock); o; o = urs__sock_next(o))
 			if ((urs__kind(o)->flags & KF_TIMEOUT) && o->state != OP_DONE &&
 			    (ret = urs__op_need_x(o)) < 0)
 				return ret;
@@ -214,7 +214,7 @@ URS_API urs_future urs_sleep(urs_loop *loop, double seconds)
 
 static int sleep_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
-	struct __kernel_timespec *ts = urs__sqe_ts(op->loop, sqe);
+	struct __kernel_timespec *ts = urs__sqe_ts(urs__op_loop(op), sqe);
 	urs__ts_set(ts, (int64_t)urs__op_x(op)->len);
 	io_uring_prep_timeout(sqe, ts, 0, 0);
 	return 0;

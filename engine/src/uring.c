@@ -61,7 +61,7 @@ static bool cancel_now(urs_loop *loop, struct urs_op *op)
  * (a cancel is never dropped). */
 static void ring_cancel(struct urs_op *op)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	if (loop->recovering || !cancel_now(loop, op)) {
 		if (!push_cancel(loop, op))
 			op->flags &= ~OPF_CANCEL; /* no memory to remember it: urs_cancel again works */
@@ -150,7 +150,7 @@ static void sqe_void(urs_loop *loop, struct io_uring_sqe *sqe)
  * goes at the next turn. */
 static void ring_submit(struct urs_op *op)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	const struct urs_op_kind *k = urs__kind(op);
 	if (loop->recovering) {
 		urs__op_park(op, &loop->backlog);
