@@ -227,7 +227,7 @@ void urs__buf_back(urs_loop *loop, uint32_t id)
 	} else {
 		g->free[g->nfree++] = id;
 	}
-	struct urs_op *w = urs__opq_pop(&g->wait);
+	struct urs_op *w = urs__opq_pop(loop, &g->wait);
 	if (w) {
 		urs__op_unpark(w);
 		urs__op_submit(w);

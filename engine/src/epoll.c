@@ -83,7 +83,7 @@ static int run(urs_loop *loop, struct urs_opq *q, uint32_t budget)
 {
 	int n = 0;
 	while (budget-- && q->head)
-		n += run_one(loop, urs__opq_pop(q));
+		n += run_one(loop, urs__opq_pop(loop, q));
 	return n;
 }
 
@@ -95,7 +95,7 @@ static int run_all(urs_loop *loop)
 static void wake_all(urs_loop *loop, struct urs_opq *q)
 {
 	struct urs_op *op;
-	while ((op = urs__opq_pop(q))) {
+	while ((op = urs__opq_pop(loop, q))) {
 		urs__op_unpark(op);
 		urs__opq_push(&loop->ep_ready, op);
 	}

@@ -151,7 +151,7 @@ enum op_flag {
 
 /* A FIFO of ops waiting outside the kernel (doubly linked: cancel leaves in O(1)). */
 struct urs_opq {
-	struct urs_op *head, *tail;
+	uint32_t head, tail;     /* op indices, 0: none */
 	uint32_t n;
 };
 
@@ -296,7 +296,7 @@ static inline uint64_t urs__ud(const struct urs_op *op, unsigned part)
 static inline uint64_t urs__ud_loop(unsigned what) { return ((uint64_t)what << 2) | UD_LOOP; }
 
 void urs__opq_push(struct urs_opq *q, struct urs_op *op);
-struct urs_op *urs__opq_pop(struct urs_opq *q);
+struct urs_op *urs__opq_pop(urs_loop *loop, struct urs_opq *q);
 void urs__opq_remove(struct urs_op *op);
 /* Is op waiting in q? The op behind it in its queue. */
 bool urs__op_in(const struct urs_op *op, const struct urs_opq *q);
@@ -322,35 +322,52 @@ void urs__result_drop(urs_result *r);
 
 enum sock_state { SOCK_OPEN, SOCK_CLOSING, SOCK_CLOSED };
 
+/* A socket object, from the loop's socket slab (sockmem.c). Ops it names are linked by op
+ * index, sockets it links to by socket index (0: none). */
 struct urs_sock {
 	urs_loop *loop;          /* NULL once the loop is gone: a husk answering -EBADF */
 	int fd;
-	int family, type, proto;
-	uint8_t state;
-	bool free_asked;         /* urs_sock_free was called */
-	bool torn;               /* a send stopped part-way: close resets, shutdown refuses */
-	bool abort;              /* close with a reset (cancelled close, teardown) */
-	bool dead;               /* freed: waits in loop->dead for the end of the turn */
-	uint32_t files;          /* FILE streams from urs_makefile still open on it */
-	int64_t timeout_ns;      /* < 0 none, 0 non-blocking, > 0 a deadline per op */
-	uint32_t nops;           /* live ops naming this socket (not its close) */
-	uint32_t ops, ops_tail;  /* those ops (urs__sock_ops, urs__sock_next), oldest first */
-	struct urs_op *send_head;/* the ordered op in progress (in the kernel or a turn) */
-	struct urs_opq sendq;    /* ordered ops behind it, in issue order */
-	struct urs_op *close_op; /* its close, once started */
-	bool close_owed;         /* its close is reserved (urs__op_reserve), not yet taken */
 	int slot;                /* its slot in the ring's registered file table, or -1 */
+	uint8_t family, type;
+	uint16_t proto;
+	uint8_t state;
+	bool inuse : 1;          /* handed out by the slab (a husk too) */
+	bool free_asked : 1;     /* urs_sock_free was called */
+	bool torn : 1;           /* a send stopped part-way: close resets, shutdown refuses */
+	bool abort : 1;          /* close with a reset (cancelled close, teardown) */
+	bool dead : 1;           /* freed: waits in loop->dead for the end of the turn */
+	bool close_owed : 1;     /* its close is reserved (urs__op_reserve), not yet taken */
+	bool ep_added : 1;       /* epoll: the fd is in the loop's epoll set */
+	bool wm_over : 1;        /* the water mark state last reported */
+	bool wm_listed : 1;      /* in the loop's list of crossings to report */
+	bool wm_now : 1;         /* the state now */
+	bool wm_bounced : 1;     /* it left the reported one and came back */
+	uint32_t files;          /* FILE streams from urs_makefile still open on it */
+	uint32_t nops;           /* live ops naming this socket (not its close) */
+	int64_t timeout_ns;      /* < 0 none, 0 non-blocking, > 0 a deadline per op */
+	uint32_t ops, ops_tail;  /* those ops (urs__sock_ops, urs__sock_next), oldest first */
+	uint32_t send_head;      /* the ordered op in progress (in the kernel or a turn) */
+	uint32_t close_op;       /* its close, once started */
+	struct urs_opq sendq;    /* ordered ops behind it, in issue order */
 	struct urs_opq rwait, wwait; /* epoll: ops waiting for the fd to be readable, writable */
+	uint32_t wm_next;        /* the loop's sockets with a water mark crossing to report */
+	uint32_t free_next;      /* the loop's dead sockets; in the slab, its free objects */
 	size_t queued;           /* bytes of its ordered sends the kernel has not taken */
 	size_t wm_high, wm_low;  /* urs_sock_watermarks */
 	urs_cb wm_cb;
 	void *wm_user;
-	bool wm_over, wm_listed; /* over: the state last reported */
-	bool wm_now, wm_bounced; /* the state now; it left the reported one and came back */
-	urs_sock *wm_next;       /* the loop's sockets with a water mark crossing to report */
-	bool ep_added;           /* epoll: the fd is in the loop's epoll set */
-	urs_sock *lprev, *lnext; /* the loop's socket objects */
 };
+
+/* sockmem.c: the loop's socket slab. An object comes zeroed (inuse set) or NULL; release
+ * works on a husk too; orphan leaves the slab to its last husk. iter walks the loop's
+ * live sockets (not dead, not husks) from *pos = 0 on. */
+int urs__socks_init(urs_loop *loop);
+urs_sock *urs__sock_alloc(urs_loop *loop);
+void urs__sock_release(urs_sock *s);
+void urs__socks_orphan(urs_loop *loop);
+urs_sock *urs__sock_at(const urs_loop *loop, uint32_t idx);
+uint32_t urs__sock_idx(const urs_sock *s);
+urs_sock *urs__sock_iter(const urs_loop *loop, uint32_t *pos);
 
 urs_sock *urs__sock_new(urs_loop *loop, int fd, int family, int type, int proto, int *err);
 void urs__sock_retire(struct urs_op *op);
@@ -516,9 +533,9 @@ struct urs_loop {
 	char *dns_servers;       /* c-ares's "host:port,..." list, or NULL: resolv.conf */
 	int dns_timeout_ms, dns_tries; /* 0: c-ares's defaults */
 
-	urs_sock *socks;
-	urs_sock *dead;          /* freed objects, released at the end of the turn */
-	urs_sock *wm_list;       /* sockets whose queued bytes crossed a water mark */
+	struct urs_sockslab *sockslab; /* its socket objects (sockmem.c) */
+	uint32_t dead;           /* freed objects, released at the end of the turn */
+	uint32_t wm_list;        /* sockets whose queued bytes crossed a water mark */
 	urs_loop_stats stats;
 	/* test hooks (tests link the static library and set these through internal.h) */
 	unsigned fault_drop_cqes;  /* drop this many CQEs, then report -EBADR as the kernel */

@@ -84,7 +84,9 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 		return -ENOMEM;
 	loop->evfd = -1;
 	urs__pool_init(loop);
-	int ret = urs__posts_init(loop);
+	int ret = urs__socks_init(loop);
+	if (ret == 0 && (ret = urs__posts_init(loop)) < 0)
+		urs__socks_orphan(loop);
 	if (ret < 0) {
 		free(loop);
 		return ret;
@@ -97,6 +99,7 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 	ret = backend_init(loop, &o);
 	if (ret < 0) {
 		urs__posts_fini(loop);
+		urs__socks_orphan(loop);
 		free(loop);
 		return ret;
 	}
@@ -107,6 +110,7 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 		urs__buf_fini(loop);
 		loop->be->fini(loop);
 		urs__posts_fini(loop);
+		urs__socks_orphan(loop);
 		free(loop);
 		return ret;
 	}
@@ -263,6 +267,7 @@ URS_API int urs_loop_free(urs_loop *loop)
 	urs__posts_fini(loop);
 	urs__heap_free(loop);
 	urs__pool_free(loop);
+	urs__socks_orphan(loop); /* husks the user still holds keep it until they are freed */
 	free(loop->dns_servers);
 	loop->dns_servers = NULL;
 	if (lent) {

@@ -92,12 +92,13 @@ void urs__opq_push(struct urs_opq *q, struct urs_op *op)
 {
 	op->queue = queue_num(op, q) & 7;
 	op->next = 0;
-	op->prev = urs__op_ref(q->tail);
+	uint32_t i = urs__op_idx(op);
+	op->prev = q->tail;
 	if (q->tail)
-		q->tail->next = urs__op_idx(op);
+		urs__op_ptr(urs__op_loop(op), q->tail)->next = i;
 	else
-		q->head = op;
-	q->tail = op;
+		q->head = i;
+	q->tail = i;
 	q->n++;
 }
 
@@ -111,19 +112,19 @@ void urs__opq_remove(struct urs_op *op)
 	if (prev)
 		prev->next = op->next;
 	else
-		q->head = next;
+		q->head = op->next;
 	if (next)
 		next->prev = op->prev;
 	else
-		q->tail = prev;
+		q->tail = op->prev;
 	q->n--;
 	op->queue = QUEUE_NONE;
 	op->next = op->prev = 0;
 }
 
-struct urs_op *urs__opq_pop(struct urs_opq *q)
+struct urs_op *urs__opq_pop(urs_loop *loop, struct urs_opq *q)
 {
-	struct urs_op *op = q->head;
+	struct urs_op *op = q->head ? urs__op_ptr(loop, q->head) : NULL;
 	if (op)
 		urs__opq_remove(op);
 	return op;

@@ -13,32 +13,28 @@
 
 urs_sock *urs__sock_new(urs_loop *loop, int fd, int family, int type, int proto, int *err)
 {
-	urs_sock *s = calloc(1, sizeof(*s));
+	urs_sock *s = urs__sock_alloc(loop);
 	if (!s) {
 		*err = -ENOMEM;
 		return NULL;
 	}
 	int ret = urs__op_reserve(loop);
 	if (ret < 0) {
-		free(s);
+		urs__sock_release(s);
 		*err = ret;
 		return NULL;
 	}
 	s->close_owed = true;
 	s->loop = loop;
 	s->fd = fd;
-	s->family = family;
-	s->type = type;
-	s->proto = proto;
+	s->family = (uint8_t)family;
+	s->type = (uint8_t)type;
+	s->proto = (uint16_t)proto;
 	s->state = SOCK_OPEN;
 	s->timeout_ns = -1;
 	s->slot = -1;
 	if (loop->be->sock_attach)
 		loop->be->sock_attach(s);
-	s->lnext = loop->socks;
-	if (loop->socks)
-		loop->socks->lprev = s;
-	loop->socks = s;
 	loop->stats.socks_open++;
 	loop->stats.socks_alive++;
 	return s;
@@ -53,18 +49,6 @@ int urs__sock_check(const urs_sock *s)
 	if (!urs__mine(s->loop))
 		return -EXDEV; /* a socket belongs to its loop's thread */
 	return 0;
-}
-
-static void unlink_sock(urs_sock *s)
-{
-	urs_loop *loop = s->loop;
-	if (s->lprev)
-		s->lprev->lnext = s->lnext;
-	else
-		loop->socks = s->lnext;
-	if (s->lnext)
-		s->lnext->lprev = s->lprev;
-	s->lprev = s->lnext = NULL;
 }
 
 /* Closes the fd; a torn or aborted TCP stream is reset, so the peer cannot take what it
@@ -91,12 +75,11 @@ static void bury(urs_sock *s)
 	if (s->close_owed)
 		urs__op_unreserve(loop);
 	s->close_owed = false;
-	s->close_op = NULL;
+	s->close_op = 0;
 	s->dead = true;
-	unlink_sock(s);
 	loop->stats.socks_alive--;
-	s->lnext = loop->dead;
-	loop->dead = s;
+	s->free_next = loop->dead;
+	loop->dead = urs__sock_idx(s);
 }
 
 static void maybe_bury(urs_sock *s)
@@ -108,9 +91,9 @@ static void maybe_bury(urs_sock *s)
 void urs__sock_reap_dead(urs_loop *loop)
 {
 	while (loop->dead) {
-		urs_sock *s = loop->dead;
-		loop->dead = s->lnext;
-		free(s);
+		urs_sock *s = urs__sock_at(loop, loop->dead);
+		loop->dead = s->free_next;
+		urs__sock_release(s);
 	}
 }
 
@@ -132,11 +115,11 @@ again:
 /* The close proceeds once no op of the socket remains. */
 void urs__close_step(urs_sock *s)
 {
-	struct urs_op *op = s->close_op;
+	struct urs_op *op = urs__op_ptr(s->loop, s->close_op);
 	if (s->state != SOCK_CLOSING || s->nops || !op || op->state != OP_WAITING)
 		return;
 	close_fd(s);
-	s->close_op = NULL;
+	s->close_op = 0;
 	op->sock = NULL;
 	urs__op_decide(op, 0);
 	maybe_bury(s);
@@ -217,7 +200,7 @@ static urs_future start_close(urs_sock *s)
 {
 	struct urs_op *op = urs__op_reserved(s->loop, OPK_CLOSE, s);
 	s->close_owed = false;
-	s->close_op = op;
+	s->close_op = urs__op_idx(op);
 	return urs__op_start(op);
 }
 
@@ -238,7 +221,7 @@ URS_API void urs_sock_free(urs_sock *s)
 	if (!s->loop) { /* a husk its loop left behind */
 		s->free_asked = true;
 		if (!s->files)
-			free(s);
+			urs__sock_release(s);
 		return;
 	}
 	if (s->free_asked)
@@ -285,7 +268,7 @@ void urs__sock_file_closed(urs_sock *s)
 	s->files--;
 	if (!s->loop) {
 		if (s->free_asked && !s->files)
-			free(s);
+			urs__sock_release(s);
 		return;
 	}
 	maybe_bury(s);
@@ -295,13 +278,13 @@ void urs__sock_file_closed(urs_sock *s)
  * First step: cancel. */
 void urs__sock_teardown_start(urs_loop *loop)
 {
-	for (urs_sock *s = loop->socks, *next; s; s = next) {
-		next = s->lnext; /* closing s may bury it, and burying reuses lnext */
+	uint32_t pos = 0;
+	for (urs_sock *s; (s = urs__sock_iter(loop, &pos));) {
 		s->abort = true;
 		if (s->state == SOCK_OPEN)
 			urs_detach(start_close(s));
 		else if (s->state == SOCK_CLOSING)
-			close_cancel(s->close_op);
+			close_cancel(urs__op_ptr(loop, s->close_op));
 	}
 }
 
@@ -309,9 +292,8 @@ void urs__sock_teardown_start(urs_loop *loop)
  * as husks that answer -EBADF until urs_sock_free (the loop never frees what a user holds). */
 void urs__sock_teardown(urs_loop *loop)
 {
-	while (loop->socks) {
-		urs_sock *s = loop->socks;
-		unlink_sock(s);
+	uint32_t pos = 0;
+	for (urs_sock *s; (s = urs__sock_iter(loop, &pos));) {
 		if (s->state != SOCK_CLOSED) {
 			close(s->fd);
 			s->fd = -1;
@@ -320,10 +302,10 @@ void urs__sock_teardown(urs_loop *loop)
 		if (s->close_owed)
 			urs__op_unreserve(loop);
 		s->close_owed = false;
-		s->close_op = NULL;
+		s->close_op = 0;
 		s->loop = NULL;
 		if (s->free_asked && !s->files)
-			free(s);
+			urs__sock_release(s);
 	}
 	urs__sock_reap_dead(loop);
 }

@@ -35,7 +35,7 @@ static void wm_check(urs_sock *s)
 	if (!s->wm_listed) {
 		s->wm_listed = true;
 		s->wm_next = s->loop->wm_list;
-		s->loop->wm_list = s;
+		s->loop->wm_list = urs__sock_idx(s);
 	}
 }
 
@@ -60,7 +60,7 @@ int urs__wm_run(urs_loop *loop)
 {
 	int n = 0;
 	while (loop->wm_list) {
-		urs_sock *s = loop->wm_list;
+		urs_sock *s = urs__sock_at(loop, loop->wm_list);
 		loop->wm_list = s->wm_next;
 		s->wm_listed = false;
 		bool bounced = s->wm_bounced;
@@ -141,7 +141,7 @@ bool urs__ordered_start(struct urs_op *op)
 		wm_check(s);
 	}
 	if (!s->send_head) {
-		s->send_head = op;
+		s->send_head = urs__op_idx(op);
 		return true;
 	}
 	if (urs__op_nonblocking(op)) {
@@ -161,7 +161,7 @@ void urs__ordered_decided(struct urs_op *op)
 	urs_sock *s = op->sock;
 	if (!s || !urs__sock_ordered(s))
 		return;
-	bool head = s->send_head == op;
+	bool head = s->send_head == urs__op_idx(op);
 	bool whole = op->res >= 0 && x->done == x->len;
 	if (op->flags & OPF_COUNTED) {
 		op->flags &= ~OPF_COUNTED;
@@ -175,7 +175,7 @@ void urs__ordered_decided(struct urs_op *op)
 			s->torn = true;
 		struct urs_op *o;
 		if (head) {
-			while ((o = urs__opq_pop(&s->sendq)))
+			while ((o = urs__opq_pop(s->loop, &s->sendq)))
 				urs__op_decide(o, -EPIPE);
 		} else if (urs__op_in(op, &s->sendq)) {
 			while ((o = urs__op_qnext(op))) {
@@ -186,10 +186,10 @@ void urs__ordered_decided(struct urs_op *op)
 	}
 	if (!head)
 		return;
-	s->send_head = NULL;
-	struct urs_op *next = urs__opq_pop(&s->sendq);
+	s->send_head = 0;
+	struct urs_op *next = urs__opq_pop(s->loop, &s->sendq);
 	if (next) {
-		s->send_head = next;
+		s->send_head = urs__op_idx(next);
 		urs__op_unpark(next);
 		urs__op_submit(next);
 	}

@@ -85,7 +85,7 @@ static void ring_flush(urs_loop *loop)
 	}
 	loop->ncancels = kept;
 	while (loop->backlog.head && io_uring_sq_space_left(&loop->ring) >= 2) {
-		struct urs_op *op = urs__opq_pop(&loop->backlog);
+		struct urs_op *op = urs__opq_pop(loop, &loop->backlog);
 		urs__op_unpark(op);
 		urs__op_submit(op);
 	}
