@@ -303,7 +303,7 @@ void urs__buf_rebuild(urs_loop *loop)
 	for (uint32_t i = 0; i < total; i++)
 		held[i] = loop->buf_lent[i];
 	for (uint32_t c = 0; c < loop->nchunks; c++)
-		for (uint32_t i = 0; i < OP_CHUNK; i++) {
+		for (uint32_t i = 1; i <= urs__op_chunk_n(loop, c); i++) {
 			struct urs_op *op = &loop->chunks[c][i];
 			if (op->state != OP_FREE && op->bid != URS_BUF_NONE && op->bid < total)
 				held[op->bid] = 1;

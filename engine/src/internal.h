@@ -190,9 +190,10 @@ struct urs_op {
 struct urs_opchunk {
 	urs_loop *loop;
 	uint32_t first;          /* the index of slot 0 */
-	uint32_t n;              /* slots in use (up to OP_CHUNK; slot 0 is this header) */
+	uint32_t n;              /* its ops: slots 1..n (fewer than OP_CHUNK - 1 only in the last
+				    chunk, when max_ops ends there) */
 };
-enum { OP_CHUNK = 256 };
+enum { OP_CHUNK = 1024 };
 static inline struct urs_opchunk *urs__op_chunk(const struct urs_op *op)
 {
 	return (struct urs_opchunk *)((uintptr_t)op &
@@ -251,6 +252,8 @@ void urs__slab_init(struct urs_slab *s, uint32_t size);
 uint32_t urs__slab_get(struct urs_slab *s);
 void urs__slab_put(struct urs_slab *s, uint32_t idx);
 void urs__slab_fini(struct urs_slab *s);
+void *urs__chunk_map(size_t bytes);
+void urs__chunk_unmap(void *chunk, size_t bytes);
 static inline void *urs__slab_at(const struct urs_slab *s, uint32_t idx)
 {
 	return s->chunks[idx >> URS_SLAB_SHIFT] + (size_t)(idx & (URS_SLAB_PER - 1)) * s->size;
@@ -506,7 +509,8 @@ struct urs_loop {
 	/* op pool (op.c) */
 	struct urs_op **chunks;
 	uint32_t nchunks, nops_alloc, max_ops;
-	struct urs_op *free_ops;
+	struct urs_op *free_ops;  /* ops used before and freed */
+	uint32_t op_fresh;        /* the first op never used (pages untouched until it is) */
 	struct urs_slab xs, ms;  /* ops' side parts: struct urs_opx, struct urs_opm */
 	struct urs_op *ready, *ready_tail; /* decided, consumer to run */
 	uint32_t active;         /* ops started and not yet decided */
@@ -555,6 +559,11 @@ static inline struct urs_op *urs__sock_ops(const urs_sock *s)
 static inline struct urs_op *urs__sock_next(const struct urs_op *op)
 {
 	return urs__op_ptr(urs__op_loop(op), op->snext);
+}
+/* How many ops chunk c holds (slots 1..n). */
+static inline uint32_t urs__op_chunk_n(const urs_loop *loop, uint32_t c)
+{
+	return ((const struct urs_opchunk *)(const void *)loop->chunks[c])->n;
 }
 static inline uint32_t urs__op_ref(const struct urs_op *op)
 {

@@ -134,7 +134,9 @@ struct urs_op *urs__opq_pop(urs_loop *loop, struct urs_opq *q)
 
 /* A chunk is OP_CHUNK slots aligned to its size: slot 0 is its header (the loop, the
  * chunk's first index), so an op needs neither its loop nor its index in its cache line,
- * and index 0 of every chunk names no op. */
+ * and index 0 of every chunk names no op. Its memory is zero from the kernel, and an op's
+ * page becomes resident only when the op is first used: the cells kept for reserved closes
+ * cost address space, not memory. */
 static int pool_grow(urs_loop *loop)
 {
 	if (loop->nops_alloc >= loop->max_ops)
@@ -146,32 +148,36 @@ static int pool_grow(urs_loop *loop)
 	if (!chunks)
 		return -ENOMEM;
 	loop->chunks = chunks;
-	size_t bytes = (size_t)OP_CHUNK * sizeof(struct urs_op);
-	void *mem = NULL;
-	if (posix_memalign(&mem, bytes, bytes) != 0)
+	struct urs_op *c = urs__chunk_map(OP_CHUNK * sizeof(struct urs_op));
+	if (!c)
 		return -ENOMEM;
-	struct urs_op *c = mem;
-	memset(c, 0, (n + 1) * sizeof(*c));
-	struct urs_opchunk *h = mem;
+	struct urs_opchunk *h = (struct urs_opchunk *)(void *)c;
 	h->loop = loop;
 	h->first = loop->nchunks * OP_CHUNK;
 	h->n = n;
 	chunks[loop->nchunks] = c;
-	for (uint32_t i = n; i >= 1; i--) {
-		c[i].gen = 1;
-		c[i].next = urs__op_ref(loop->free_ops);
-		loop->free_ops = &c[i];
-	}
+	if (!loop->op_fresh)
+		loop->op_fresh = h->first + 1;
 	loop->nchunks++;
 	loop->nops_alloc += n;
 	return 0;
 }
 
+/* A free op: one used before, else the next never used (pool_room made sure there is). */
 static struct urs_op *take(urs_loop *loop)
 {
 	struct urs_op *op = loop->free_ops;
-	loop->free_ops = urs__op_ptr(loop, op->next);
-	int32_t gen = op->gen;
+	int32_t gen = 1;
+	if (op) {
+		loop->free_ops = urs__op_ptr(loop, op->next);
+		gen = op->gen;
+	} else {
+		op = urs__op_ptr(loop, loop->op_fresh);
+		uint32_t c = loop->op_fresh / OP_CHUNK, next = loop->op_fresh + 1;
+		if (loop->op_fresh % OP_CHUNK >= urs__op_chunk_n(loop, c))
+			next = (c + 1) * OP_CHUNK + 1; /* slot 1 of the next chunk, grown by then */
+		loop->op_fresh = next;
+	}
 	memset(op, 0, sizeof(*op));
 	op->gen = gen;
 	op->bid = URS_BUF_NONE;
@@ -336,7 +342,7 @@ void urs__pool_free(urs_loop *loop)
 	urs__slab_fini(&loop->xs);
 	urs__slab_fini(&loop->ms);
 	for (uint32_t c = 0; c < loop->nchunks; c++)
-		free(loop->chunks[c]);
+		urs__chunk_unmap(loop->chunks[c], OP_CHUNK * sizeof(struct urs_op));
 	free(loop->chunks);
 	free(loop->cancels);
 	free(loop->cancel_gens);

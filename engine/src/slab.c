@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <stdlib.h>
+#include <sys/mman.h>
 
 void urs__slab_init(struct urs_slab *s, uint32_t size)
 {
@@ -59,4 +60,26 @@ void urs__slab_fini(struct urs_slab *s)
 	s->nchunks = 0;
 	s->free = s->n = 0;
 	s->fresh = 1;
+}
+
+/* Chunks of ops and sockets: zeroed memory aligned to its size (a power of two), straight
+ * from the kernel so that a page is resident only once an object in it is used and no
+ * allocator gap is spent on the alignment. */
+void *urs__chunk_map(size_t bytes)
+{
+	char *p = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	char *a = (char *)(((uintptr_t)p + bytes - 1) & ~(uintptr_t)(bytes - 1));
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	if (a + bytes < p + 2 * bytes)
+		munmap(a + bytes, (size_t)(p + 2 * bytes - (a + bytes)));
+	return a;
+}
+
+void urs__chunk_unmap(void *chunk, size_t bytes)
+{
+	if (chunk)
+		munmap(chunk, bytes);
 }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SOCK_CHUNK_BYTES = 16384, SOCK_PER = SOCK_CHUNK_BYTES / sizeof(urs_sock) };
+enum { SOCK_CHUNK_BYTES = 65536, SOCK_PER = SOCK_CHUNK_BYTES / sizeof(urs_sock) };
 
 struct urs_sockslab {
 	urs_sock **chunks;
@@ -65,8 +65,8 @@ urs_sock *urs__sock_alloc(urs_loop *loop)
 			if (!chunks)
 				return NULL;
 			sl->chunks = chunks;
-			void *mem = NULL;
-			if (posix_memalign(&mem, SOCK_CHUNK_BYTES, SOCK_CHUNK_BYTES) != 0)
+			void *mem = urs__chunk_map(SOCK_CHUNK_BYTES);
+			if (!mem)
 				return NULL;
 			c = mem;
 			c->slab = sl;
@@ -85,7 +85,7 @@ urs_sock *urs__sock_alloc(urs_loop *loop)
 static void slab_free(struct urs_sockslab *sl)
 {
 	for (uint32_t i = 0; i < sl->nchunks; i++)
-		free(sl->chunks[i]);
+		urs__chunk_unmap(sl->chunks[i], SOCK_CHUNK_BYTES);
 	free(sl->chunks);
 	free(sl);
 }

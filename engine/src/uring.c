@@ -202,7 +202,7 @@ static int ring_arm_wake(urs_loop *loop);
 static void barrier_passed(urs_loop *loop)
 {
 	for (uint32_t c = 0; c < loop->nchunks; c++)
-		for (uint32_t i = 0; i < OP_CHUNK; i++) {
+		for (uint32_t i = 1; i <= urs__op_chunk_n(loop, c); i++) {
 			struct urs_op *op = &loop->chunks[c][i];
 			if (op->state == OP_KERNEL) {
 				op->kpending = 0;
