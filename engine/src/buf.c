@@ -277,7 +277,7 @@ enum op_next urs__buf_wait(struct urs_op *op)
 		return NEXT_DECIDE;
 	}
 	loop->stats.nobufs++;
-	if (bufs_free(g) && !g->wait.n)
+	if (bufs_free(g) && !g->wait.head)
 		return NEXT_AGAIN;
 	urs__op_park(op, &g->wait);
 	return NEXT_PARKED;
@@ -285,10 +285,7 @@ enum op_next urs__buf_wait(struct urs_op *op)
 
 uint32_t urs__buf_waiting(const urs_loop *loop)
 {
-	uint32_t n = 0;
-	for (unsigned i = 0; i < URS_BG_COUNT; i++)
-		n += loop->bg[i].wait.n;
-	return n;
+	return loop->bufwait; /* counted as they enter and leave the groups' queues */
 }
 
 /* After CQEs were dropped the kernel may have taken buffers whose completions we never

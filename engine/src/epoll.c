@@ -103,7 +103,7 @@ static void wake_all(urs_loop *loop, struct urs_opq *q)
 
 static bool queued(const urs_loop *loop)
 {
-	return loop->ep_pending.n || loop->ep_ready.n;
+	return loop->ep_pending.head || loop->ep_ready.head;
 }
 
 static int ep_wait(urs_loop *loop, bool block, int64_t deadline)

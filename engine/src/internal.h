@@ -152,7 +152,6 @@ enum op_flag {
 /* A FIFO of ops waiting outside the kernel (doubly linked: cancel leaves in O(1)). */
 struct urs_opq {
 	uint32_t head, tail;     /* op indices, 0: none */
-	uint32_t n;
 };
 
 /* Which waiting queue an op is in (QUEUE_NONE: none); op.c maps it to the queue. */
@@ -510,6 +509,7 @@ struct urs_loop {
 	struct urs_op **chunks;
 	uint32_t nchunks, nops_alloc, max_ops;
 	struct urs_op *free_ops;  /* ops used before and freed */
+	uint32_t bufwait;         /* receives waiting for a buffer, in every group */
 	uint32_t op_fresh;        /* the first op never used (pages untouched until it is) */
 	struct urs_slab xs, ms;  /* ops' side parts: struct urs_opx, struct urs_opm */
 	struct urs_op *ready, *ready_tail; /* decided, consumer to run */

@@ -99,7 +99,8 @@ void urs__opq_push(struct urs_opq *q, struct urs_op *op)
 	else
 		q->head = i;
 	q->tail = i;
-	q->n++;
+	if (op->queue == QUEUE_BUFWAIT)
+		urs__op_loop(op)->bufwait++;
 }
 
 void urs__opq_remove(struct urs_op *op)
@@ -117,7 +118,8 @@ void urs__opq_remove(struct urs_op *op)
 		next->prev = op->prev;
 	else
 		q->tail = op->prev;
-	q->n--;
+	if (op->queue == QUEUE_BUFWAIT)
+		loop->bufwait--;
 	op->queue = QUEUE_NONE;
 	op->next = op->prev = 0;
 }

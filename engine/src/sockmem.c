@@ -26,6 +26,7 @@ struct sockchunk {
 	uint32_t used;           /* slots ever handed out (1..used) */
 };
 _Static_assert(sizeof(struct sockchunk) <= sizeof(urs_sock), "a chunk's header fits slot 0");
+_Static_assert(sizeof(urs_sock) <= 128, "a socket is two cache lines");
 _Static_assert(SOCK_PER >= 2, "a chunk holds sockets");
 
 static struct sockchunk *chunk_of(const urs_sock *s)

@@ -95,7 +95,7 @@ static void ring_flush(urs_loop *loop)
  * wake eventfd does not count: it keeps no op pending). */
 static bool ring_can_wake(const urs_loop *loop)
 {
-	return loop->inflight > loop->inflight_own || loop->backlog.n || loop->ncancels;
+	return loop->inflight > loop->inflight_own || loop->backlog.head || loop->ncancels;
 }
 
 /* A read of the wake eventfd: it completes when another thread posts, wakes or stops. */
