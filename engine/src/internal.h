@@ -101,6 +101,8 @@ struct urs_op_kind {
 
 /* exec's *want for an op that waits for a time (op->deadline), not for its fd. */
 #define URS_EP_TIMER (1u << 31)
+/* ...or'ed into *want by an exec that answered without a system call (the stats count calls). */
+#define URS_EP_NOCALL (1u << 30)
 /* exec's return for an op that would wait: -EAGAIN with *want set; with *want 0 the -EAGAIN
  * is the result itself. */
 static inline int urs__ep_again(uint32_t *want, uint32_t what)
@@ -340,6 +342,9 @@ struct urs_sock {
 	bool dead : 1;           /* freed: waits in loop->dead for the end of the turn */
 	bool close_owed : 1;     /* its close is reserved (urs__op_reserve), not yet taken */
 	bool ep_added : 1;       /* epoll: the fd is in the loop's epoll set */
+	bool ep_rdrained : 1;    /* epoll: a short stream read took all there was; no read is
+				    tried again until the fd's next readable edge */
+	bool ep_rdend : 1;       /* epoll: the read side ended (FIN, HUP, error, SHUT_RD) */
 	bool wm_over : 1;        /* the water mark state last reported */
 	bool wm_listed : 1;      /* in the loop's list of crossings to report */
 	bool wm_now : 1;         /* the state now */
