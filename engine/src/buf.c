@@ -130,7 +130,10 @@ int urs__buf_group_need(urs_loop *loop, unsigned bgid)
 {
 	if (loop->bg[bgid].made)
 		return 0;
-	return group_init(loop, bgid);
+	int ret = group_init(loop, bgid);
+	if (ret == 0) /* lent counts these too: the total must, or "all lent" lies */
+		loop->stats.bufs_total += loop->bg[bgid].count;
+	return ret;
 }
 
 unsigned urs__buf_group_for(const urs_sock *s, size_t want)
@@ -272,7 +275,9 @@ enum op_next urs__buf_wait(struct urs_op *op)
 {
 	urs_loop *loop = urs__op_loop(op);
 	struct urs_bufgroup *g = &loop->bg[op->bgroup];
-	if (urs__op_nonblocking(op)) {
+	/* A non-blocking receive (the socket's mode, or MSG_DONTWAIT for this call) never
+	 * waits, for a buffer neither; no byte was taken. */
+	if (urs__op_dontwait(op)) {
 		op->res = -EAGAIN;
 		return NEXT_DECIDE;
 	}

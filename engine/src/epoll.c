@@ -69,7 +69,7 @@ static int run_one(urs_loop *loop, struct urs_op *op)
 		urs__op_park(op, NULL); /* on the heap until op->deadline */
 		return 0;
 	}
-	if (res == -EAGAIN && want && s && !urs__op_nonblocking(op)) {
+	if (res == -EAGAIN && want && s && !urs__op_dontwait(op)) {
 		urs__op_park(op, (want & EPOLLIN) ? &s->rwait : &s->wwait);
 		return 0;
 	}

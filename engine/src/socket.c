@@ -262,18 +262,27 @@ URS_API urs_future urs_connect_ex(urs_sock *s, const urs_addr *a)
 	return connect_common(s, a, OPK_CONNECT_EX);
 }
 
+/* A receive on a datagram or seqpacket socket is one message: MSG_WAITALL means nothing
+ * there, but io_uring would go on into the next messages of a seqpacket socket until len
+ * bytes came (it retries a short MSG_WAITALL receive as on a stream), gluing them into one
+ * "message" and cutting the last. */
+static int recv_flags(const urs_sock *s, int flags)
+{
+	return s && s->type != SOCK_STREAM ? flags & ~MSG_WAITALL : flags;
+}
+
 URS_API urs_future urs_recv(urs_sock *s, size_t bufsize, int flags)
 {
 	if (bufsize == 0 || bufsize > INT_MAX)
 		return urs__future_err(-EINVAL);
-	return start_io(s, OPK_RECV, NULL, bufsize, flags, NULL, NULL, NULL);
+	return start_io(s, OPK_RECV, NULL, bufsize, recv_flags(s, flags), NULL, NULL, NULL);
 }
 
 URS_API urs_future urs_recv_into(urs_sock *s, void *data, size_t len, int flags)
 {
 	if (!data || len == 0 || len > INT_MAX)
 		return urs__future_err(-EINVAL);
-	return start_io(s, OPK_RECV_INTO, data, len, flags, NULL, NULL, NULL);
+	return start_io(s, OPK_RECV_INTO, data, len, recv_flags(s, flags), NULL, NULL, NULL);
 }
 
 URS_API urs_future urs_recvfrom(urs_sock *s, size_t bufsize, int flags)
@@ -282,7 +291,7 @@ URS_API urs_future urs_recvfrom(urs_sock *s, size_t bufsize, int flags)
 		return urs__future_err(-EINVAL);
 	if (s && urs__sock_check(s) == 0 && s->type == SOCK_STREAM)
 		return urs__future_err(-EOPNOTSUPP); /* a stream has no datagrams: use urs_recv */
-	return start_io(s, OPK_RECVFROM, NULL, bufsize, flags, NULL, NULL, NULL);
+	return start_io(s, OPK_RECVFROM, NULL, bufsize, recv_flags(s, flags), NULL, NULL, NULL);
 }
 
 URS_API urs_future urs_recvfrom_into(urs_sock *s, void *data, size_t len, int flags)
