@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Every source file the project wrote opens with its SPDX license line (MIT, LICENSE).
   scripts/spdx.py          adds the line where it is missing
   scripts/spdx.py --check  lists the files without it and fails (make check runs this)"""
