@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Mutation check: each mutant breaks one behaviour the tests name, in a copy of the
 committed tree (HEAD) under build/mutants/, and the tests that cover it must fail. `make mutants` runs them all;
 `scripts/mutants.py NAME...` runs some. A mutant whose text no longer matches the code says
@@ -140,8 +141,8 @@ MUTANTS = {
         ["test_sendbuf"]),
     "sent-buffer-never-returns": (
         "engine/src/stream_ops.c",
-        "KF_RETRY | KF_COUNT | KF_SEND,",
-        "KF_RETRY | KF_COUNT,",
+        "KF_RETRY | KF_COUNT | KF_X | KF_SEND,",
+        "KF_RETRY | KF_COUNT | KF_X,",
         ["test_sendbuf", "test_sendbuf@epoll"]),
     "sendbuf-stale-copy-accepted": (
         "engine/src/sendbuf.c",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The send pool (issue 16, item 2): urs_sendbuf_get, urs_send_buf/sendall_buf/sendto_buf.
  * A buffer handed to a send comes back to the pool in every outcome (success, a peer reset
  * mid-send, a timeout, a cancel at any moment, a close with sends queued, urs_loop_free with

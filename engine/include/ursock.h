@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ursock: the socket API users know from Python's socket module, as futures
  * over one io_uring loop per thread.
  *
@@ -175,7 +176,8 @@ typedef struct urs_loop_stats {
 	uint64_t stale_cqes;    /* completions for a handle no longer live (ignored) */
 	uint64_t cq_overflows;  /* turns that found the CQ overflowed (the kernel kept them) */
 	uint64_t cq_dropped;    /* times the kernel lost completions (-EBADR); see urs_loop_run */
-	uint32_t ops_in_use;    /* ops taken from the pool (one per live socket is its close) */
+	uint32_t ops_in_use;    /* ops taken from the pool, and one per socket not yet closing
+				   (its close, reserved: closing never fails for want of an op) */
 	uint32_t ops_max;       /* the pool's limit (urs_loop_opts.max_ops) */
 	uint32_t bufs_lent;     /* provided buffers held by the user, and send-pool buffers
 				   taken with urs_sendbuf_get and not yet sent or given back */

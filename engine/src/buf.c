@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Provided buffers, in two groups. Group 0 holds the loop's buffers (buf_count of buf_size
  * bytes, made with the loop): every receive of a byte stream, and every receive that asked
  * for no more than buf_size. Group 1 holds a few message buffers of 64 KiB and room for a
@@ -180,7 +181,7 @@ void urs__buf_fini(urs_loop *loop)
 
 int urs__buf_claim(struct urs_op *op)
 {
-	struct urs_bufgroup *g = &op->loop->bg[op->bgroup];
+	struct urs_bufgroup *g = &urs__op_loop(op)->bg[op->bgroup];
 	if (g->br || op->bid != URS_BUF_NONE)
 		return 0;
 	if (!g->nfree)
@@ -189,22 +190,25 @@ int urs__buf_claim(struct urs_op *op)
 	return 0;
 }
 
-void urs__buf_take(struct urs_op *op, int res, uint32_t cflags, uint32_t keep)
+uint32_t urs__buf_take(struct urs_op *op, int res, uint32_t cflags, uint32_t keep)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
+	struct urs_opx *x = urs__op_x(op);
 	uint32_t id = op->bid;
 	if (cflags & IORING_CQE_F_BUFFER) {
 		id = cflags >> IORING_CQE_BUFFER_SHIFT;
 		urs__bg_of_id(loop, id)->in_ring--;
 	}
 	op->bid = URS_BUF_NONE;
-	op->blen = 0;
-	op->bdata = NULL;
+	if (x) {
+		x->blen = 0;
+		x->bdata = NULL;
+	}
 	if (id == URS_BUF_NONE)
-		return;
+		return 0;
 	if (res <= 0) {
 		urs__buf_back(loop, id);
-		return;
+		return 0;
 	}
 	struct urs_bufgroup *g = urs__bg_of_id(loop, id);
 	uint32_t len = (uint32_t)res;
@@ -213,8 +217,11 @@ void urs__buf_take(struct urs_op *op, int res, uint32_t cflags, uint32_t keep)
 	if (len > g->size)
 		len = g->size;
 	op->bid = id;
-	op->bdata = urs__buf_addr(loop, id);
-	op->blen = len;
+	if (x) {
+		x->bdata = urs__buf_addr(loop, id);
+		x->blen = len;
+	}
+	return len;
 }
 
 void urs__buf_back(urs_loop *loop, uint32_t id)
@@ -226,7 +233,7 @@ void urs__buf_back(urs_loop *loop, uint32_t id)
 	} else {
 		g->free[g->nfree++] = id;
 	}
-	struct urs_op *w = urs__opq_pop(&g->wait);
+	struct urs_op *w = urs__opq_pop(loop, &g->wait);
 	if (w) {
 		urs__op_unpark(w);
 		urs__op_submit(w);
@@ -235,10 +242,17 @@ void urs__buf_back(urs_loop *loop, uint32_t id)
 
 void urs__buf_lend_op(struct urs_op *op, urs_buf *b)
 {
-	urs__buf_lend(op->loop, b, op->bid, op->bdata, op->blen);
+	struct urs_opx *x = urs__op_x(op);
+	urs__buf_lend(urs__op_loop(op), b, op->bid, x->bdata, x->blen);
 	op->bid = URS_BUF_NONE;
-	op->bdata = NULL;
-	op->blen = 0;
+	x->bdata = NULL;
+	x->blen = 0;
+}
+
+void urs__buf_lend_taken(struct urs_op *op, urs_buf *b, uint32_t len)
+{
+	urs__buf_lend(urs__op_loop(op), b, op->bid, urs__buf_addr(urs__op_loop(op), op->bid), len);
+	op->bid = URS_BUF_NONE;
 }
 
 void urs__buf_lend(urs_loop *loop, urs_buf *b, uint32_t id, char *data, uint32_t len)
@@ -262,7 +276,7 @@ static bool bufs_free(const struct urs_bufgroup *g)
 
 enum op_next urs__buf_wait(struct urs_op *op)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	struct urs_bufgroup *g = &loop->bg[op->bgroup];
 	/* A non-blocking receive (the socket's mode, or MSG_DONTWAIT for this call) never
 	 * waits, for a buffer neither; no byte was taken. */
@@ -271,7 +285,7 @@ enum op_next urs__buf_wait(struct urs_op *op)
 		return NEXT_DECIDE;
 	}
 	loop->stats.nobufs++;
-	if (bufs_free(g) && !g->wait.n)
+	if (bufs_free(g) && !g->wait.head)
 		return NEXT_AGAIN;
 	urs__op_park(op, &g->wait);
 	return NEXT_PARKED;
@@ -279,10 +293,7 @@ enum op_next urs__buf_wait(struct urs_op *op)
 
 uint32_t urs__buf_waiting(const urs_loop *loop)
 {
-	uint32_t n = 0;
-	for (unsigned i = 0; i < URS_BG_COUNT; i++)
-		n += loop->bg[i].wait.n;
-	return n;
+	return loop->bufwait; /* counted as they enter and leave the groups' queues */
 }
 
 /* After CQEs were dropped the kernel may have taken buffers whose completions we never
@@ -297,7 +308,7 @@ void urs__buf_rebuild(urs_loop *loop)
 	for (uint32_t i = 0; i < total; i++)
 		held[i] = loop->buf_lent[i];
 	for (uint32_t c = 0; c < loop->nchunks; c++)
-		for (uint32_t i = 0; i < OP_CHUNK; i++) {
+		for (uint32_t i = 1; i <= urs__op_chunk_n(loop, c); i++) {
 			struct urs_op *op = &loop->chunks[c][i];
 			if (op->state != OP_FREE && op->bid != URS_BUF_NONE && op->bid < total)
 				held[op->bid] = 1;

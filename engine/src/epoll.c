@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The epoll backend: the same ops, futures, buffers and timeouts where io_uring is refused
  * (seccomp, kernel.io_uring_disabled, memlock) or not wanted. An op's step is its kind's
  * exec: the syscall itself, non-blocking. When it is done it completes as a CQE would;
@@ -20,7 +21,7 @@ enum { EVENTS = 64, READY_BUDGET = 1024, NEW_BUDGET = 64 };
 static void ep_submit(struct urs_op *op)
 {
 	op->state = OP_WAITING;
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	urs__opq_push((op->flags & OPF_CONT) ? &loop->ep_ready : &loop->ep_pending, op);
 }
 
@@ -84,7 +85,7 @@ static int run(urs_loop *loop, struct urs_opq *q, uint32_t budget)
 {
 	int n = 0;
 	while (budget-- && q->head)
-		n += run_one(loop, urs__opq_pop(q));
+		n += run_one(loop, urs__opq_pop(loop, q));
 	return n;
 }
 
@@ -96,7 +97,7 @@ static int run_all(urs_loop *loop)
 static void wake_all(urs_loop *loop, struct urs_opq *q)
 {
 	struct urs_op *op;
-	while ((op = urs__opq_pop(q))) {
+	while ((op = urs__opq_pop(loop, q))) {
 		urs__op_unpark(op);
 		urs__opq_push(&loop->ep_ready, op);
 	}
@@ -104,7 +105,7 @@ static void wake_all(urs_loop *loop, struct urs_opq *q)
 
 static bool queued(const urs_loop *loop)
 {
-	return loop->ep_pending.n || loop->ep_ready.n;
+	return loop->ep_pending.head || loop->ep_ready.head;
 }
 
 static int ep_wait(urs_loop *loop, bool block, int64_t deadline)

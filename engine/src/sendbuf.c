@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The send pool: buffers the loop owns, which callers borrow (urs_sendbuf_get), fill and
  * send (urs_send_buf, urs_sendall_buf, urs_sendto_buf). On io_uring the pool is registered
  * with the ring (io_uring_register_buffers), so a send names a buffer index instead of an
@@ -302,7 +303,7 @@ int urs__sendbuf_take(urs_sock *s, urs_buf *b, size_t len, uint32_t *id, const c
 void urs__sendbuf_prep(struct urs_op *op, struct io_uring_sqe *sqe, const char *p, unsigned n,
 		       int mf)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	urs_sock *s = op->sock;
 	op->flags &= ~OPF_ZC;
 	if (urs__is_sendbuf(op->bid) && loop->sp.registered) {
@@ -336,7 +337,7 @@ bool urs__sendbuf_zc_refused(struct urs_op *op, int res)
 
 void urs__sendbuf_zc_result(struct urs_op *op)
 {
-	struct urs_sendpool *p = &op->loop->sp;
+	struct urs_sendpool *p = &urs__op_loop(op)->sp;
 	p->zc_results++;
 	p->owed[op->bid & ~URS_SENDBUF_TAG]++;
 	p->notifs_owed++;
@@ -344,15 +345,15 @@ void urs__sendbuf_zc_result(struct urs_op *op)
 
 bool urs__sendbuf_owed(const struct urs_op *op)
 {
-	return urs__is_sendbuf(op->bid) && op->loop->sp.owed &&
-	       op->loop->sp.owed[op->bid & ~URS_SENDBUF_TAG] > 0;
+	return urs__is_sendbuf(op->bid) && urs__op_loop(op)->sp.owed &&
+	       urs__op_loop(op)->sp.owed[op->bid & ~URS_SENDBUF_TAG] > 0;
 }
 
 /* The buffer leaves the op when the op is done with it (decided) and nothing more is owed:
  * back to the pool; a lingering op (consumed meanwhile) goes to the op pool too. */
 static void notif_settle(struct urs_op *op)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	if (urs__sendbuf_owed(op) || (op->state != OP_DONE && op->state != OP_LINGER))
 		return;
 	uint32_t id = op->bid;
@@ -364,7 +365,7 @@ static void notif_settle(struct urs_op *op)
 
 void urs__sendbuf_notif(struct urs_op *op)
 {
-	struct urs_sendpool *p = &op->loop->sp;
+	struct urs_sendpool *p = &urs__op_loop(op)->sp;
 	if (!urs__is_sendbuf(op->bid) || !p->owed[op->bid & ~URS_SENDBUF_TAG])
 		return; /* not ours to count: ignore rather than underflow */
 	p->owed[op->bid & ~URS_SENDBUF_TAG]--;
@@ -378,7 +379,7 @@ void urs__sendbuf_notifs_lost(urs_loop *loop)
 	if (!p->notifs_owed)
 		return;
 	for (uint32_t c = 0; c < loop->nchunks; c++)
-		for (uint32_t i = 0; i < OP_CHUNK; i++) {
+		for (uint32_t i = 1; i <= urs__op_chunk_n(loop, c); i++) {
 			struct urs_op *op = &loop->chunks[c][i];
 			if (op->state == OP_FREE || !urs__sendbuf_owed(op))
 				continue;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The socket API (hop 1 of the request path): check the socket and the arguments, take an
  * op from the pool, start it. Sync methods (socket, bind, listen, getsockname...) live here
  * too; the socket's lifetime (close, free) is sock.c's. */
@@ -206,11 +207,14 @@ static urs_future start_op(urs_sock *s, enum op_kind kind, const void *data, siz
 		return urs__future_err(ret);
 	op->bgroup = (uint8_t)bg;
 	op->bid = bid;
-	op->data = data;
-	op->len = len;
-	op->msgflags = flags;
-	if (addr)
-		op->addr = *addr;
+	struct urs_opx *x = urs__op_x(op);
+	if (x) {
+		x->data = data;
+		x->len = len;
+		x->msgflags = flags;
+		if (addr)
+			urs__op_m(op)->addr = *addr;
+	}
 	if (cb) {
 		op->cb = cb;
 		op->user = user;

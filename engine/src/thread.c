@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Many loops, one service: what other threads may do to a loop. A loop belongs to the
  * thread that made it; from any thread one may post a function to run on it, wake it, or
  * stop it — nothing else. Posts queue under a mutex (one FIFO: each sender's posts keep
@@ -190,7 +191,7 @@ URS_API int urs_sock_handoff(urs_sock *s, urs_loop *to, urs_cb cb, void *user)
 		return -EINVAL;
 	/* Its ops would have nowhere to complete; results nobody claimed yet stay with the
 	 * object (awaited or detached later, never given a callback). */
-	for (struct urs_op *o = s->ops; o; o = o->snext)
+	for (struct urs_op *o = urs__sock_ops(s); o; o = urs__sock_next(o))
 		if (o->state != OP_DONE || (o->flags & (OPF_BOUND | OPF_DETACHED | OPF_AWAITED)))
 			return -EBUSY;
 	struct handoff *h = malloc(sizeof(*h));
