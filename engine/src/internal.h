@@ -157,9 +157,6 @@ enum op_flag {
 	OPF_RETIRED = 1u << 9,  /* no longer counted on its socket */
 	OPF_CONT = 1u << 10,    /* the submission continues a step that just completed */
 	OPF_COUNTED = 1u << 11, /* its unsent bytes count in its socket's queued bytes */
-	OPF_ZC = 1u << 13,      /* the current submission is a SEND_ZC: its result CQE comes
-				   with IORING_CQE_F_MORE, the notification after it */
-	OPF_NOZC = 1u << 14,    /* the socket refused zero-copy: plain sends from now on */
 	OPF_ORPHAN = 1u << 12   /* decided with no consumer, then its socket closed or went:
 				   no callback may be attached to it any more (urs_then -EBADF) */
 };
@@ -507,6 +504,10 @@ struct urs_bufgroup {
  * buffer or a receive buffer alone. */
 #define URS_SENDBUF_TAG 0x40000000u
 enum { SB_FREE = 0, SB_USER = 1, SB_SENDING = 2 };
+/* The op sending from a buffer: its current step is a SEND_ZC (its result CQE comes with
+ * IORING_CQE_F_MORE, the notification after it); the socket refused zero-copy (plain sends
+ * from then on). Kept with the buffer, not the op, whose flags are full. */
+enum { SBZ_STEP = 1, SBZ_REFUSED = 2 };
 struct urs_sendpool {
 	char *base;
 	size_t map_len;
@@ -515,6 +516,7 @@ struct urs_sendpool {
 	uint32_t *gen;           /* per buffer: generation of its latest lending */
 	uint8_t *state;          /* per buffer: SB_* */
 	uint16_t *owed;          /* per buffer: zero-copy notifications still to come */
+	uint8_t *zc;             /* per buffer, while an op sends from it: SBZ_* */
 	uint32_t notifs_owed;    /* their sum: the loop is not idle while any is owed */
 	uint32_t *free;          /* stack of free indexes */
 	uint32_t nfree;
@@ -780,6 +782,12 @@ bool urs__sendbuf_zc_refused(struct urs_op *op, int res);
 /* A zero-copy send's result CQE came (IORING_CQE_F_MORE): one notification more is owed on
  * its buffer. */
 void urs__sendbuf_zc_result(struct urs_op *op);
+/* Is op's current step a zero-copy send (a CQE with IORING_CQE_F_MORE is its result)? */
+static inline bool urs__sendbuf_zc_step(const struct urs_op *op, const urs_loop *loop)
+{
+	return urs__is_sendbuf(op->bid) && loop->sp.zc &&
+	       (loop->sp.zc[op->bid & ~URS_SENDBUF_TAG] & SBZ_STEP);
+}
 /* Its notification came (IORING_CQE_F_NOTIF): the buffer may go back once the op is done
  * with it; a lingering op goes to the pool. */
 void urs__sendbuf_notif(struct urs_op *op);

@@ -451,7 +451,7 @@ void urs__op_complete(struct urs_op *op, unsigned part, int res, uint32_t cflags
 		 * timeout that lost to its op's completion says -ECANCELED. */
 		if (res != -ECANCELED)
 			op->flags |= OPF_TIMEDOUT;
-	} else if ((cflags & IORING_CQE_F_MORE) && (op->flags & OPF_ZC)) {
+	} else if ((cflags & IORING_CQE_F_MORE) && urs__sendbuf_zc_step(op, urs__op_loop(op))) {
 		/* A zero-copy send's result: the op goes on or is decided now (a timeout or
 		 * cancel must not wait for the peer to acknowledge), while its buffer waits
 		 * for the notification that follows (urs__sendbuf_notif). */

@@ -90,7 +90,8 @@ static int pool_make(urs_loop *loop)
 	p->state = calloc(p->count, 1);
 	p->free = malloc(p->count * sizeof(*p->free));
 	p->owed = calloc(p->count, sizeof(*p->owed));
-	if (!p->gen || !p->state || !p->free || !p->owed) {
+	p->zc = calloc(p->count, 1);
+	if (!p->gen || !p->state || !p->free || !p->owed || !p->zc) {
 		urs__sendbuf_fini(loop);
 		return -ENOMEM;
 	}
@@ -142,7 +143,9 @@ void urs__sendbuf_fini(urs_loop *loop)
 	free(p->state);
 	free(p->free);
 	free(p->owed);
+	free(p->zc);
 	p->owed = NULL;
+	p->zc = NULL;
 	p->base = NULL;
 	p->gen = NULL;
 	p->state = NULL;
@@ -208,6 +211,7 @@ static void pool_back(urs_loop *loop, uint32_t i)
 {
 	struct urs_sendpool *p = &loop->sp;
 	p->state[i] = SB_FREE;
+	p->zc[i] = 0;
 	p->free[p->nfree++] = i;
 }
 
@@ -305,14 +309,15 @@ void urs__sendbuf_prep(struct urs_op *op, struct io_uring_sqe *sqe, const char *
 {
 	urs_loop *loop = urs__op_loop(op);
 	urs_sock *s = op->sock;
-	op->flags &= ~OPF_ZC;
 	if (urs__is_sendbuf(op->bid) && loop->sp.registered) {
 		unsigned idx = op->bid & ~URS_SENDBUF_TAG;
+		uint8_t *zc = &loop->sp.zc[idx];
+		*zc &= (uint8_t)~SBZ_STEP;
 		if ((loop->features & URS_FEAT_SEND_ZC) && n >= loop->sp.zc_threshold &&
-		    !(op->flags & OPF_NOZC) && s->type == SOCK_STREAM &&
+		    !(*zc & SBZ_REFUSED) && s->type == SOCK_STREAM &&
 		    (s->family == AF_INET || s->family == AF_INET6)) {
 			io_uring_prep_send_zc_fixed(sqe, s->fd, p, n, mf, 0, idx);
-			op->flags |= OPF_ZC;
+			*zc |= SBZ_STEP;
 			loop->sp.zc_sends++;
 			return;
 		}
@@ -329,9 +334,10 @@ void urs__sendbuf_prep(struct urs_op *op, struct io_uring_sqe *sqe, const char *
 
 bool urs__sendbuf_zc_refused(struct urs_op *op, int res)
 {
-	if (!(op->flags & OPF_ZC) || res != -EOPNOTSUPP)
+	urs_loop *loop = urs__op_loop(op);
+	if (res != -EOPNOTSUPP || !urs__sendbuf_zc_step(op, loop))
 		return false;
-	op->flags = (uint16_t)((op->flags & ~OPF_ZC) | OPF_NOZC);
+	loop->sp.zc[op->bid & ~URS_SENDBUF_TAG] = SBZ_REFUSED;
 	return true;
 }
 
