@@ -98,7 +98,12 @@ enum urs_feature {
 	URS_FEAT_MSG_RING = 1u << 14,       /* IORING_OP_MSG_RING (5.18): wakes between loops */
 	URS_FEAT_FIXED_FILES = 1u << 15,    /* a registered file table (sparse, 5.19): every op
 					       on a socket names its slot, no fd lookup */
-	URS_FEAT_SPLICE = 1u << 16          /* IORING_OP_SPLICE (5.7): urs_sendfile without a copy */
+	URS_FEAT_SPLICE = 1u << 16,         /* IORING_OP_SPLICE (5.7): urs_sendfile without a copy */
+	URS_FEAT_BUF_INC = 1u << 20,        /* IOU_PBUF_RING_INC (6.12): a stream's receives fill
+					       the loop's buffers piece by piece, so a small
+					       message does not take a whole buffer */
+	URS_FEAT_RECV_BUNDLE = 1u << 21     /* IORING_RECVSEND_BUNDLE (6.10): one completion of a
+					       receive stream carries several buffers */
 };
 
 typedef struct urs_loop_opts {

@@ -246,7 +246,7 @@ static void step(struct urs_op *op)
 	 * when nothing of it can happen twice, else its outcome is unknown. */
 	if (loop->recovering && op->res == -ECANCELED &&
 	    !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT))) {
-		if (k->flags & KF_RETRY) {
+		if ((k->flags & KF_RETRY) && !(op->flags & OPF_LOST)) {
 			urs__op_park(op, &loop->backlog);
 		} else {
 			op->state = OP_WAITING;
