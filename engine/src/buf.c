@@ -89,10 +89,13 @@ static void group_fill(urs_loop *loop, struct urs_bufgroup *g)
 	for (uint32_t k = 0; k < g->count; k++) {
 		uint32_t i = g->br ? g->first + k : g->first + g->count - 1 - k;
 		struct urs_bufstate *b = &loop->bstate[i];
-		b->more = false;
+		/* Written only when set: a new loop's states stay untouched zero pages. */
+		if (b->more)
+			b->more = false;
 		if (b->pieces)
 			continue;
-		b->off = 0;
+		if (b->off)
+			b->off = 0;
 		if (g->br)
 			ring_add(g, i, n++);
 		else
