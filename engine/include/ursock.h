@@ -229,13 +229,16 @@ URS_API void urs_loop_stats_get(const urs_loop *loop, urs_loop_stats *out);
 
 /* A view of received bytes lent to the caller. data points into the loop's provided
  * buffers (or nowhere when len is 0 and no buffer was used). Give it back with
- * urs_buf_release; until then that buffer cannot receive again. The view is a value: a
- * copy kept after the release is stale, and releasing it is refused. */
+ * urs_buf_release; until then that buffer cannot receive again. With incremental buffers
+ * (URS_FEAT_BUF_INC) a view may be a piece of a buffer that other views share: the buffer
+ * receives again once every piece of it is released. The view is a value: a copy kept
+ * after the release is stale, and releasing it is refused. */
 typedef struct urs_buf {
 	char *data;
 	uint32_t len;
-	uint32_t id;     /* the buffer's index in its loop; URS_BUF_NONE when no buffer is held */
-	uint32_t gen;    /* which lending of that buffer this view is */
+	uint32_t id;     /* which lending (a buffer, or a piece of one) this is; URS_BUF_NONE when
+			    no buffer is held */
+	uint32_t gen;    /* which lending of that id this view is */
 	urs_loop *loop;
 } urs_buf;
 
