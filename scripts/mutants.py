@@ -27,6 +27,16 @@ MUTANTS = {
         "\tif ((o->flags & MSG_TRUNC) || o->payloadlen > op->blen)\n\t\tr.flags |= URS_RES_TRUNC;",
         "",
         ["test_udp", "test_unix"]),
+    "epoll-drained-stream-reads-again": (
+        "engine/src/stream_ops.c",
+        "\tif (s->ep_rdrained && !urs__op_nonblocking(op)",
+        "\tif (0 && s->ep_rdrained && !urs__op_nonblocking(op)",
+        ["test_tcp@epoll"]),
+    "epoll-drain-rule-waits-past-fin": (
+        "engine/src/stream_ops.c",
+        "\t\t !s->ep_rdend)",
+        "\t\t 1)",
+        ["test_tcp@epoll", "test_file@epoll"]),
     "shutdown-does-not-wait-for-sends": (
         "engine/src/stream_ops.c",
         "\treturn op->msgflags == SHUT_RD ? true : urs__ordered_start(op);",

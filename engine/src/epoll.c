@@ -62,8 +62,9 @@ static int run_one(urs_loop *loop, struct urs_op *op)
 	}
 	uint32_t want = 0;
 	int res = k->exec(op, &want);
-	if (s)
+	if (s && !(want & URS_EP_NOCALL))
 		loop->stats.enters++; /* the socket call exec made (a timer or nop makes none) */
+	want &= ~URS_EP_NOCALL;
 	if (res == -EAGAIN && want == URS_EP_TIMER) {
 		urs__op_park(op, NULL); /* on the heap until op->deadline */
 		return 0;
@@ -133,8 +134,12 @@ static int ep_wait(urs_loop *loop, bool block, int64_t deadline)
 		}
 		if (s->fd < 0)
 			continue; /* closed earlier in this batch */
-		if (ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+		if (ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
+			s->ep_rdrained = false;
+			if (ev[i].events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+				s->ep_rdend = true;
 			wake_all(loop, &s->rwait);
+		}
 		if (ev[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 			wake_all(loop, &s->wwait);
 	}
@@ -177,6 +182,8 @@ static void ep_sock_detach(urs_sock *s, bool closing)
 	if (s->ep_added && !closing)
 		epoll_ctl(s->loop->epfd, EPOLL_CTL_DEL, s->fd, NULL);
 	s->ep_added = false;
+	s->ep_rdrained = false;
+	s->ep_rdend = false;
 }
 
 static void ep_fini(urs_loop *loop)

@@ -99,6 +99,8 @@ struct urs_op_kind {
 
 /* exec's *want for an op that waits for a time (op->deadline), not for its fd. */
 #define URS_EP_TIMER (1u << 31)
+/* ...or'ed into *want by an exec that answered without a system call (the stats count calls). */
+#define URS_EP_NOCALL (1u << 30)
 /* exec's return for an op that would wait: -EAGAIN with *want set; with *want 0 the -EAGAIN
  * is the result itself. */
 static inline int urs__ep_again(uint32_t *want, uint32_t what)
@@ -282,6 +284,9 @@ struct urs_sock {
 	bool wm_now, wm_bounced; /* the state now; it left the reported one and came back */
 	urs_sock *wm_next;       /* the loop's sockets with a water mark crossing to report */
 	bool ep_added;           /* epoll: the fd is in the loop's epoll set */
+	bool ep_rdrained;        /* epoll: a short stream read took all there was; no read is
+				    tried again until the fd's next readable edge */
+	bool ep_rdend;           /* epoll: the read side ended (FIN, HUP, error, SHUT_RD) */
 	urs_sock *lprev, *lnext; /* the loop's socket objects */
 };
 

@@ -254,12 +254,24 @@ static enum op_next recv_complete(struct urs_op *op, int res, unsigned cflags)
 	return NEXT_DECIDE;
 }
 
-/* epoll: the same receive, now, into the buffer the op claimed. */
+/* epoll: the same receive, now, into the buffer the op claimed. A short read on a byte stream took everything the socket had, and new bytes
+ * raise a new edge (which clears ep_rdrained), so until then a read would only answer
+ * EAGAIN: the op waits for the edge without asking (the hand-written epoll loop's rule too;
+ * it saves a recv per message). A non-blocking op still asks. Once the read side has ended
+ * (the peer's FIN, a hang-up or error, our SHUT_RD) no edge may follow the last bytes, so
+ * the rule is off: the next read must ask and see the end. */
 static int recv_now(struct urs_op *op, void *buf, size_t len, int mf, uint32_t *want)
 {
-	int res = urs__sys((int)recv(op->sock->fd, buf, len, mf | MSG_DONTWAIT));
+	urs_sock *s = op->sock;
+	if (s->ep_rdrained && !urs__op_nonblocking(op) && !(mf & MSG_DONTWAIT)) {
+		return urs__ep_again(want, EPOLLIN | URS_EP_NOCALL);
+	}
+	int res = urs__sys((int)recv(s->fd, buf, len, mf | MSG_DONTWAIT));
 	if (res == -EAGAIN)
 		*want = EPOLLIN;
+	else if (res > 0 && (size_t)res < len && s->type == SOCK_STREAM && !(mf & MSG_PEEK) &&
+		 !s->ep_rdend)
+		s->ep_rdrained = true;
 	return res;
 }
 
@@ -517,6 +529,10 @@ static int shutdown_exec(struct urs_op *op, uint32_t *want)
 	(void)want;
 	if (op->msgflags != SHUT_RD && op->sock->torn)
 		return -EPIPE;
+	if (op->msgflags != SHUT_WR) { /* reads now end at once: never park them on an edge */
+		op->sock->ep_rdend = true;
+		op->sock->ep_rdrained = false;
+	}
 	return urs__sys(shutdown(op->sock->fd, op->msgflags));
 }
 
