@@ -67,6 +67,36 @@ MUTANTS = {
         "\tstruct urs_op *w = urs__opq_pop(&g->wait);",
         "\tstruct urs_op *w = g->br ? urs__opq_pop(&g->wait) : NULL;",
         ["test_lifetime"]),
+    "incremental-buffer-back-while-kernel-fills": (
+        "engine/src/buf.c",
+        "\tif (--b->pieces == 0 && !b->more)",
+        "\tif (--b->pieces == 0)",
+        ["test_recvbuf"]),
+    "incremental-buffer-back-with-pieces-held": (
+        "engine/src/buf.c",
+        "\tif (--b->pieces == 0 && !b->more)",
+        "\tif (--b->pieces <= 1 && !b->more)",
+        ["test_recvbuf"]),
+    "incremental-offset-not-kept": (
+        "engine/src/buf.c",
+        "\t\t\tb->off += len;",
+        "\t\t\tb->off += 0;",
+        ["test_recvbuf"]),
+    "datagram-beside-incremental-ring": (
+        "engine/src/buf.c",
+        "\treturn s->loop->bg[URS_BG_SMALL].count ? URS_BG_SMALL : URS_BG_LOOP;",
+        "\treturn URS_BG_LOOP;",
+        ["test_recvbuf"]),
+    "piece-released-twice": (
+        "engine/src/buf.c",
+        "\tif (loop->lend_state[slot] != LEND_USER)\n\t\treturn -EALREADY;",
+        "",
+        ["test_recvbuf"]),
+    "bundle-only-first-buffer": (
+        "engine/src/buf.c",
+        "\t\tbool go_on = left > room && (g->inc || bundle);",
+        "\t\tbool go_on = left > room && g->inc;\n\t\t(void)bundle;",
+        ["test_recvbuf"]),
     "sock-free-keeps-callbacks": (
         "engine/src/sock.c",
         "\t\tif ((o->flags & OPF_BOUND) && !(o->flags & OPF_AWAITED))",
