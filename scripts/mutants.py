@@ -97,6 +97,11 @@ MUTANTS = {
         "\t\tbool go_on = left > room && (g->inc || bundle);",
         "\t\tbool go_on = left > room && g->inc;\n\t\t(void)bundle;",
         ["test_recvbuf"]),
+    "incremental-ring-not-rebuilt": (
+        "engine/src/buf.c",
+        "\t\tif (!g->made)\n\t\t\tcontinue;\n\t\tif (g->br) {\n\t\t\tio_uring_unregister_buf_ring",
+        "\t\tif (!g->made || g->inc)\n\t\t\tcontinue;\n\t\tif (g->br) {\n\t\t\tio_uring_unregister_buf_ring",
+        ["test_internal"]),
     "sock-free-keeps-callbacks": (
         "engine/src/sock.c",
         "\t\tif ((o->flags & OPF_BOUND) && !(o->flags & OPF_AWAITED))",
