@@ -240,6 +240,27 @@ static uint32_t slot_take(urs_loop *loop, uint32_t id)
 	return slot;
 }
 
+/* Could a receive of group g find a buffer now? A buffer the user released while the
+ * kernel was answering -ENOBUFS woke nobody, so the waiter checks for itself. */
+static bool bufs_free(const struct urs_bufgroup *g)
+{
+	return g->br ? g->in_ring > 0 : g->nfree > 0;
+}
+
+/* A receive waiting for a buffer of g goes on. One whose wait has already ended (its
+ * deadline passed) is decided by the submission, and the next one goes on instead. */
+static void wake_one(struct urs_bufgroup *g)
+{
+	struct urs_op *w;
+	while ((w = urs__opq_pop(&g->wait))) {
+		bool live = !(w->flags & OPF_CANCEL) && !(w->deadline && urs__deadline_left(w) <= 0);
+		urs__op_unpark(w);
+		urs__op_submit(w);
+		if (live)
+			return;
+	}
+}
+
 /* The buffer goes back to the kernel (or the free stack), and a receive of its group
  * waiting for a buffer goes on. */
 static void give_back(urs_loop *loop, uint32_t id)
@@ -252,11 +273,7 @@ static void give_back(urs_loop *loop, uint32_t id)
 	} else {
 		g->free[g->nfree++] = id;
 	}
-	struct urs_op *w = urs__opq_pop(&g->wait);
-	if (w) {
-		urs__op_unpark(w);
-		urs__op_submit(w);
-	}
+	wake_one(g);
 }
 
 /* A piece is done: its slot is free, and its buffer goes back once nothing holds it and
@@ -442,6 +459,15 @@ static uint32_t ring_pieces(urs_loop *loop, struct urs_bufgroup *g, int res, uin
 	return n;
 }
 
+/* A buffer back wakes one waiter, but an incremental buffer serves many receives, and an
+ * end of stream or an error takes none of it: while the group has room, every receive of
+ * it that completes wakes the next waiter, so none sleeps beside a free buffer. */
+static void wake_more(struct urs_bufgroup *g)
+{
+	if (g->wait.n && bufs_free(g))
+		wake_one(g);
+}
+
 uint32_t urs__buf_pieces(struct urs_op *op, int res, uint32_t cflags)
 {
 	urs_loop *loop = op->loop;
@@ -456,8 +482,10 @@ uint32_t urs__buf_pieces(struct urs_op *op, int res, uint32_t cflags)
 		uint32_t n = ring_pieces(loop, g, res, cflags, op->flags & OPF_BUNDLE);
 		if (loop->buf_lost)
 			op->flags |= OPF_LOST;
+		wake_more(g);
 		return n;
 	}
+	wake_more(g);
 	if (slot == URS_BUF_NONE)
 		return 0;
 	if (res <= 0) {
@@ -509,13 +537,6 @@ void urs__buf_lend(urs_loop *loop, urs_buf *b, uint32_t slot, char *data, uint32
 	b->loop = loop;
 	loop->lend_state[slot] = LEND_USER;
 	loop->stats.bufs_lent++;
-}
-
-/* Could a receive of group g find a buffer now? A buffer the user released while the
- * kernel was answering -ENOBUFS woke nobody, so the waiter checks for itself. */
-static bool bufs_free(const struct urs_bufgroup *g)
-{
-	return g->br ? g->in_ring > 0 : g->nfree > 0;
 }
 
 enum op_next urs__buf_wait(struct urs_op *op)
