@@ -577,6 +577,89 @@ static void test_loop_free_with_pieces_held(void **state)
 	urs_sock_free(p[1]);
 }
 
+/* ---------------------------------------------------------------- waiting without a buffer */
+
+/* A receive waiting for data holds no buffer where buffers are taken when data arrives (a
+ * ring, or epoll, which takes one for the call only): with one buffer in the loop, a
+ * receive pending on a quiet socket does not keep another socket's data waiting. */
+static void test_waiting_receive_holds_no_buffer(void **state)
+{
+	(void)state;
+	urs_loop_opts o = { .buf_count = 1 };
+	urs_loop *loop = tu_loop_new(&o);
+	if (!strcmp(tu_backend(loop), "io_uring") && !(urs_loop_features(loop) & URS_FEAT_BUF_RING)) {
+		urs_loop_free(loop);
+		skip(); /* without a ring the kernel needs the buffer with the request */
+	}
+	urs_sock *a[2], *b[2];
+	assert_int_equal(urs_socketpair(loop, SOCK_STREAM, a), 0);
+	assert_int_equal(urs_socketpair(loop, SOCK_STREAM, b), 0);
+	urs_future quiet = urs_recv(a[1], 64, 0);
+	assert_true(urs_loop_run(loop, URS_RUN_NOWAIT) >= 0);
+	send_all(b[0], "busy", 4);
+	/* Not awaited: where the quiet receive held the buffer this would wait for ever. */
+	struct sink *k = calloc(1, sizeof(*k));
+	assert_int_equal(urs_then(urs_recv(b[1], 64, 0), sink_cb, k), 0);
+	for (int t = 0; t < 1000 && !k->ended; t++)
+		assert_true(urs_loop_run(loop, URS_RUN_NOWAIT) >= 0);
+	assert_int_equal(k->ended, 1);
+	assert_int_equal(k->end_res, 4);
+	free(k);
+	urs_result r;
+	send_all(a[0], "late", 4);
+	tu_await_eq(quiet, 4, &r);
+	assert_memory_equal(r.buf.data, "late", 4);
+	urs_buf_release(&r.buf);
+	for (int i = 0; i < 2; i++) {
+		tu_close(a[i]);
+		tu_close(b[i]);
+	}
+	tu_loop_done(loop);
+}
+
+/* On epoll a receive that finds no buffer free still learns the end of the stream and a
+ * reset (they need no buffer), while waiting bytes stay in the socket until a buffer
+ * comes back. (A ring answers -ENOBUFS there: the kernel takes a buffer first.) */
+static void test_epoll_end_without_buffer(void **state)
+{
+	(void)state;
+	urs_loop_opts o = { .buf_count = 1 };
+	urs_loop *loop = tu_loop_new(&o);
+	if (strcmp(tu_backend(loop), "epoll")) {
+		urs_loop_free(loop);
+		skip();
+	}
+	urs_sock *a[2], *b[2], *c, *d;
+	assert_int_equal(urs_socketpair(loop, SOCK_STREAM, a), 0);
+	assert_int_equal(urs_socketpair(loop, SOCK_STREAM, b), 0);
+	tu_tcp_pair(loop, "127.0.0.1:0", &c, &d);
+	urs_result held, r;
+	send_all(a[0], "hold", 4);
+	tu_await_eq(urs_recv(a[1], 64, 0), 4, &held); /* the only buffer */
+	/* Bytes waiting: the receive waits for the buffer, the bytes stay. */
+	send_all(a[0], "more", 4);
+	urs_future f = urs_recv(a[1], 64, 0);
+	assert_int_equal(urs_await(f, NULL), -ENOBUFS);
+	/* The end of another stream needs no buffer. */
+	tu_await_eq(urs_shutdown(b[0], SHUT_WR), 0, NULL);
+	tu_await_eq(urs_recv(b[1], 64, 0), 0, NULL);
+	/* Nor does a reset. */
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	assert_int_equal(urs_setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	tu_close(c);
+	tu_await_eq(urs_recv(d, 64, 0), -ECONNRESET, NULL);
+	assert_int_equal(urs_buf_release(&held.buf), 0);
+	tu_await_eq(f, 4, &r);
+	assert_memory_equal(r.buf.data, "more", 4);
+	urs_buf_release(&r.buf);
+	for (int i = 0; i < 2; i++) {
+		tu_close(a[i]);
+		tu_close(b[i]);
+	}
+	tu_close(d);
+	tu_loop_done(loop);
+}
+
 /* ---------------------------------------------------------------- names */
 
 /* The two features have names for URSOCK_DISABLE and urs_loop_features_str, and the
@@ -612,6 +695,8 @@ int main(void)
 		cmocka_unit_test(test_reset_mid_stream),
 		cmocka_unit_test(test_cancel_at_every_turn),
 		cmocka_unit_test(test_loop_free_with_pieces_held),
+		cmocka_unit_test(test_waiting_receive_holds_no_buffer),
+		cmocka_unit_test(test_epoll_end_without_buffer),
 		cmocka_unit_test(test_feature_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

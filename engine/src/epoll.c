@@ -47,6 +47,28 @@ static int watch(urs_loop *loop, urs_sock *s)
 	return 0;
 }
 
+/* A receive found no buffer free. On a stream socket the end and an error need none, and
+ * a socket with nothing to read can wait for its edge without one: a one-byte peek tells
+ * them from waiting bytes, which stay in the socket (-ENOBUFS: the receive waits for a
+ * buffer, as a ring would say). A message socket's peek could not tell an empty datagram
+ * from the end: -ENOBUFS at once. */
+static int no_buffer(urs_loop *loop, struct urs_op *op, uint32_t *want)
+{
+	urs_sock *s = op->sock;
+	if (!s || s->fd < 0 || s->type != SOCK_STREAM)
+		return -ENOBUFS;
+	if (s->ep_rdrained && !urs__op_nonblocking(op)) {
+		*want = EPOLLIN;
+		return -EAGAIN;
+	}
+	char c;
+	loop->stats.enters++;
+	int res = urs__sys((int)recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT));
+	if (res == -EAGAIN)
+		*want = EPOLLIN;
+	return res > 0 ? -ENOBUFS : res;
+}
+
 /* One step of one op: done (a completion, as from the ring: returns 1), or parked until
  * its fd's edge or its time. */
 static int run_one(urs_loop *loop, struct urs_op *op)
@@ -60,16 +82,34 @@ static int run_one(urs_loop *loop, struct urs_op *op)
 			return 1;
 		}
 	}
+	/* A receive takes its buffer for the call only, and gives it back when the call finds
+	 * nothing: a socket waiting for data holds none, so idle connections pin no buffer
+	 * and the buffer just released (the top of the free stack) is the next one used,
+	 * its pages already resident. None free: no_buffer. */
+	uint32_t claimed = URS_BUF_NONE;
 	uint32_t want = 0;
-	int res = k->exec(op, &want);
-	if (s && !(want & URS_EP_NOCALL))
-		loop->stats.enters++; /* the socket call exec made (a timer or nop makes none) */
-	want &= ~URS_EP_NOCALL;
-	if (res == -EAGAIN && want == URS_EP_TIMER) {
+	int res;
+	if ((k->flags & KF_BUF) && op->bid == URS_BUF_NONE && urs__buf_claim(op) < 0) {
+		res = no_buffer(loop, op, &want);
+	} else {
+		if (k->flags & KF_BUF)
+			claimed = op->bid;
+		res = k->exec(op, &want);
+		if (s && !(want & URS_EP_NOCALL))
+			loop->stats.enters++; /* the socket call exec made (none for a timer) */
+		want &= ~URS_EP_NOCALL;
+	}
+	bool park = res == -EAGAIN && (want == URS_EP_TIMER ||
+				       (want && s && !urs__op_nonblocking(op)));
+	if (park && claimed != URS_BUF_NONE) {
+		op->bid = URS_BUF_NONE;
+		urs__buf_back(loop, claimed);
+	}
+	if (park && want == URS_EP_TIMER) {
 		urs__op_park(op, NULL); /* on the heap until op->deadline */
 		return 0;
 	}
-	if (res == -EAGAIN && want && s && !urs__op_nonblocking(op)) {
+	if (park) {
 		urs__op_park(op, (want & EPOLLIN) ? &s->rwait : &s->wwait);
 		return 0;
 	}
