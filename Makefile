@@ -14,6 +14,8 @@
 #   make run          starts the main example (HTTP/1.1 echo on 127.0.0.1:8080)
 #   make examples     every example (the optional ones where their library is there)
 #   make fuzz         libFuzzer on the HTTP request path, FUZZ_SECONDS (60)
+#   make fuzz-engine  libFuzzer over the engine API against a model, FUZZ_SECONDS (60)
+#   make fuzz-repro   the reproducers of the engine defects fuzz-engine found
 #   make bench        the benchmarks, report under $(BUILD)/bench-report (QUICK=1: < 2 min)
 #   make bench-build  builds the benchmark programs only
 #   make bench-report a full run that refreshes the committed bench/report/
@@ -268,13 +270,22 @@ $(BUILD)/tests/test_install.o: URS_CPPFLAGS += -DURS_SRCDIR='"$(CURDIR)"' -DURS_
 	-DURS_TEST_BUILD='"$(abspath $(BUILD))/install-test"' -DURS_SOVERSION=$(SOVERSION)
 $(BUILD)/tests/test_install.o: Makefile
 
+# test_fuzz_engine runs the engine fuzzer (fuzz-engine below) for FUZZ_TEST_SECONDS (18) from
+# its seeds. The fuzzer is one clang build whatever SAN says.
+FUZZ_WORK := build/fuzz
+FUZZ_ENGINE := $(FUZZ_WORK)/fuzz_engine
+$(BUILD)/tests/test_fuzz_engine.o: URS_CPPFLAGS += -DFUZZ_ENGINE_BIN='"$(abspath $(FUZZ_ENGINE))"' \
+	-DFUZZ_ENGINE_SEEDS='"$(CURDIR)/fuzz/engine-corpus"' -DFUZZ_ENGINE_WORK='"$(abspath $(FUZZ_WORK))"'
+$(BUILD)/tests/test_fuzz_engine.o: Makefile
+$(BUILD)/tests/test_fuzz_engine: | $(FUZZ_ENGINE)
+
 # `make test` is the project's own build: -Werror unless WERROR is given.
 TEST_WERROR := $(if $(filter command line,$(origin WERROR)),$(WERROR),1)
 .PHONY: test check run
 test:
 	@scripts/deps.sh build examples test
 	@$(MAKE) --no-print-directory check WERROR=$(TEST_WERROR)
-check: $(LIBS) $(TEST_BIN) $(ALL_EXAMPLE_BIN) $(MAN_STAMP)
+check: $(LIBS) $(TEST_BIN) $(ALL_EXAMPLE_BIN) $(MAN_STAMP) $(FUZZ_ENGINE)
 	@TEST_ONLY="$(TEST_ONLY)" TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 		scripts/run-tests.sh $(BUILD)/tests
 
@@ -347,6 +358,45 @@ fuzz:
 		$(LLHTTP_DIR)/llhttp.c -o build/fuzz/fuzz_http
 	cp -n fuzz/corpus/* build/fuzz/corpus/
 	build/fuzz/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=5 build/fuzz/corpus
+
+# libFuzzer over the engine's public API (fuzz/fuzz_engine.c): random interleavings on one
+# small loop, checked against a model after every step. Built with clang, ASan+UBSan,
+# whatever SAN says, from the engine's sources (not the library: its own instrumentation).
+# make fuzz-engine FUZZ_SECONDS=N fuzzes a corpus under build/fuzz seeded from
+# fuzz/engine-corpus (FUZZ_JOBS=N runs N fuzzers on it); findings go to
+# build/fuzz/engine-crashes/. URSOCK_BACKEND=epoll fuzzes the epoll backend.
+FUZZ_ENGINE_SRC := fuzz/fuzz_engine.c fuzz/engine_actions.c fuzz/engine_futures.c fuzz/engine_model.c
+FUZZ_ENGINE_ARGS := -timeout=10 -max_len=2048 -artifact_prefix=$(FUZZ_WORK)/engine-crashes/
+FUZZ_JOBS ?= 1
+FUZZ_CC ?= clang
+$(FUZZ_ENGINE): $(FUZZ_ENGINE_SRC) $(wildcard fuzz/engine_*.h) $(LIB_SRC) $(wildcard engine/src/*.h) \
+		$(wildcard engine/include/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-Wall -Wextra -Werror $(URS_CPPFLAGS) $(FUZZ_ENGINE_SRC) $(LIB_SRC) -o $@ $(DEP_LIBS) -lpthread
+.PHONY: fuzz-engine fuzz-repro
+fuzz-engine:
+	@scripts/deps.sh build test
+	@$(MAKE) --no-print-directory $(FUZZ_ENGINE)
+	@mkdir -p $(FUZZ_WORK)/engine-corpus $(FUZZ_WORK)/engine-crashes
+	cp -n fuzz/engine-corpus/* $(FUZZ_WORK)/engine-corpus/
+	$(FUZZ_ENGINE) -max_total_time=$(FUZZ_SECONDS) $(FUZZ_ENGINE_ARGS) -print_final_stats=1 \
+		$(if $(filter-out 1,$(FUZZ_JOBS)),-jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS)) \
+		$(FUZZ_WORK)/engine-corpus fuzz/engine-corpus
+
+# The engine defects fuzz_engine found, one reproducer each (public API only), under
+# ASan+UBSan on both backends: each says "fixed" once its defect is. The tests in tests/ keep
+# them fixed; these stay as the fuzzer's findings in their plainest form.
+REPRO_SRC := $(wildcard fuzz/repro/*.c)
+fuzz-repro: $(LIB_SRC)
+	@mkdir -p $(FUZZ_WORK)/repro
+	@for f in $(REPRO_SRC); do n=$$(basename $$f .c); \
+		$(FUZZ_CC) -std=gnu11 -g -O1 -fsanitize=address,undefined -Wall -Wextra -Werror \
+			$(URS_CPPFLAGS) $$f $(LIB_SRC) -o $(FUZZ_WORK)/repro/$$n $(DEP_LIBS) -lpthread || exit 1; \
+		for b in uring epoll; do \
+		if URSOCK_BACKEND=$$b timeout 30 $(FUZZ_WORK)/repro/$$n >$(FUZZ_WORK)/repro/$$n.$$b.log 2>&1; \
+		then echo "$$n ($$b): fixed"; \
+		else echo "$$n ($$b): reproduces ($(FUZZ_WORK)/repro/$$n.$$b.log)"; fi; done; done
 
 # Mutation check: each mutant breaks one named behaviour in a copy of the tree; the tests
 # that cover it must fail (scripts/mutants.py lists them). A few minutes.

@@ -132,6 +132,36 @@ MUTANTS = {
         "\tif (e == EAI_NONAME && host && *host && !asked) {",
         "\tif (host && *host) {",
         ["test_resolve"]),
+    "cancel-miss-not-retried": (
+        "engine/src/uring.c",
+        "\tif (!push_cancel(loop, op))\n\t\top->flags &= ~OPF_CANCEL; /* no memory to remember it: urs_cancel again works */\n}",
+        "}",
+        ["test_lifetime"]),
+    "queued-cancel-keeps-turn-waiting": (
+        "engine/src/uring.c",
+        "\treturn loop->inflight > loop->inflight_own || loop->backlog.n;",
+        "\treturn loop->inflight > loop->inflight_own || loop->backlog.n || loop->ncancels;",
+        ["test_loop"]),
+    "unclaimed-result-leaves-its-socket": (
+        "engine/src/op.c",
+        "\tif (op->flags & (OPF_AWAITED | OPF_DETACHED))\n\t\tretire(op);",
+        "\tif (!(op->flags & OPF_BOUND))\n\t\tretire(op);",
+        ["test_lifetime"]),
+    "waitall-glues-messages": (
+        "engine/src/socket.c",
+        "\treturn s && s->type != SOCK_STREAM ? flags & ~MSG_WAITALL : flags;",
+        "\treturn flags;",
+        ["test_unix"]),
+    "shut-rd-zero-is-a-datagram": (
+        "engine/src/dgram_ops.c",
+        "(res == 0 && urs__sock_dgram(s) && !multi && !s->rd_shut)",
+        "(res == 0 && urs__sock_dgram(s) && !multi)",
+        ["test_unix"]),
+    "dontwait-waits-for-a-buffer": (
+        "engine/src/buf.c",
+        "\tif (urs__op_dontwait(op)) {",
+        "\tif (urs__op_nonblocking(op)) {",
+        ["test_lifetime"]),
     "runner-waits-on-a-pipe": (
         "scripts/run-tests.sh",
         "\tURSOCK_BACKEND=$backend timeout -k 10 \"$per_test_timeout\" \"$t\" >\"$log\" 2>&1\n"

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -260,6 +262,83 @@ static void test_close_callback_is_last(void **state)
 	tu_loop_done(loop);
 }
 
+/* Fuzz defect 3: a result that came before anyone claimed it (here a receive whose deadline
+ * passed inside the call that started it, or in a later turn) gets no callback once its
+ * socket is freed: one attached before the free is dropped by it, one attached after it is
+ * refused with -EBADF; urs_await still takes the result. */
+static void test_then_on_early_result_then_free(void **state)
+{
+	(void)state;
+	for (int when = 0; when < 4; when++) {
+		urs_loop *loop = tu_loop_new(NULL);
+		urs_sock *p[2];
+		assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
+		struct tally t = { 0 };
+		urs_future f;
+		if (when == 0) {
+			/* Decided inside urs_recv: a deadline of 1 ns has passed at its submit. */
+			assert_int_equal(urs_settimeout(p[1], 1e-9), 0);
+			f = urs_recv(p[1], 16, 0);
+			assert_int_equal(urs_then(f, tally_cb, &t), 0);
+			urs_sock_free(p[1]);
+		} else if (when <= 2) {
+			/* Decided in a turn, nobody has claimed it yet. */
+			assert_int_equal(urs_settimeout(p[1], 0.001), 0);
+			f = urs_recv(p[1], 16, 0);
+			tu_await_eq(urs_sleep(loop, 0.02), 0, NULL);
+			if (when == 1) {
+				assert_int_equal(urs_then(f, tally_cb, &t), 0);
+				urs_sock_free(p[1]);
+			} else {
+				urs_sock_free(p[1]);
+				assert_int_equal(urs_then(f, tally_cb, &t), -EBADF);
+				assert_int_equal(urs_await(f, NULL), -ETIMEDOUT);
+			}
+		} else {
+			/* Still pending at the free (the free's close cancels it). */
+			f = urs_recv(p[1], 16, 0);
+			urs_loop_run(loop, URS_RUN_NOWAIT);
+			urs_sock_free(p[1]);
+			assert_int_equal(urs_then(f, tally_cb, &t), -EBADF);
+			assert_int_equal(urs_await(f, NULL), -ECANCELED);
+		}
+		urs_loop_run(loop, URS_RUN_UNTIL_IDLE);
+		assert_int_equal(t.calls, 0);
+		tu_close(p[0]);
+		tu_loop_done(loop);
+	}
+}
+
+/* The same with urs_close: the close callback stays the last on the socket. A result nobody
+ * claimed before the close no longer takes a callback (-EBADF; urs_await still takes it);
+ * one claimed before it runs first. */
+static void test_then_on_early_result_then_close(void **state)
+{
+	(void)state;
+	urs_loop *loop = tu_loop_new(NULL);
+	urs_sock *p[2];
+	assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
+	assert_int_equal(urs_settimeout(p[1], 1e-9), 0);
+	struct tally t = { 0 };
+	struct tagged early = { &t, 1, 0, 0 }, closed = { &t, 99, 0, 0 };
+	urs_future claimed = urs_recv(p[1], 16, 0); /* both decided inside urs_recv */
+	urs_future unclaimed = urs_recv(p[1], 16, 0);
+	assert_int_equal(urs_then(claimed, tagged_cb, &early), 0);
+	assert_int_equal(urs_then(urs_close(p[1]), tagged_cb, &closed), 0);
+	assert_int_equal(urs_then(unclaimed, tally_cb, &t), -EBADF);
+	urs_loop_run(loop, URS_RUN_UNTIL_IDLE);
+	assert_int_equal(t.calls, 2);
+	assert_int_equal(t.order[0], 1);
+	assert_int_equal(early.res, -ETIMEDOUT);
+	assert_int_equal(t.order[1], 99);
+	assert_int_equal(urs_then(unclaimed, tally_cb, &t), -EBADF); /* also after the close */
+	assert_int_equal(urs_await(unclaimed, NULL), -ETIMEDOUT);
+	assert_int_equal(t.calls, 2);
+	urs_sock_free(p[1]);
+	tu_close(p[0]);
+	tu_loop_done(loop);
+}
+
 /* ---------------------------------------------------------------- ordered streams */
 
 /* Defect 3: sendall of 16 MiB, then shutdown(SHUT_WR): the FIN follows every byte. */
@@ -357,6 +436,70 @@ static void test_failed_head_fails_queue(void **state)
 	tu_loop_done(loop);
 }
 
+/* Fuzz defect 1 (fuzz/repro/stream_cancel_in_event.c): a receive stream whose events come
+ * one request at a time (a timeout on the socket, or no multishot receive) and whose own
+ * event callback cancels it, frees its socket or closes it — "the stream ended: free the
+ * connection" — resolves once: one final callback (none after the free), and its op goes
+ * back to the pool once. */
+struct self_end {
+	urs_future f;
+	urs_sock *s;
+	int how, events, finals, final_res;
+};
+
+static void self_end_cb(urs_result *r, void *user)
+{
+	struct self_end *x = user;
+	urs_buf_release(&r->buf);
+	if (!(r->flags & URS_RES_MORE)) {
+		x->finals++;
+		x->final_res = r->res;
+		return;
+	}
+	x->events++;
+	if (x->how == 0)
+		assert_int_equal(urs_cancel(x->f), 0);
+	else if (x->how == 1)
+		urs_sock_free(x->s);
+	else
+		assert_int_equal(urs_detach(urs_close(x->s)), 0);
+}
+
+static void test_stream_ends_in_own_event(void **state)
+{
+	(void)state;
+	for (int mode = 0; mode < 6; mode++) {
+		int how = mode % 3;
+		bool multi_off = mode >= 3;
+		urs_loop_opts o = { .disable = multi_off ? URS_FEAT_RECV_MULTI : 0 };
+		urs_loop *loop = tu_loop_new(&o);
+		urs_sock *p[2];
+		assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
+		if (!multi_off) /* one recv per chunk instead of a multishot recv */
+			assert_int_equal(urs_settimeout(p[1], 5.0), 0);
+		struct self_end x = { .s = p[1], .how = how };
+		x.f = urs_recv_stream(p[1], self_end_cb, &x);
+		assert_int_equal(urs_future_error(x.f), 0);
+		tu_await_eq(urs_sendall(p[0], "hello", 5, 0), 0, NULL);
+		for (int i = 0; i < 100 && (x.events == 0 || (how != 1 && x.finals == 0)); i++)
+			assert_true(urs_loop_run(loop, URS_RUN_ONCE) >= 0);
+		for (int i = 0; i < 5; i++) /* a second resolution would come in these turns */
+			assert_true(urs_loop_run(loop, URS_RUN_NOWAIT) >= 0);
+		assert_int_equal(x.events, 1);
+		assert_int_equal(x.finals, how == 1 ? 0 : 1); /* after the free: no callback */
+		if (how != 1)
+			assert_int_equal(x.final_res, -ECANCELED);
+		urs_loop_stats st;
+		urs_loop_stats_get(loop, &st);
+		/* The close ops the two sockets hold, or p[0]'s only once p[1] is gone. */
+		assert_int_equal(st.ops_in_use, how == 0 ? 2 : 1);
+		if (how != 1)
+			urs_sock_free(p[1]);
+		tu_close(p[0]);
+		tu_loop_done(loop);
+	}
+}
+
 /* A queued send that is cancelled fails the ones queued behind it (-EPIPE, after its own
  * callback, none inside urs_cancel): its bytes and theirs never go, the one ahead finishes,
  * and the stream stays whole (a clean FIN after it). */
@@ -413,6 +556,127 @@ static void test_cancel_queued_send(void **state)
 	tu_close(s);
 	tu_loop_done(loop);
 	tu_reap(pid);
+}
+
+/* A watchdog for a call that could block for ever: after its time it shuts the peer, which
+ * ends a send blocked on it, and says so. */
+struct watchdog {
+	pthread_t th;
+	int stop[2];   /* written by the test when the call returned */
+	int peer;
+	int ms;
+	atomic_bool fired;
+};
+
+static void *watchdog_run(void *arg)
+{
+	struct watchdog *w = arg;
+	struct pollfd p = { .fd = w->stop[0], .events = POLLIN };
+	if (poll(&p, 1, w->ms) == 0) {
+		atomic_store(&w->fired, true);
+		shutdown(w->peer, SHUT_RDWR);
+	}
+	return NULL;
+}
+
+static void watchdog_start(struct watchdog *w, int peer, int ms)
+{
+	assert_int_equal(pipe2(w->stop, O_CLOEXEC), 0);
+	w->peer = peer;
+	w->ms = ms;
+	atomic_store(&w->fired, false);
+	assert_int_equal(pthread_create(&w->th, NULL, watchdog_run, w), 0);
+}
+
+/* Returns whether it had to fire. */
+static bool watchdog_stop(struct watchdog *w)
+{
+	(void)!write(w->stop[1], "x", 1);
+	pthread_join(w->th, NULL);
+	close(w->stop[0]);
+	close(w->stop[1]);
+	return atomic_load(&w->fired);
+}
+
+/* Fuzz defect 2 (fuzz/repro/cancel_missed_hangs.c): a send started and cancelled in the same
+ * turn, on a full socket whose peer shut its write side, is not yet where the kernel's
+ * cancel looks (it is on its way to an io-wq worker, where it then blocks): the cancel
+ * answers -ENOENT and must be asked again, or the send, urs_await of it and urs_loop_free
+ * block for ever. */
+static void test_cancel_send_in_transit(void **state)
+{
+	(void)state;
+	static char data[1 << 16];
+	for (int teardown = 0; teardown < 2; teardown++) {
+		int fds0 = tu_fd_count();
+		urs_loop *loop;
+		assert_int_equal(urs_loop_new(&loop, NULL), 0);
+		int fds[2];
+		urs_sock *s;
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+		assert_int_equal(urs_sock_adopt(loop, fds[1], &s), 0);
+		assert_int_equal(urs_settimeout(s, 0.0), 0); /* fill the peer without blocking */
+		while (urs_await(urs_send(s, data, sizeof(data), 0), NULL) > 0)
+			;
+		assert_int_equal(urs_settimeout(s, -1), 0);
+		shutdown(fds[0], SHUT_WR);
+		struct watchdog w;
+		watchdog_start(&w, fds[0], 5000);
+		urs_future f = urs_send(s, data, 1, 0);
+		if (teardown) {
+			assert_int_equal(urs_loop_free(loop), 0);
+			urs_sock_free(s);
+		} else {
+			assert_int_equal(urs_cancel(f), 0);
+			assert_int_equal(urs_await(f, NULL), -ECANCELED);
+		}
+		assert_false(watchdog_stop(&w)); /* it ended by itself, not by the peer's shutdown */
+		if (!teardown) {
+			urs_sock_free(s);
+			assert_true(urs_loop_run(loop, URS_RUN_UNTIL_IDLE) >= 0);
+			assert_int_equal(urs_loop_free(loop), 0);
+		}
+		close(fds[0]);
+		assert_int_equal(tu_fd_count(), fds0);
+	}
+}
+
+/* Found by make fuzz-engine on epoll: a plain send cut by a cancel or its timeout after some
+ * of its bytes went resolves to their count, as send(2) and as on io_uring — it said
+ * -ECANCELED/-ETIMEDOUT while the peer got bytes the sender thought unsent. The peer reads
+ * exactly that many. */
+static void test_cut_send_keeps_its_count(void **state)
+{
+	(void)state;
+	size_t len = 1 << 20;
+	char *a = malloc(len);
+	memset(a, 'A', len);
+	for (int by_timeout = 0; by_timeout < 2; by_timeout++) {
+		urs_loop *loop = tu_loop_new(NULL);
+		int fds[2];
+		urs_sock *s;
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+		assert_int_equal(urs_sock_adopt(loop, fds[1], &s), 0);
+		if (by_timeout)
+			assert_int_equal(urs_settimeout(s, 0.05), 0);
+		urs_future f = urs_send(s, a, len, 0); /* far more than the socket holds */
+		for (int i = 0; i < 5; i++)
+			assert_true(urs_loop_run(loop, URS_RUN_NOWAIT) >= 0);
+		if (!by_timeout)
+			assert_int_equal(urs_cancel(f), 0);
+		int n = urs_await(f, NULL);
+		assert_true(n > 0 && (size_t)n < len);
+		urs_sock_free(s);
+		assert_true(urs_loop_run(loop, URS_RUN_UNTIL_IDLE) >= 0);
+		char *got;
+		int end;
+		size_t k = drain_fd(fds[0], &got, &end);
+		close(fds[0]);
+		assert_int_equal(k, (size_t)n);
+		free(got);
+		tu_loop_done(loop);
+	}
+	free(a);
 }
 
 /* A sendall cancelled in the kernel stops sending: the peer gets exactly r.sent bytes. */
@@ -620,6 +884,125 @@ static void test_buffer_wait_timeout_and_stall(void **state)
 	}
 }
 
+/* A MSG_DONTWAIT receive or send never waits, whatever the socket's mode: not for a
+ * provided buffer (the user holds them all: -EAGAIN, where it used to wait, or stall the
+ * loop with -ENOBUFS), nor for data or room (epoll waited for the fd). The socket's timeout
+ * only bounds what the old behaviour would do. */
+static void test_dontwait_never_waits(void **state)
+{
+	(void)state;
+	static char big[1 << 16];
+	for (int ring = 0; ring < 2; ring++) {
+		/* One buffer per receive: incremental buffers would share one between the two
+		 * held 1-byte receives (test_recvbuf exhausts those). */
+		urs_loop_opts o = { .buf_count = 2,
+				    .disable = URS_FEAT_BUF_INC | (ring ? 0 : URS_FEAT_BUF_RING) };
+		urs_loop *loop = tu_loop_new(&o);
+		urs_sock *p[2];
+		assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
+		assert_int_equal(urs_settimeout(p[0], 1.0), 0);
+		assert_int_equal(urs_settimeout(p[1], 1.0), 0);
+		/* Nothing to read. */
+		tu_await_eq(urs_recv(p[1], 16, MSG_DONTWAIT), -EAGAIN, NULL);
+		/* No room to send: a non-blocking send goes as far as it can, then -EAGAIN. */
+		int n;
+		while ((n = urs_await(urs_send(p[0], big, sizeof(big), MSG_DONTWAIT), NULL)) > 0)
+			;
+		assert_int_equal(n, -EAGAIN);
+		/* Nor for its turn behind a send that waits for room. */
+		urs_future blocked = urs_sendall(p[0], big, sizeof(big), 0);
+		tu_await_eq(urs_send(p[0], "z", 1, MSG_DONTWAIT), -EAGAIN, NULL);
+		assert_int_equal(urs_cancel(blocked), 0);
+		tu_await_eq(blocked, -ECANCELED, NULL);
+		/* No buffer: the user holds both; data is there, and stays. */
+		urs_result held[2], r;
+		urs_sock *q[2];
+		assert_int_equal(urs_socketpair(loop, SOCK_STREAM, q), 0);
+		for (int i = 0; i < 2; i++) {
+			tu_await_eq(urs_send(q[0], "x", 1, 0), 1, NULL);
+			tu_await_eq(urs_recv(q[1], 16, 0), 1, &held[i]);
+		}
+		tu_await_eq(urs_send(q[0], "y", 1, 0), 1, NULL);
+		assert_int_equal(urs_settimeout(q[1], 1.0), 0);
+		urs_loop_stats st0, st1;
+		urs_loop_stats_get(loop, &st0);
+		tu_await_eq(urs_recv(q[1], 16, MSG_DONTWAIT), -EAGAIN, NULL);
+		urs_loop_stats_get(loop, &st1);
+		assert_int_equal(st1.stalls, st0.stalls);
+		urs_buf_release(&held[0].buf);
+		tu_await_eq(urs_recv(q[1], 16, MSG_DONTWAIT), 1, &r);
+		assert_int_equal(r.buf.data[0], 'y');
+		urs_buf_release(&r.buf);
+		urs_buf_release(&held[1].buf);
+		tu_close(q[0]);
+		tu_close(q[1]);
+		tu_close(p[0]);
+		tu_close(p[1]);
+		tu_loop_done(loop);
+	}
+}
+
+/* urs_await fills *out on every error, not only with a result: res is the error, no buffer
+ * and no socket are lent; after -ENOBUFS or -EDEADLK the future is still pending. */
+struct deadlk {
+	urs_future f;
+	urs_result out;
+	int ret;
+};
+
+static void await_in_cb(urs_result *r, void *user)
+{
+	(void)r;
+	struct deadlk *d = user;
+	memset(&d->out, 0x5a, sizeof(d->out));
+	d->ret = urs_await(d->f, &d->out);
+}
+
+static void test_await_error_fills_result(void **state)
+{
+	(void)state;
+	urs_loop_opts o = { .buf_count = 1, .disable = URS_FEAT_BUF_INC }; /* a buffer a receive */
+	urs_loop *loop = tu_loop_new(&o);
+	urs_sock *p[2];
+	assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
+	urs_result held, out;
+	tu_await_eq(urs_send(p[0], "xy", 2, 0), 2, NULL);
+	tu_await_eq(urs_recv(p[1], 1, 0), 1, &held);
+	urs_future f = urs_recv(p[1], 16, 0); /* waits for the buffer the test holds */
+	memset(&out, 0x5a, sizeof(out));
+	assert_int_equal(urs_await(f, &out), -ENOBUFS);
+	assert_int_equal(out.res, -ENOBUFS);
+	assert_int_equal(out.buf.id, URS_BUF_NONE);
+	assert_int_equal(out.buf.len, 0);
+	assert_null(out.sock);
+	/* Inside a callback: -EDEADLK, filled too. */
+	struct deadlk d = { .f = f };
+	assert_int_equal(urs_then(urs_nop(loop), await_in_cb, &d), 0);
+	d.ret = 1;
+	for (int i = 0; i < 100 && d.ret == 1; i++)
+		assert_true(urs_loop_run(loop, URS_RUN_ONCE) >= 0);
+	assert_int_equal(d.ret, -EDEADLK);
+	assert_int_equal(d.out.res, -EDEADLK);
+	assert_int_equal(d.out.buf.id, URS_BUF_NONE);
+	/* Still pending: the buffer comes back, the byte arrives. */
+	urs_buf_release(&held.buf);
+	tu_await_eq(f, 1, &out);
+	assert_int_equal(out.buf.data[0], 'y');
+	urs_buf_release(&out.buf);
+	/* A future that has a consumer: -EALREADY, filled. */
+	struct tally t = { 0 };
+	urs_future g = urs_nop(loop);
+	assert_int_equal(urs_then(g, tally_cb, &t), 0);
+	memset(&out, 0x5a, sizeof(out));
+	assert_int_equal(urs_await(g, &out), -EALREADY);
+	assert_int_equal(out.res, -EALREADY);
+	assert_int_equal(out.buf.id, URS_BUF_NONE);
+	urs_loop_run(loop, URS_RUN_UNTIL_IDLE);
+	tu_close(p[0]);
+	tu_close(p[1]);
+	tu_loop_done(loop);
+}
+
 /* A send waiting in the ordered queue honours its own timeout (counted from its issue)
  * and cancel, while the send ahead of it is still in the kernel. */
 static void test_queued_send_timeout(void **state)
@@ -740,13 +1123,20 @@ int main(void)
 		cmocka_unit_test(test_free_from_callback_with_queue),
 		cmocka_unit_test(test_loop_free_callbacks_free),
 		cmocka_unit_test(test_close_callback_is_last),
+		cmocka_unit_test(test_then_on_early_result_then_free),
+		cmocka_unit_test(test_then_on_early_result_then_close),
+		cmocka_unit_test(test_stream_ends_in_own_event),
 		cmocka_unit_test(test_shutdown_after_queued_bytes),
 		cmocka_unit_test(test_failed_head_fails_queue),
 		cmocka_unit_test(test_cancel_queued_send),
 		cmocka_unit_test(test_cancel_sendall_stops),
+		cmocka_unit_test(test_cancel_send_in_transit),
+		cmocka_unit_test(test_cut_send_keeps_its_count),
 		cmocka_unit_test(test_close_with_sends_pending),
 		cmocka_unit_test(test_cancel_accept_connect),
 		cmocka_unit_test(test_buffer_wait_timeout_and_stall),
+		cmocka_unit_test(test_dontwait_never_waits),
+		cmocka_unit_test(test_await_error_fills_result),
 		cmocka_unit_test(test_queued_send_timeout),
 		cmocka_unit_test(test_fallback_buffer_wakes_waiter),
 		cmocka_unit_test(test_loop_free_leaves_husks),

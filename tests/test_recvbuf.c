@@ -233,6 +233,35 @@ static void test_piece_handle_misuse(void **state)
 	}
 }
 
+/* A MSG_WAITALL receive that waits for its second part (one completion of 10 bytes):
+ * the next receive must not land over its bytes. On 6.18 the kernel accounts only the
+ * first part in an incremental buffer, so such receives take plain buffers. */
+static void test_waitall_beside_pieces(void **state)
+{
+	(void)state;
+	for (size_t m = 0; m < NMODES; m++) {
+		urs_loop_opts o = { .buf_count = 4, .disable = modes[m] };
+		urs_loop *loop = tu_loop_new(&o);
+		urs_sock *p[2];
+		assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
+		send_all(p[0], "abc", 3);
+		urs_future f = urs_recv(p[1], 10, MSG_WAITALL);
+		for (int i = 0; i < 3; i++)
+			assert_true(urs_loop_run(loop, URS_RUN_NOWAIT) >= 0);
+		send_all(p[0], "defghijklm", 10);
+		urs_result r, r2;
+		tu_await_eq(f, 10, &r);
+		tu_await_eq(urs_recv(p[1], 16, 0), 3, &r2);
+		assert_memory_equal(r2.buf.data, "klm", 3);
+		assert_memory_equal(r.buf.data, "abcdefghij", 10);
+		urs_buf_release(&r.buf);
+		urs_buf_release(&r2.buf);
+		tu_close(p[0]);
+		tu_close(p[1]);
+		tu_loop_done(loop);
+	}
+}
+
 /* ---------------------------------------------------------------- datagrams */
 
 /* The kernel would cut a datagram at the end of a partly filled incremental buffer: beside
@@ -689,6 +718,7 @@ int main(void)
 		cmocka_unit_test(test_small_messages_share_a_buffer),
 		cmocka_unit_test(test_buffer_back_after_last_piece),
 		cmocka_unit_test(test_piece_handle_misuse),
+		cmocka_unit_test(test_waitall_beside_pieces),
 		cmocka_unit_test(test_datagrams_beside_partial_buffer),
 		cmocka_unit_test(test_stream_exhausts_buffers),
 		cmocka_unit_test(test_stream_stopped_in_callback),

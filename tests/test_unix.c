@@ -263,6 +263,173 @@ static void test_seqpacket_truncation_flagged(void **state)
 	}
 }
 
+/* Fuzz defect 5 (fuzz/repro/seqpacket_waitall_merges.c): MSG_WAITALL on a seqpacket
+ * receive is ignored, as a receive there is one message: io_uring retries a short
+ * MSG_WAITALL receive on a seqpacket socket as on a stream, and three 2000-byte messages
+ * came back as one "message" of 4096 bytes (two glued, the third cut and its rest lost). */
+static void test_seqpacket_waitall_one_message(void **state)
+{
+	(void)state;
+	static char msg[3][2000], into[4096];
+	urs_loop *loop = tu_loop_new(NULL);
+	urs_sock *p[2];
+	assert_int_equal(urs_socketpair(loop, SOCK_SEQPACKET, p), 0);
+	for (int i = 0; i < 3; i++) {
+		memset(msg[i], 'a' + i, sizeof(msg[i]));
+		tu_await_eq(urs_send(p[0], msg[i], sizeof(msg[i]), 0), (int)sizeof(msg[i]), NULL);
+	}
+	assert_int_equal(urs_settimeout(p[1], 1.0), 0); /* nothing here may wait for more */
+	urs_result r;
+	tu_await_eq(urs_recv_into(p[1], into, sizeof(into), MSG_WAITALL), 2000, &r);
+	assert_false(r.flags & URS_RES_TRUNC);
+	assert_memory_equal(into, msg[0], 2000);
+	tu_await_eq(urs_recv(p[1], 4096, MSG_WAITALL), 2000, &r);
+	assert_false(r.flags & URS_RES_TRUNC);
+	assert_memory_equal(r.buf.data, msg[1], 2000);
+	urs_buf_release(&r.buf);
+	tu_await_eq(urs_recvfrom(p[1], 4096, MSG_WAITALL), 2000, &r);
+	assert_memory_equal(r.buf.data, msg[2], 2000);
+	urs_buf_release(&r.buf);
+	tu_close(p[0]);
+	tu_close(p[1]);
+	tu_loop_done(loop);
+}
+
+/* MSG_WAITALL on a stream waits for every byte asked (io_uring retries the receive, a
+ * blocking recv(2) waits; the epoll backend returned the first 3 of 10), and what came
+ * before a timeout, the peer's close or a cancel is the result, with its bytes. */
+static void test_stream_waitall_waits(void **state)
+{
+	(void)state;
+	for (int into = 0; into < 2; into++) {
+		urs_loop *loop = tu_loop_new(NULL);
+		urs_sock *p[2];
+		assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
+		assert_int_equal(urs_settimeout(p[1], 0.2), 0);
+		char buf[16];
+		urs_result r;
+		urs_future f;
+		for (int end = 0; end < 4; end++) {
+			/* end 0: the rest comes; 1: the timeout; 2: a cancel; 3: the peer closes */
+			tu_await_eq(urs_send(p[0], "abc", 3, 0), 3, NULL);
+			f = into ? urs_recv_into(p[1], buf, 10, MSG_WAITALL)
+				 : urs_recv(p[1], 10, MSG_WAITALL);
+			for (int i = 0; i < 3; i++)
+				assert_true(urs_loop_run(loop, URS_RUN_NOWAIT) >= 0);
+			if (end == 0)
+				tu_await_eq(urs_send(p[0], "defghijklm", 10, 0), 10, NULL);
+			else if (end == 2)
+				assert_int_equal(urs_cancel(f), 0);
+			else if (end == 3)
+				tu_close(p[0]);
+			tu_await_eq(f, end == 0 ? 10 : 3, &r);
+			const char *got = into ? buf : r.buf.data;
+			assert_memory_equal(got, end == 0 ? "abcdefghij" : "abc", end == 0 ? 10 : 3);
+			urs_buf_release(&r.buf);
+			if (end == 0) { /* what is left of the second send */
+				tu_await_eq(urs_recv(p[1], 16, 0), 3, &r);
+				assert_memory_equal(r.buf.data, "klm", 3);
+				urs_buf_release(&r.buf);
+			}
+		}
+		tu_close(p[1]);
+		tu_loop_done(loop);
+	}
+}
+
+struct ends {
+	int events, empty, finals, res;
+};
+
+static void ends_cb(urs_result *r, void *user)
+{
+	struct ends *e = user;
+	if (r->flags & URS_RES_MORE) {
+		e->events++;
+		e->empty += r->res == 0;
+	} else {
+		e->finals++;
+		e->res = r->res;
+	}
+	urs_buf_release(&r->buf);
+}
+
+/* Runs the loop until e has its final result, at most about a second (a timer per turn). */
+static void run_until_final(urs_loop *loop, struct ends *e)
+{
+	for (int i = 0; i < 100 && !e->finals; i++) {
+		assert_int_equal(urs_detach(urs_sleep(loop, 0.01)), 0);
+		assert_true(urs_loop_run(loop, URS_RUN_ONCE) >= 0);
+	}
+}
+
+/* Fuzz defect 4 (fuzz/repro/seqpacket_end_as_event.c): a seqpacket receive stream ends with
+ * res 0 when the peer closes, once, with no empty "message" events (multishot recvmsg posted
+ * an empty event per buffer at the end instead of ending). */
+static void test_seqpacket_stream_ends_at_close(void **state)
+{
+	(void)state;
+	for (int multi = 0; multi < 2; multi++) {
+		urs_loop_opts o = { .disable = multi ? 0 : URS_FEAT_RECV_MULTI };
+		urs_loop *loop = tu_loop_new(&o);
+		urs_sock *p[2];
+		assert_int_equal(urs_socketpair(loop, SOCK_SEQPACKET, p), 0);
+		struct ends e = { 0 };
+		assert_int_equal(urs_future_error(urs_recv_stream(p[1], ends_cb, &e)), 0);
+		tu_await_eq(urs_send(p[0], "one", 3, 0), 3, NULL);
+		tu_close(p[0]);
+		run_until_final(loop, &e);
+		assert_int_equal(e.events, 1);
+		assert_int_equal(e.empty, 0);
+		assert_int_equal(e.finals, 1);
+		assert_int_equal(e.res, 0);
+		tu_close(p[1]);
+		tu_loop_done(loop);
+	}
+}
+
+/* Fuzz defect 6 (fuzz/repro/dgram_shut_rd_spin.c): after its own shutdown(SHUT_RD) a
+ * datagram socket's receives answer 0 at once where they would wait; a receive stream on it
+ * delivers what was queued, then ends with res 0 — it spun on those zeros, delivering an
+ * empty "datagram" per turn (one recvmsg at a time), or never ended (a multishot recvmsg
+ * armed before the shutdown; epoll). */
+static void test_dgram_shut_rd_ends_streams(void **state)
+{
+	(void)state;
+	for (int mode = 0; mode < 4; mode++) {
+		bool multi = mode & 1, armed_before = mode & 2;
+		urs_loop_opts o = { .disable = multi ? 0 : URS_FEAT_RECV_MULTI };
+		urs_loop *loop = tu_loop_new(&o);
+		urs_sock *p[2];
+		assert_int_equal(urs_socketpair(loop, SOCK_DGRAM, p), 0);
+		struct ends e = { 0 };
+		tu_await_eq(urs_send(p[1], "a", 1, 0), 1, NULL);
+		tu_await_eq(urs_send(p[1], "b", 1, 0), 1, NULL);
+		if (armed_before) {
+			assert_int_equal(urs_future_error(urs_recvfrom_stream(p[0], ends_cb, &e)), 0);
+			for (int i = 0; i < 100 && e.events < 2; i++)
+				assert_true(urs_loop_run(loop, URS_RUN_ONCE) >= 0);
+		}
+		tu_await_eq(urs_shutdown(p[0], SHUT_RD), 0, NULL);
+		if (!armed_before)
+			assert_int_equal(urs_future_error(urs_recvfrom_stream(p[0], ends_cb, &e)), 0);
+		run_until_final(loop, &e);
+		assert_int_equal(e.events, 2);
+		assert_int_equal(e.empty, 0);
+		assert_int_equal(e.finals, 1);
+		assert_int_equal(e.res, 0);
+		/* A single receive too (bounded: it would otherwise time out). */
+		assert_int_equal(urs_settimeout(p[0], 1.0), 0);
+		tu_await_eq(urs_recvfrom(p[0], 16, 0), 0, NULL);
+		tu_await_eq(urs_recv(p[0], 16, 0), 0, NULL);
+		/* A non-blocking one answers as recv(2) does: nothing now. */
+		tu_await_eq(urs_recv(p[0], 16, MSG_DONTWAIT), -EAGAIN, NULL);
+		tu_close(p[0]);
+		tu_close(p[1]);
+		tu_loop_done(loop);
+	}
+}
+
 static void test_socketpair_every_type(void **state)
 {
 	(void)state;
@@ -335,6 +502,10 @@ int main(void)
 		cmocka_unit_test(test_dgram_sender_address),
 		cmocka_unit_test(test_seqpacket_boundaries),
 		cmocka_unit_test(test_seqpacket_truncation_flagged),
+		cmocka_unit_test(test_seqpacket_waitall_one_message),
+		cmocka_unit_test(test_stream_waitall_waits),
+		cmocka_unit_test(test_seqpacket_stream_ends_at_close),
+		cmocka_unit_test(test_dgram_shut_rd_ends_streams),
 		cmocka_unit_test(test_socketpair_every_type),
 		cmocka_unit_test(test_bad_names),
 	};

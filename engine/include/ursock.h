@@ -166,7 +166,8 @@ typedef struct urs_loop_stats {
 	uint32_t ops_in_use;    /* ops taken from the pool (one per live socket is its close) */
 	uint32_t ops_max;       /* the pool's limit (urs_loop_opts.max_ops) */
 	uint32_t bufs_lent;     /* provided buffers held by the user */
-	uint32_t bufs_total;    /* provided buffers of the loop */
+	uint32_t bufs_total;    /* provided buffers of the loop (64 KiB message buffers
+				   included once the first is needed) */
 	uint32_t socks_open;    /* sockets not yet closed */
 	uint32_t socks_alive;   /* urs_sock objects not yet freed */
 	uint64_t reserved[8];   /* zero: counters a later version adds (docs/ABI.md) */
@@ -300,11 +301,17 @@ static inline int urs_future_error(urs_future f) { return f.gen > 0 ? 0 : (f.gen
 /* Runs cb(result, user) once when f resolves (on the loop thread, from urs_loop_run); if f
  * has already resolved, at the next run. Returns 0, or the call's own error for a
  * failed-at-once future (cb is never run), -EINVAL for a stale handle, -EALREADY when the
- * future already has a consumer. */
+ * future already has a consumer, -EBADF when f's socket was freed (urs_sock_free), or when
+ * f resolved before anyone claimed it and its socket has closed since: no callback runs
+ * after either (urs_await or urs_detach still take such a result). */
 URS_API int urs_then(urs_future f, urs_cb cb, void *user);
 /* Drives the loop until f resolves, then fills *out (may be NULL: a buffer or socket in the
  * result is then released/closed for you) and returns out->res. Returns -EDEADLK when
- * called from inside a callback, -EINVAL/-EALREADY as urs_then. */
+ * called from inside a callback, -EINVAL/-EALREADY as urs_then, -ENOBUFS when it would
+ * wait for ever (every pending op waits for a provided buffer you hold: see urs_loop_run),
+ * or another error of urs_loop_run. On every error *out is filled too (out->res is the
+ * error, no buffer, no socket); after -EDEADLK, -ENOBUFS or a loop error f is still
+ * pending and yours: await it again, attach a callback or detach it. */
 URS_API int urs_await(urs_future f, urs_result *out);
 /* Asks for f to be cancelled: it resolves -ECANCELED unless it completed first (then its
  * result stands and no data is lost). A cancelled stream send or sendall fails the ordered
@@ -363,18 +370,24 @@ URS_API urs_future urs_connect_ex(urs_sock *sock, const urs_addr *addr);
 
 /* Receives at most bufsize bytes into a provided buffer: resolves to the byte count with
  * r->buf (lent to you), 0 = the peer closed. Never loses bytes when buffers run out: it
- * waits for one to be released (and honours the socket's timeout meanwhile). On a datagram
- * or seqpacket socket one message: asked for more than the loop's buffer size, it lands in
- * a message buffer (64 KiB and more), so a message up to 64 KiB comes whole; URS_RES_TRUNC
- * when it was longer than the room (or than bufsize). */
+ * waits for one to be released (and honours the socket's timeout meanwhile); a
+ * non-blocking receive (timeout 0, or MSG_DONTWAIT in flags) answers -EAGAIN instead. On a
+ * datagram or seqpacket socket one message: asked for more than the loop's buffer size, it
+ * lands in a message buffer (64 KiB and more), so a message up to 64 KiB comes whole;
+ * URS_RES_TRUNC when it was longer than the room (or than bufsize), and MSG_WAITALL is
+ * ignored (it would glue messages together); on a stream socket MSG_WAITALL waits for all
+ * the bytes asked (up to the loop's buffer size), the peer's close, an error or the
+ * timeout. */
 URS_API urs_future urs_recv(urs_sock *sock, size_t bufsize, int flags);
 /* Receives at most len bytes into the caller's memory, which belongs to the kernel until
- * the future resolves. Resolves to the byte count (URS_RES_TRUNC as urs_recv). */
+ * the future resolves. Resolves to the byte count (URS_RES_TRUNC and MSG_WAITALL as
+ * urs_recv). */
 URS_API urs_future urs_recv_into(urs_sock *sock, void *data, size_t len, int flags);
 /* A datagram and its sender: resolves to the byte count with r->buf and r->addr; a
  * datagram up to 64 KiB comes whole when bufsize allows (message buffers, as urs_recv);
  * URS_RES_TRUNC when it was longer than bufsize or the room (the rest is dropped, as
- * MSG_TRUNC says); res and r->buf.len are then the bytes kept. */
+ * MSG_TRUNC says); res and r->buf.len are then the bytes kept. MSG_WAITALL is ignored,
+ * MSG_DONTWAIT as urs_recv. */
 URS_API urs_future urs_recvfrom(urs_sock *sock, size_t bufsize, int flags);
 /* Streams received chunks: cb runs per chunk with URS_RES_MORE and r->buf (lent to you);
  * the stream ends (cb without URS_RES_MORE) at EOF (res 0), on an error, cancel or close.
@@ -452,14 +465,18 @@ URS_API int urs_cmsg_timestamp(const urs_cmsg *c, struct timespec *ts);
 /* SCM_CREDENTIALS (SO_PASSCRED on an AF_UNIX socket): the sender's pid, uid and gid. */
 URS_API int urs_cmsg_creds(const urs_cmsg *c, int32_t *pid, uint32_t *uid, uint32_t *gid);
 
-/* Sends; resolves to the bytes sent, possibly fewer than len. data belongs to the kernel
- * until the future resolves. On a stream or seqpacket socket sends, sendall and shutdown
- * run one at a time in the order issued; when one of them does not complete whole (an
- * error, a timeout, a cancel, a short send), every one queued behind it at that moment
- * resolves -EPIPE without sending a byte — the peer never sees data from after a hole —
- * and the socket is torn: shutdown(SHUT_WR) answers -EPIPE and close resets a TCP
- * connection instead of sending a FIN. Datagram sends may be in flight together. A queued
- * send honours the socket's timeout from the moment it was issued. */
+/* Sends; resolves to the bytes sent, possibly fewer than len (a blocking send on a stream
+ * sends them all unless an error, its timeout or a cancel cuts it; what went before the cut
+ * is its result, as send(2)); MSG_DONTWAIT makes this one call non-blocking. data belongs
+ * to the kernel until the future resolves. On a stream or seqpacket socket sends, sendall
+ * and shutdown run one at a time in the order issued; when one of them does not complete
+ * whole (an error, a timeout, a cancel, a short send), every one queued behind it at that
+ * moment resolves -EPIPE without sending a byte — the peer never sees data from after a
+ * hole. A send's count says where its bytes stop, so the stream goes on after it; a
+ * sendall cut part-way leaves the socket torn: later sends and shutdown(SHUT_WR) answer
+ * -EPIPE and close resets a TCP connection instead of sending a FIN. Datagram sends may be
+ * in flight together. A queued send honours the socket's timeout from the moment it was
+ * issued. */
 URS_API urs_future urs_send(urs_sock *sock, const void *data, size_t len, int flags);
 /* Sends every byte: resolves 0 once all are sent, or -errno; r->sent says how many went. */
 URS_API urs_future urs_sendall(urs_sock *sock, const void *data, size_t len, int flags);
@@ -479,7 +496,9 @@ URS_API urs_future urs_sendto(urs_sock *sock, const void *data, size_t len, int 
 URS_API urs_future urs_sendfile(urs_sock *sock, int fd, off_t offset, size_t count);
 /* Shuts down reading (SHUT_RD), writing (SHUT_WR) or both; resolves 0 or -errno.
  * SHUT_WR/SHUT_RDWR wait behind the queued sends, so the FIN follows every byte; on a torn
- * socket they answer -EPIPE. */
+ * socket they answer -EPIPE. After SHUT_RD or SHUT_RDWR a datagram socket's receives answer
+ * 0 where they would wait (recv(2) does), and its receive streams end with res 0 once what
+ * was queued is delivered. */
 URS_API urs_future urs_shutdown(urs_sock *sock, int how);
 /* Closes gracefully, and never fails for want of memory (the op is reserved with the
  * socket): receives, accepts and connects are cancelled at once; sends and a shutdown

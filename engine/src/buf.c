@@ -332,15 +332,19 @@ int urs__buf_group_need(urs_loop *loop, unsigned bgid)
 	if (g->made)
 		return 0;
 	int ret = group_init(loop, bgid);
-	if (ret == 0)
+	if (ret == 0) {
 		group_fill(loop, g);
+		/* lent counts these too: the total must, or "all lent" lies */
+		loop->stats.bufs_total += g->count;
+	}
 	return ret;
 }
 
-unsigned urs__buf_group_for(const urs_sock *s, size_t want)
+unsigned urs__buf_group_for(const urs_sock *s, size_t want, int flags)
 {
 	if (s->type == SOCK_STREAM)
-		return URS_BG_LOOP;
+		return (flags & MSG_WAITALL) && s->loop->bg[URS_BG_SMALL].count ? URS_BG_SMALL
+										: URS_BG_LOOP;
 	if (want > s->loop->buf_size)
 		return URS_BG_MSG;
 	return s->loop->bg[URS_BG_SMALL].count ? URS_BG_SMALL : URS_BG_LOOP;
@@ -543,7 +547,9 @@ enum op_next urs__buf_wait(struct urs_op *op)
 {
 	urs_loop *loop = op->loop;
 	struct urs_bufgroup *g = &loop->bg[op->bgroup];
-	if (urs__op_nonblocking(op)) {
+	/* A non-blocking receive (the socket's mode, or MSG_DONTWAIT for this call) never
+	 * waits, for a buffer neither; no byte was taken. */
+	if (urs__op_dontwait(op)) {
 		op->res = -EAGAIN;
 		return NEXT_DECIDE;
 	}

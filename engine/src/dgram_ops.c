@@ -33,7 +33,7 @@ static int recvmsg_now(struct urs_op *op, unsigned len, uint32_t *want)
 	int res = urs__sys((int)recvmsg(op->sock->fd, &op->msg,
 					op->msgflags | MSG_TRUNC | MSG_DONTWAIT));
 	if (res == -EAGAIN)
-		*want = EPOLLIN;
+		return urs__rd_shut_end(op, want);
 	return res;
 }
 
@@ -181,7 +181,7 @@ static bool use_multi(const struct urs_op *op)
 {
 	urs_loop *loop = op->loop;
 	return (loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(op) && !op->deadline &&
-	       !urs__op_nonblocking(op) && urs__sock_dgram(op->sock);
+	       !urs__op_nonblocking(op) && urs__sock_dgram(op->sock) && !op->sock->rd_shut;
 }
 
 static int rstream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
@@ -269,8 +269,13 @@ static enum op_next rstream_complete(struct urs_op *op, int res, unsigned cflags
 {
 	urs_sock *s = op->sock;
 	bool multi = op->flags & OPF_MULTI;
-	/* On a datagram socket 0 bytes is an empty datagram; on seqpacket it is the end. */
-	bool message = res > 0 || (res == 0 && urs__sock_dgram(s) && !multi);
+	/* Ended by its socket's SHUT_RD (urs__op_rearm): it goes on as single receives. */
+	if (multi && res == -ECANCELED && s->rd_shut && !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT)))
+		return NEXT_AGAIN;
+	/* On a datagram socket 0 bytes is an empty datagram — unless its reading was shut
+	 * (SHUT_RD), after which every receive answers 0 at once: the end; on seqpacket it is
+	 * the end. */
+	bool message = res > 0 || (res == 0 && urs__sock_dgram(s) && !multi && !s->rd_shut);
 	if (message) {
 		if (multi)
 			multi_event(op, res, cflags);

@@ -47,26 +47,19 @@ static int watch(urs_loop *loop, urs_sock *s)
 	return 0;
 }
 
-/* A receive found no buffer free. On a stream socket the end and an error need none, and
- * a socket with nothing to read can wait for its edge without one: a one-byte peek tells
- * them from waiting bytes, which stay in the socket (-ENOBUFS: the receive waits for a
- * buffer, as a ring would say). A message socket's peek could not tell an empty datagram
- * from the end: -ENOBUFS at once. */
-static int no_buffer(urs_loop *loop, struct urs_op *op, uint32_t *want)
+/* A receive found no buffer free: it waits for one (-ENOBUFS), as with a ring, where the
+ * kernel takes the buffer before it looks for data. But on a stream socket the end and an
+ * error need no buffer: a one-byte peek delivers them (bytes waiting stay in the socket).
+ * A message socket's peek could not tell an empty datagram from the end. */
+static int no_buffer(urs_loop *loop, struct urs_op *op)
 {
 	urs_sock *s = op->sock;
-	if (!s || s->fd < 0 || s->type != SOCK_STREAM)
+	if (!s || s->fd < 0 || s->type != SOCK_STREAM || s->ep_rdrained)
 		return -ENOBUFS;
-	if (s->ep_rdrained && !urs__op_nonblocking(op)) {
-		*want = EPOLLIN;
-		return -EAGAIN;
-	}
 	char c;
 	loop->stats.enters++;
 	int res = urs__sys((int)recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT));
-	if (res == -EAGAIN)
-		*want = EPOLLIN;
-	return res > 0 ? -ENOBUFS : res;
+	return res > 0 || res == -EAGAIN ? -ENOBUFS : res;
 }
 
 /* One step of one op: done (a completion, as from the ring: returns 1), or parked until
@@ -86,13 +79,14 @@ static int run_one(urs_loop *loop, struct urs_op *op)
 	 * nothing: a socket waiting for data holds none, so idle connections pin no buffer
 	 * and the buffer just released (the top of the free stack) is the next one used,
 	 * its pages already resident. None free: no_buffer. */
+	bool fresh = (k->flags & KF_BUF) && op->bid == URS_BUF_NONE;
 	uint32_t claimed = URS_BUF_NONE;
 	uint32_t want = 0;
 	int res;
-	if ((k->flags & KF_BUF) && op->bid == URS_BUF_NONE && urs__buf_claim(op) < 0) {
-		res = no_buffer(loop, op, &want);
+	if (fresh && urs__buf_claim(op) < 0) {
+		res = no_buffer(loop, op);
 	} else {
-		if (k->flags & KF_BUF)
+		if (fresh)
 			claimed = op->bid;
 		res = k->exec(op, &want);
 		if (s && !(want & URS_EP_NOCALL))
@@ -100,8 +94,9 @@ static int run_one(urs_loop *loop, struct urs_op *op)
 		want &= ~URS_EP_NOCALL;
 	}
 	bool park = res == -EAGAIN && (want == URS_EP_TIMER ||
-				       (want && s && !urs__op_nonblocking(op)));
-	if (park && claimed != URS_BUF_NONE) {
+				       (want && s && !urs__op_dontwait(op)));
+	/* Bytes a MSG_WAITALL receive keeps while it waits for more (op->done) stay in it. */
+	if (park && claimed != URS_BUF_NONE && !op->done) {
 		op->bid = URS_BUF_NONE;
 		urs__buf_back(loop, claimed);
 	}

@@ -148,6 +148,12 @@ URS_API int urs_then(urs_future f, urs_cb cb, void *user)
 		return -EINVAL;
 	if (op->flags & (OPF_BOUND | OPF_DETACHED | OPF_AWAITED))
 		return -EALREADY;
+	/* No callback on a socket after urs_sock_free (but its close's), nor after its close
+	 * callback: a result that came before anyone claimed it and whose socket has closed or
+	 * gone since, or any op of a freed socket, can still be awaited or detached. */
+	if ((op->flags & OPF_ORPHAN) ||
+	    ((urs__kind(op)->flags & KF_SOCK) && op->sock && op->sock->free_asked))
+		return -EBADF;
 	op->cb = cb;
 	op->user = user;
 	op->flags |= OPF_BOUND;
@@ -156,29 +162,34 @@ URS_API int urs_then(urs_future f, urs_cb cb, void *user)
 	return 0;
 }
 
+/* An await that returns no result still fills *out: res is the error, nothing is lent. */
+static int await_err(urs_result *out, int err)
+{
+	if (out) {
+		memset(out, 0, sizeof(*out));
+		out->buf.id = URS_BUF_NONE;
+		out->res = err;
+	}
+	return err;
+}
+
 URS_API int urs_await(urs_future f, urs_result *out)
 {
 	int err;
 	struct urs_op *op = lookup(f, &err);
-	if (!op) {
-		if (out) {
-			memset(out, 0, sizeof(*out));
-			out->buf.id = URS_BUF_NONE;
-			out->res = err;
-		}
-		return err;
-	}
+	if (!op)
+		return await_err(out, err);
 	if (op->flags & (OPF_BOUND | OPF_DETACHED | OPF_AWAITED))
-		return -EALREADY;
+		return await_err(out, -EALREADY);
 	urs_loop *loop = op->loop;
 	if (loop->depth)
-		return -EDEADLK;
+		return await_err(out, -EDEADLK);
 	op->flags |= OPF_AWAITED;
 	while (op->state != OP_DONE) {
 		int ret = urs__loop_turn(loop, 1);
 		if (ret < 0) {
 			op->flags &= ~OPF_AWAITED; /* still pending: the handle stays good */
-			return ret;
+			return await_err(out, ret);
 		}
 	}
 	urs_result r;

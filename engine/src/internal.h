@@ -59,8 +59,11 @@ enum kind_flag {
 	KF_TRY_ONCE = 1u << 4,   /* non-blocking mode is a zero timeout (no MSG_DONTWAIT) */
 	KF_PEER = 1u << 5,       /* the result carries the peer's address (accept, recvfrom) */
 	KF_ORDERED = 1u << 6,    /* on a stream or seqpacket socket, runs in issue order */
-	KF_RETRY = 1u << 7       /* may go again after the kernel cut it short for the loop's own
+	KF_RETRY = 1u << 7,      /* may go again after the kernel cut it short for the loop's own
 				    reasons (the -EBADR recovery): nothing of it happened twice */
+	KF_COUNT = 1u << 8       /* resolves to the bytes it moved (op->done) when a cancel, its
+				    timeout or an error cut it after some went, as send(2) (and
+				    a MSG_WAITALL receive on epoll, as recv(2)) */
 };
 
 struct urs_op;
@@ -130,9 +133,9 @@ enum op_state {
 	OP_DONE      /* decided: the result waits for its consumer (or the ready list) */
 };
 
-/* Which of an op's SQEs a CQE answers. UD_LOOP marks the loop's own requests (a cancel,
- * the recovery barrier): no op. */
-enum { UD_MAIN = 0, UD_TIMEOUT = 1, UD_LOOP = 2 };
+/* Which of an op's SQEs a CQE answers: its own, its linked timeout's, or a cancel request
+ * aimed at it. UD_LOOP marks the loop's own requests (the recovery barrier, wakes): no op. */
+enum { UD_MAIN = 0, UD_TIMEOUT = 1, UD_LOOP = 2, UD_CANCEL = 3 };
 enum { UD_LOOP_IGNORE = 0, UD_LOOP_BARRIER = 1, UD_LOOP_WAKE_READ = 2, UD_LOOP_WAKE_MSG = 3 };
 
 enum op_flag {
@@ -150,8 +153,10 @@ enum op_flag {
 	OPF_COUNTED = 1u << 11, /* its unsent bytes count in its socket's queued bytes */
 	OPF_BUNDLE = 1u << 12,  /* the current submission is a bundle: a completion may carry
 				   several buffers (IORING_RECVSEND_BUNDLE) */
-	OPF_LOST = 1u << 13     /* bytes of it were received into buffers the loop lost track
+	OPF_LOST = 1u << 13,    /* bytes of it were received into buffers the loop lost track
 				   of: it ends -EBADR at the recovery instead of going again */
+	OPF_ORPHAN = 1u << 14   /* decided with no consumer, then its socket closed or went:
+				   no callback may be attached to it any more (urs_then -EBADF) */
 };
 
 /* A FIFO of ops waiting outside the kernel (doubly linked: cancel leaves in O(1)). */
@@ -167,6 +172,7 @@ struct urs_op {
 	uint8_t kind;
 	uint8_t state;
 	uint8_t kpending;        /* CQEs still owed for the current submission */
+	uint8_t cancel_tries;    /* io_uring: cancel requests that missed it (uring.c) */
 	uint16_t flags;
 	int res;                 /* the latest main CQE's result, then the decided result */
 	uint32_t cflags;
@@ -220,14 +226,28 @@ void urs__op_complete(struct urs_op *op, unsigned part, int res, uint32_t cflags
 void urs__op_decide(struct urs_op *op, int res);
 void urs__op_cancel(struct urs_op *op);
 void urs__op_expire(struct urs_op *op);
-/* The op is done with its socket: at its decision, or after its callback when it has one. */
+/* The op is done with its socket: at its decision when its consumer is an awaiter or nobody
+ * (detached), after its callback when it has one, when its result is claimed when it had no
+ * consumer yet, or as its socket closes (urs__op_orphan). */
 void urs__op_retire(struct urs_op *op);
+/* A result nobody has claimed leaves its closing (or departing) socket: the close does not
+ * wait for it, and urs_then refuses it (urs_await and urs_detach still take it). */
+void urs__op_orphan(struct urs_op *op);
 /* Waiting outside the kernel: in q (or in no queue when q is NULL), with its deadline
  * armed in the loop's heap. unpark takes it out of both. */
 void urs__op_park(struct urs_op *op, struct urs_opq *q);
 void urs__op_unpark(struct urs_op *op);
 /* A non-blocking op (timeout 0) that would have to wait: it resolves -EAGAIN instead. */
 bool urs__op_nonblocking(const struct urs_op *op);
+/* The same, or this call's own MSG_DONTWAIT (send and receive flags; other kinds keep no
+ * such bit in msgflags): it never waits, for data, room or a buffer. */
+static inline bool urs__op_dontwait(const struct urs_op *op)
+{
+	return urs__op_nonblocking(op) || (op->msgflags & MSG_DONTWAIT);
+}
+/* Ends the op's current submission in the kernel (a multishot request) without cancelling
+ * the op: its kind's complete() sees -ECANCELED and submits the next step its own way. */
+void urs__op_rearm(struct urs_op *op);
 static inline uint64_t urs__ud(const struct urs_op *op, unsigned part)
 {
 	return ((uint64_t)(uint32_t)op->gen << 32) | ((uint64_t)op->idx << 2) | part;
@@ -267,6 +287,8 @@ struct urs_sock {
 	bool torn;               /* a send stopped part-way: close resets, shutdown refuses */
 	bool abort;              /* close with a reset (cancelled close, teardown) */
 	bool dead;               /* freed: waits in loop->dead for the end of the turn */
+	bool rd_shut;            /* its shutdown(SHUT_RD or SHUT_RDWR) succeeded: a datagram
+				    receive of 0 bytes is then the end, not an empty datagram */
 	uint32_t files;          /* FILE streams from urs_makefile still open on it */
 	int64_t timeout_ns;      /* < 0 none, 0 non-blocking, > 0 a deadline per op */
 	uint32_t nops;           /* live ops naming this socket (not its close) */
@@ -292,6 +314,8 @@ struct urs_sock {
 
 urs_sock *urs__sock_new(urs_loop *loop, int fd, int family, int type, int proto, int *err);
 void urs__sock_retire(struct urs_op *op);
+/* Orphans the socket's decided ops whose results nobody has claimed (urs__op_orphan). */
+void urs__sock_orphan_results(urs_sock *s);
 void urs__sock_file_closed(urs_sock *s);
 /* A hand-off: the fd leaves s (not closed); the object goes as if freed. */
 void urs__sock_give_away(urs_sock *s);
@@ -310,6 +334,11 @@ static inline bool urs__sock_dgram(const urs_sock *s)
 {
 	return s->type == SOCK_DGRAM || s->type == SOCK_RAW || s->type == SOCK_RDM;
 }
+
+/* epoll: a receive that found nothing (-EAGAIN). On a datagram socket whose reading was
+ * shut, where a blocking receive answers 0 at once, a receive that would wait ends with 0
+ * as on io_uring; else it waits for EPOLLIN (stream_ops.c). */
+int urs__rd_shut_end(struct urs_op *op, uint32_t *want);
 
 /* The ordered queue (stream_ops.c): sends, shutdown and close on a stream socket go one at
  * a time, in issue order. */
@@ -497,6 +526,7 @@ struct urs_loop {
 	/* test hooks (tests link the static library and set these through internal.h) */
 	unsigned fault_drop_cqes;  /* drop this many CQEs, then report -EBADR as the kernel */
 	bool fault_badr;
+	uint64_t cancel_retries;   /* cancel requests asked again after missing their op */
 	char feat_str[512];
 };
 
@@ -565,8 +595,10 @@ int urs__buf_group_need(urs_loop *loop, unsigned bgid);
 /* The group a receive of up to want bytes on s takes: message buffers for a datagram or
  * seqpacket receive that wants more than the loop's buffer size; small message buffers
  * for the others beside an incremental group 0 (the kernel would cut a datagram at the end
- * of a partly filled buffer, kernel-notes/incremental-buffers.md). */
-unsigned urs__buf_group_for(const urs_sock *s, size_t want);
+ * of a partly filled buffer), and for a MSG_WAITALL stream receive there (the kernel does
+ * not account all of its bytes in an incremental buffer; kernel-notes/
+ * incremental-buffers.md). */
+unsigned urs__buf_group_for(const urs_sock *s, size_t want, int flags);
 struct urs_bufgroup *urs__bg_of_id(urs_loop *loop, uint32_t id);
 /* Receives waiting for a buffer, in every group. */
 uint32_t urs__buf_waiting(const urs_loop *loop);

@@ -324,6 +324,10 @@ void urs__op_decide(struct urs_op *op, int res)
 		else if (op->flags & OPF_CANCEL)
 			res = -ECANCELED;
 	}
+	/* Cut while it waited between two steps (epoll: for room; a full SQ; its deadline found
+	 * passed at the next step): what went stands. An -EBADR outcome is unknown. */
+	if (res < 0 && (k->flags & KF_COUNT) && op->done && res != -EBADR)
+		res = (int)op->done;
 	op->res = res;
 	if (op->flags & OPF_HEAP)
 		urs__heap_del(loop, op);
@@ -342,12 +346,25 @@ void urs__op_decide(struct urs_op *op, int res)
 	if (k->decided)
 		k->decided(op); /* still in its queue: the kind sees what waits behind it */
 	urs__opq_remove(op);
-	if (!(op->flags & OPF_BOUND))
-		retire(op); /* an awaiter or a later urs_then does not need the socket */
+	/* An awaiter or nobody (detached) does not need the socket. A result nobody has
+	 * claimed yet stays on its socket while the socket is open: if the socket is freed or
+	 * closed before a callback is attached, none may be (urs_then answers -EBADF), and its
+	 * socket finds it there to say so (urs__sock_orphan_results). The op may have been
+	 * decided inside the call that started it (a deadline already past, a refused step). */
+	if (op->flags & (OPF_AWAITED | OPF_DETACHED))
+		retire(op);
+	else if (!(op->flags & OPF_BOUND) && op->sock && op->sock->state != SOCK_OPEN)
+		urs__op_orphan(op);
 }
 
 void urs__op_retire(struct urs_op *op)
 {
+	retire(op);
+}
+
+void urs__op_orphan(struct urs_op *op)
+{
+	op->flags |= OPF_ORPHAN;
 	retire(op);
 }
 
@@ -410,6 +427,12 @@ enum op_next urs__complete_as_is(struct urs_op *op, int res, unsigned cflags)
 	(void)cflags;
 	op->res = res;
 	return NEXT_DECIDE;
+}
+
+void urs__op_rearm(struct urs_op *op)
+{
+	if (op->state == OP_KERNEL && !(op->flags & OPF_CANCEL))
+		op->loop->be->cancel(op);
 }
 
 /* Its deadline passed while it waited outside the kernel. */

@@ -159,11 +159,23 @@ void urs__sock_retire(struct urs_op *op)
 		urs__close_step(s);
 }
 
+void urs__sock_orphan_results(urs_sock *s)
+{
+	for (struct urs_op *o = s->ops, *next; o; o = next) {
+		next = o->snext; /* orphaning o takes it off the list */
+		if (o->state == OP_DONE && !(o->flags & (OPF_BOUND | OPF_DETACHED | OPF_AWAITED)))
+			urs__op_orphan(o);
+	}
+}
+
 static bool close_start(struct urs_op *op)
 {
 	urs_sock *s = op->sock;
 	s->state = SOCK_CLOSING;
 	cancel_ops(s, s->abort);
+	/* Results nobody claimed do not hold the close (those decided from now on leave at
+	 * their decision). */
+	urs__sock_orphan_results(s);
 	urs__close_step(s);
 	return false; /* the close never goes to the kernel: close(2) on a socket does not block */
 }

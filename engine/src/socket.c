@@ -185,7 +185,7 @@ static urs_future start_io(urs_sock *s, enum op_kind kind, const void *data, siz
 	 * whole. */
 	unsigned bg = 0;
 	if (urs__kinds[kind]->flags & KF_BUF) {
-		bg = urs__buf_group_for(s, cb ? URS_MSG_BUF : len);
+		bg = urs__buf_group_for(s, cb ? URS_MSG_BUF : len, flags);
 		if (bg && (ret = urs__buf_group_need(s->loop, bg)) < 0)
 			return urs__future_err(ret);
 	}
@@ -259,18 +259,27 @@ URS_API urs_future urs_connect_ex(urs_sock *s, const urs_addr *a)
 	return connect_common(s, a, OPK_CONNECT_EX);
 }
 
+/* A receive on a datagram or seqpacket socket is one message: MSG_WAITALL means nothing
+ * there, but io_uring would go on into the next messages of a seqpacket socket until len
+ * bytes came (it retries a short MSG_WAITALL receive as on a stream), gluing them into one
+ * "message" and cutting the last. */
+static int recv_flags(const urs_sock *s, int flags)
+{
+	return s && s->type != SOCK_STREAM ? flags & ~MSG_WAITALL : flags;
+}
+
 URS_API urs_future urs_recv(urs_sock *s, size_t bufsize, int flags)
 {
 	if (bufsize == 0 || bufsize > INT_MAX)
 		return urs__future_err(-EINVAL);
-	return start_io(s, OPK_RECV, NULL, bufsize, flags, NULL, NULL, NULL);
+	return start_io(s, OPK_RECV, NULL, bufsize, recv_flags(s, flags), NULL, NULL, NULL);
 }
 
 URS_API urs_future urs_recv_into(urs_sock *s, void *data, size_t len, int flags)
 {
 	if (!data || len == 0 || len > INT_MAX)
 		return urs__future_err(-EINVAL);
-	return start_io(s, OPK_RECV_INTO, data, len, flags, NULL, NULL, NULL);
+	return start_io(s, OPK_RECV_INTO, data, len, recv_flags(s, flags), NULL, NULL, NULL);
 }
 
 URS_API urs_future urs_recvfrom(urs_sock *s, size_t bufsize, int flags)
@@ -279,7 +288,7 @@ URS_API urs_future urs_recvfrom(urs_sock *s, size_t bufsize, int flags)
 		return urs__future_err(-EINVAL);
 	if (s && urs__sock_check(s) == 0 && s->type == SOCK_STREAM)
 		return urs__future_err(-EOPNOTSUPP); /* a stream has no datagrams: use urs_recv */
-	return start_io(s, OPK_RECVFROM, NULL, bufsize, flags, NULL, NULL, NULL);
+	return start_io(s, OPK_RECVFROM, NULL, bufsize, recv_flags(s, flags), NULL, NULL, NULL);
 }
 
 URS_API urs_future urs_recvfrom_into(urs_sock *s, void *data, size_t len, int flags)

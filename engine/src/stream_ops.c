@@ -142,7 +142,7 @@ bool urs__ordered_start(struct urs_op *op)
 		s->send_head = op;
 		return true;
 	}
-	if (urs__op_nonblocking(op)) {
+	if (urs__op_dontwait(op)) {
 		urs__op_decide(op, -EAGAIN); /* it would have to wait its turn */
 		return false;
 	}
@@ -254,25 +254,59 @@ static enum op_next recv_complete(struct urs_op *op, int res, unsigned cflags)
 	return NEXT_DECIDE;
 }
 
-/* epoll: the same receive, now, into the buffer the op claimed. A short read on a byte stream took everything the socket had, and new bytes
- * raise a new edge (which clears ep_rdrained), so until then a read would only answer
- * EAGAIN: the op waits for the edge without asking (the hand-written epoll loop's rule too;
- * it saves a recv per message). A non-blocking op still asks. Once the read side has ended
- * (the peer's FIN, a hang-up or error, our SHUT_RD) no edge may follow the last bytes, so
- * the rule is off: the next read must ask and see the end. */
-static int recv_now(struct urs_op *op, void *buf, size_t len, int mf, uint32_t *want)
+int urs__rd_shut_end(struct urs_op *op, uint32_t *want)
+{
+	if (op->sock->rd_shut && urs__sock_dgram(op->sock) && !urs__op_dontwait(op))
+		return 0;
+	*want = EPOLLIN;
+	return -EAGAIN;
+}
+
+/* epoll: the same receive, now, into the buffer the op claimed. MSG_WAITALL on a stream goes
+ * on until len bytes came, as io_uring and a blocking recv(2) do, keeping what came in
+ * op->done while it waits for more (and its view in bdata/blen: a cancel or timeout then
+ * resolves to what came, KF_COUNT); the peer's close or an error ends it with what came.
+ * A short read on a byte stream took everything the socket had, and new bytes raise a new
+ * edge (which clears ep_rdrained), so until then a read would only answer EAGAIN: the op
+ * waits for the edge without asking (the hand-written epoll loop's rule too; it saves a
+ * recv per message). A non-blocking op still asks. Once the read side has ended (the
+ * peer's FIN, a hang-up or error, our SHUT_RD) no edge may follow the last bytes, so the
+ * rule is off: the next read must ask and see the end. */
+static int recv_now(struct urs_op *op, char *buf, size_t len, int mf, uint32_t *want)
 {
 	urs_sock *s = op->sock;
-	if (s->ep_rdrained && !urs__op_nonblocking(op) && !(mf & MSG_DONTWAIT)) {
-		return urs__ep_again(want, EPOLLIN | URS_EP_NOCALL);
+	bool wait = !urs__op_dontwait(op);
+	bool all = (mf & MSG_WAITALL) && s->type == SOCK_STREAM && wait;
+	for (;;) {
+		int res = -EAGAIN;
+		uint32_t nocall = 0;
+		if (s->ep_rdrained && wait) {
+			nocall = URS_EP_NOCALL;
+		} else {
+			size_t ask = len - op->done;
+			res = urs__sys((int)recv(s->fd, buf + op->done, ask,
+						 (mf & ~MSG_WAITALL) | MSG_DONTWAIT));
+			if (res > 0 && (size_t)res < ask && s->type == SOCK_STREAM &&
+			    !(mf & MSG_PEEK) && !s->ep_rdend)
+				s->ep_rdrained = true;
+		}
+		if (res > 0 && all) {
+			op->done += (size_t)res;
+			if (op->done < len)
+				continue;
+		} else if (res == -EAGAIN) {
+			if (!op->done) {
+				res = urs__rd_shut_end(op, want);
+				if (res == -EAGAIN)
+					*want |= nocall;
+				return res;
+			}
+			op->bdata = buf;
+			op->blen = (uint32_t)op->done;
+			return urs__ep_again(want, EPOLLIN | nocall);
+		}
+		return op->done ? (int)op->done : res;
 	}
-	int res = urs__sys((int)recv(s->fd, buf, len, mf | MSG_DONTWAIT));
-	if (res == -EAGAIN)
-		*want = EPOLLIN;
-	else if (res > 0 && (size_t)res < len && s->type == SOCK_STREAM && !(mf & MSG_PEEK) &&
-		 !s->ep_rdend)
-		s->ep_rdrained = true;
-	return res;
 }
 
 static int recv_exec(struct urs_op *op, uint32_t *want)
@@ -283,7 +317,7 @@ static int recv_exec(struct urs_op *op, uint32_t *want)
 
 const struct urs_op_kind urs__kind_recv = {
 	.name = "recv",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_RETRY | KF_COUNT,
 	.prepare = recv_prepare,
 	.exec = recv_exec,
 	.complete = recv_complete,
@@ -306,12 +340,12 @@ static enum op_next recv_into_complete(struct urs_op *op, int res, unsigned cfla
 
 static int recv_into_exec(struct urs_op *op, uint32_t *want)
 {
-	return recv_now(op, (void *)op->data, op->len, op->msgflags | trunc_flag(op->sock), want);
+	return recv_now(op, (char *)op->data, op->len, op->msgflags | trunc_flag(op->sock), want);
 }
 
 const struct urs_op_kind urs__kind_recv_into = {
 	.name = "recv_into",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_RETRY | KF_COUNT,
 	.prepare = recv_into_prepare,
 	.exec = recv_into_exec,
 	.complete = recv_into_complete,
@@ -459,7 +493,7 @@ enum op_next urs__send_complete(struct urs_op *op, int res, unsigned cflags)
 	if (res > 0)
 		op->done += (size_t)res;
 	urs__ordered_sent(op, res);
-	bool blocking_stream = op->sock->type == SOCK_STREAM && !urs__op_nonblocking(op);
+	bool blocking_stream = op->sock->type == SOCK_STREAM && !urs__op_dontwait(op);
 	if (res > 0 && op->done < op->len && blocking_stream &&
 	    !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT)))
 		return NEXT_AGAIN;
@@ -487,7 +521,7 @@ static enum op_next sendall_complete(struct urs_op *op, int res, unsigned cflags
 
 const struct urs_op_kind urs__kind_send = {
 	.name = "send",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY | KF_COUNT,
 	.start = urs__ordered_start,
 	.prepare = send_prepare,
 	.exec = send_exec,
@@ -539,6 +573,17 @@ static int shutdown_exec(struct urs_op *op, uint32_t *want)
 static enum op_next shutdown_complete(struct urs_op *op, int res, unsigned cflags)
 {
 	(void)cflags;
+	urs_sock *s = op->sock;
+	if (res == 0 && op->msgflags != SHUT_WR) {
+		/* A datagram socket's receives now answer 0 at once where they would wait (the
+		 * end of its receive streams), but a multishot recvmsg armed before waits for a
+		 * datagram for ever: it goes again as single receives. */
+		s->rd_shut = true;
+		if (urs__sock_dgram(s))
+			for (struct urs_op *o = s->ops; o; o = o->snext)
+				if (o->flags & OPF_MULTI)
+					urs__op_rearm(o);
+	}
 	op->res = res;
 	return NEXT_DECIDE;
 }

@@ -188,8 +188,11 @@ URS_API int urs_sock_handoff(urs_sock *s, urs_loop *to, urs_cb cb, void *user)
 		return ret;
 	if (!to || !cb)
 		return -EINVAL;
-	if (s->nops)
-		return -EBUSY; /* its ops would have nowhere to complete */
+	/* Its ops would have nowhere to complete; results nobody claimed yet stay with the
+	 * object (awaited or detached later, never given a callback). */
+	for (struct urs_op *o = s->ops; o; o = o->snext)
+		if (o->state != OP_DONE || (o->flags & (OPF_BOUND | OPF_DETACHED | OPF_AWAITED)))
+			return -EBUSY;
 	struct handoff *h = malloc(sizeof(*h));
 	if (!h)
 		return -ENOMEM;
@@ -199,6 +202,7 @@ URS_API int urs_sock_handoff(urs_sock *s, urs_loop *to, urs_cb cb, void *user)
 		free(h);
 		return ret;
 	}
+	urs__sock_orphan_results(s);
 	urs__sock_give_away(s);
 	return 0;
 }

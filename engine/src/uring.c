@@ -46,13 +46,27 @@ static bool push_cancel(urs_loop *loop, struct urs_op *op)
 	return true;
 }
 
+/* A cancel request for op, answered with its own tag (UD_CANCEL). One that is asked again
+ * after missing twice waits behind a short timer (hard-linked: it goes when the timer
+ * expires), 1 ms doubling to 8 ms, so that an op the kernel keeps out of reach for a while
+ * does not make the loop spin. */
 static bool cancel_now(urs_loop *loop, struct urs_op *op)
 {
-	struct io_uring_sqe *sqe = urs__sqe(loop, 1);
+	unsigned tries = op->cancel_tries;
+	struct io_uring_sqe *sqe = urs__sqe(loop, tries >= 2 ? 2 : 1);
 	if (!sqe)
 		return false;
+	if (tries >= 2) {
+		struct __kernel_timespec *ts = urs__sqe_ts(loop, sqe);
+		urs__ts_set(ts, (int64_t)1000000 << (tries - 2 < 3 ? tries - 2 : 3));
+		io_uring_prep_timeout(sqe, ts, 0, 0);
+		sqe->flags |= IOSQE_IO_HARDLINK;
+		sqe->user_data = urs__ud_loop(UD_LOOP_IGNORE);
+		loop->inflight++;
+		sqe = io_uring_get_sqe(&loop->ring); /* room was checked */
+	}
 	io_uring_prep_cancel64(sqe, urs__ud(op, UD_MAIN), 0);
-	sqe->user_data = urs__ud_loop(UD_LOOP_IGNORE);
+	sqe->user_data = urs__ud(op, UD_CANCEL);
 	loop->inflight++;
 	return true;
 }
@@ -62,6 +76,7 @@ static bool cancel_now(urs_loop *loop, struct urs_op *op)
 static void ring_cancel(struct urs_op *op)
 {
 	urs_loop *loop = op->loop;
+	op->cancel_tries = 0;
 	if (loop->recovering || !cancel_now(loop, op)) {
 		if (!push_cancel(loop, op))
 			op->flags &= ~OPF_CANCEL; /* no memory to remember it: urs_cancel again works */
@@ -92,10 +107,12 @@ static void ring_flush(urs_loop *loop)
 }
 
 /* Anything of the user's in the kernel or waiting to go (the loop's own listener on its
- * wake eventfd does not count: it keeps no op pending). */
+ * wake eventfd does not count: it keeps no op pending). A cancel waiting to go does not
+ * count either: its op, if still in the kernel, is owed a completion anyway, and if not the
+ * cancel is dropped at the next flush — counting it would block a turn with nothing to come. */
 static bool ring_can_wake(const urs_loop *loop)
 {
-	return loop->inflight > loop->inflight_own || loop->backlog.n || loop->ncancels;
+	return loop->inflight > loop->inflight_own || loop->backlog.n;
 }
 
 /* A read of the wake eventfd: it completes when another thread posts, wakes or stops. */
@@ -113,6 +130,25 @@ static int ring_arm_wake(urs_loop *loop)
 }
 
 static int ring_reap(urs_loop *loop);
+
+/* The answer to a cancel request for op. -ENOENT: the kernel did not find the request —
+ * it was in transit (between an attempt and the poll or io-wq worker it goes to next, or
+ * its task work pending), or it had just completed. -EALREADY: found running in an io-wq
+ * worker, which was told to stop. Either way an op still in the kernel may go on for ever
+ * (a send blocked on a full socket), so the cancel is asked again from the next turn,
+ * until the op's own completion comes. */
+static void cancel_answered(urs_loop *loop, uint64_t ud, int res)
+{
+	struct urs_op *op = urs__op_at(loop, (uint32_t)(ud >> 2) & 0x3fffffff);
+	if (!op || op->gen != (int32_t)(ud >> 32) || op->state != OP_KERNEL ||
+	    !(op->flags & OPF_CANCEL) || (res != -ENOENT && res != -EALREADY))
+		return;
+	loop->cancel_retries++;
+	if (op->cancel_tries < UINT8_MAX)
+		op->cancel_tries++;
+	if (!push_cancel(loop, op))
+		op->flags &= ~OPF_CANCEL; /* no memory to remember it: urs_cancel again works */
+}
 
 /* The kernel dropped CQEs: which ops lost theirs is unknown. Cancel everything in flight,
  * then a drained no-op (IOSQE_IO_DRAIN starts only after every earlier request completed)
@@ -240,6 +276,10 @@ static int dispatch(urs_loop *loop, uint64_t ud, int res, uint32_t cflags)
 			loop->woken = true;
 			break;
 		}
+		return 0;
+	}
+	if (part == UD_CANCEL) {
+		cancel_answered(loop, ud, res);
 		return 0;
 	}
 	struct urs_op *op = urs__op_at(loop, (uint32_t)(ud >> 2) & 0x3fffffff);
