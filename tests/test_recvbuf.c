@@ -358,6 +358,19 @@ static void sink_cb(urs_result *r, void *user)
 	}
 }
 
+static struct sink *sink_new(urs_loop *loop, urs_sock *sock, const unsigned char *want,
+			     size_t len, bool hold)
+{
+	struct sink *k = calloc(1, sizeof(*k));
+	assert_non_null(k);
+	k->loop = loop;
+	k->sock = sock;
+	k->want = want;
+	k->len = len;
+	k->hold = hold;
+	return k;
+}
+
 /* Releases what the sink holds, odd ones backwards first, then the even ones. */
 static void sink_release(struct sink *k)
 {
@@ -382,12 +395,7 @@ static void test_stream_exhausts_buffers(void **state)
 		urs_loop *loop = tu_loop_new(&o);
 		urs_sock *p[2];
 		assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
-		struct sink *k = calloc(1, sizeof(*k));
-		k->loop = loop;
-		k->sock = p[1];
-		k->want = data;
-		k->len = len;
-		k->hold = true;
+		struct sink *k = sink_new(loop, p[1], data, len, true);
 		k->stream = urs_recv_stream(p[1], sink_cb, k);
 		/* Sent in writes of 1..97 bytes so that pieces come in many sizes. */
 		size_t off = 0;
@@ -441,14 +449,10 @@ static void test_stream_stopped_in_callback(void **state)
 				urs_loop *loop = tu_loop_new(&o);
 				urs_sock *p[2];
 				assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
-				struct sink *k = calloc(1, sizeof(*k));
-				k->loop = loop;
-				k->sock = p[1];
-				k->want = data;
-				k->len = len;
+				/* some hold their pieces past the stop */
+				struct sink *k = sink_new(loop, p[1], data, len, at % 2);
 				k->stop_at = at;
 				k->stop_how = how;
-				k->hold = at % 2; /* some hold their pieces past the stop */
 				/* All bytes are in the socket before the stream starts: the
 				 * first completion can carry several buffers. */
 				send_all(p[0], data, 32 * 1024);
@@ -491,12 +495,7 @@ static void test_reset_mid_stream(void **state)
 		urs_loop *loop = tu_loop_new(&o);
 		urs_sock *c, *s;
 		tu_tcp_pair(loop, "127.0.0.1:0", &c, &s);
-		struct sink *k = calloc(1, sizeof(*k));
-		k->loop = loop;
-		k->sock = s;
-		k->want = data;
-		k->len = len;
-		k->hold = true;
+		struct sink *k = sink_new(loop, s, data, len, true);
 		k->stream = urs_recv_stream(s, sink_cb, k);
 		send_all(c, data, 20000);
 		while (k->got < 20000)
@@ -543,12 +542,8 @@ static void test_cancel_at_every_turn(void **state)
 			urs_sock *p[2];
 			assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
 			send_all(p[0], data, len);
-			struct sink *k = calloc(1, sizeof(*k));
-			k->loop = loop;
-			k->sock = p[1];
-			k->want = data;
-			k->len = len;
-			k->hold = turns % 2; /* some hold pieces across the cancel */
+			/* some hold pieces across the cancel */
+			struct sink *k = sink_new(loop, p[1], data, len, turns % 2);
 			k->stream = urs_recv_stream(p[1], sink_cb, k);
 			for (int t = 0; t < turns; t++) {
 				assert_true(urs_loop_run(loop, URS_RUN_NOWAIT) >= 0);
