@@ -102,6 +102,26 @@ MUTANTS = {
         "\t\tif (!g->made)\n\t\t\tcontinue;\n\t\tif (g->br) {\n\t\t\tio_uring_unregister_buf_ring",
         "\t\tif (!g->made || g->inc)\n\t\t\tcontinue;\n\t\tif (g->br) {\n\t\t\tio_uring_unregister_buf_ring",
         ["test_internal"]),
+    "waitall-into-incremental-ring": (
+        "engine/src/buf.c",
+        "\t\treturn (flags & MSG_WAITALL) && s->loop->bg[URS_BG_SMALL].count",
+        "\t\treturn 0 && (flags & MSG_WAITALL) && s->loop->bg[URS_BG_SMALL].count",
+        ["test_recvbuf", "test_unix"]),
+    "incremental-waiters-not-chained": (
+        "engine/src/buf.c",
+        "\tif (g->wait.n && bufs_free(g))\n\t\twake_one(g);",
+        "",
+        ["test_tcp"]),
+    "epoll-waiting-receive-keeps-buffer": (
+        "engine/src/epoll.c",
+        "\tif (park && claimed != URS_BUF_NONE && !op->done) {",
+        "\tif (0 && park && claimed != URS_BUF_NONE && !op->done) {",
+        ["test_recvbuf@epoll"]),
+    "epoll-no-buffer-hides-the-end": (
+        "engine/src/epoll.c",
+        "\treturn res > 0 || res == -EAGAIN ? -ENOBUFS : res;",
+        "\t(void)res;\n\treturn -ENOBUFS;",
+        ["test_recvbuf@epoll"]),
     "sock-free-keeps-callbacks": (
         "engine/src/sock.c",
         "\t\tif ((o->flags & OPF_BOUND) && !(o->flags & OPF_AWAITED))",
