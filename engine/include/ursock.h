@@ -165,7 +165,8 @@ typedef struct urs_loop_stats {
 	uint64_t cq_dropped;    /* times the kernel lost completions (-EBADR); see urs_loop_run */
 	uint32_t ops_in_use;    /* ops taken from the pool (one per live socket is its close) */
 	uint32_t ops_max;       /* the pool's limit (urs_loop_opts.max_ops) */
-	uint32_t bufs_lent;     /* provided buffers held by the user */
+	uint32_t bufs_lent;     /* urs_buf views the user holds: whole buffers, or pieces of
+				   them with URS_FEAT_BUF_INC (then it may exceed bufs_total) */
 	uint32_t bufs_total;    /* provided buffers of the loop (64 KiB message buffers
 				   included once the first is needed) */
 	uint32_t socks_open;    /* sockets not yet closed */
