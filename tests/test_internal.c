@@ -141,11 +141,11 @@ static void test_accept_eperm_backs_off(void **state)
 	assert_int_equal(next, NEXT_AGAIN);
 	assert_int_equal(n[0], 1);       /* the server was told */
 	assert_int_equal(n[1], -EPERM);
-	assert_int_equal(op->msgflags, 1); /* and the next submission is the backoff timer */
+	assert_int_equal(urs__op_x(op)->msgflags, 1); /* and the next submission is the backoff timer */
 	next = urs__kind_accept_stream.complete(op, -ECONNABORTED, 0);
 	assert_int_equal(next, NEXT_AGAIN); /* one connection failed: next one at once */
 	assert_int_equal(n[0], 1);
-	op->msgflags = 0;
+	urs__op_x(op)->msgflags = 0;
 	urs_cancel(f);
 	urs_loop_run(loop, URS_RUN_UNTIL_IDLE);
 	tu_close(l);

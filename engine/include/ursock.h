@@ -163,7 +163,8 @@ typedef struct urs_loop_stats {
 	uint64_t stale_cqes;    /* completions for a handle no longer live (ignored) */
 	uint64_t cq_overflows;  /* turns that found the CQ overflowed (the kernel kept them) */
 	uint64_t cq_dropped;    /* times the kernel lost completions (-EBADR); see urs_loop_run */
-	uint32_t ops_in_use;    /* ops taken from the pool (one per live socket is its close) */
+	uint32_t ops_in_use;    /* ops taken from the pool, and one per socket not yet closing
+				   (its close, reserved: closing never fails for want of an op) */
 	uint32_t ops_max;       /* the pool's limit (urs_loop_opts.max_ops) */
 	uint32_t bufs_lent;     /* urs_buf views the user holds: whole buffers, or pieces of
 				   them with URS_FEAT_BUF_INC (then it may exceed bufs_total) */

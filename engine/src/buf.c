@@ -249,11 +249,12 @@ static bool bufs_free(const struct urs_bufgroup *g)
 
 /* A receive waiting for a buffer of g goes on. One whose wait has already ended (its
  * deadline passed) is decided by the submission, and the next one goes on instead. */
-static void wake_one(struct urs_bufgroup *g)
+static void wake_one(urs_loop *loop, struct urs_bufgroup *g)
 {
 	struct urs_op *w;
-	while ((w = urs__opq_pop(&g->wait))) {
-		bool live = !(w->flags & OPF_CANCEL) && !(w->deadline && urs__deadline_left(w) <= 0);
+	while ((w = urs__opq_pop(loop, &g->wait))) {
+		bool live = !(w->flags & OPF_CANCEL) &&
+			    !(urs__op_deadline(w) && urs__deadline_left(w) <= 0);
 		urs__op_unpark(w);
 		urs__op_submit(w);
 		if (live)
@@ -273,7 +274,7 @@ static void give_back(urs_loop *loop, uint32_t id)
 	} else {
 		g->free[g->nfree++] = id;
 	}
-	wake_one(g);
+	wake_one(loop, g);
 }
 
 /* A piece is done: its slot is free, and its buffer goes back once nothing holds it and
@@ -385,14 +386,14 @@ void urs__buf_fini(urs_loop *loop)
 
 int urs__buf_claim(struct urs_op *op)
 {
-	struct urs_bufgroup *g = &op->loop->bg[op->bgroup];
+	struct urs_bufgroup *g = &urs__op_loop(op)->bg[op->bgroup];
 	if (g->br || op->bid != URS_BUF_NONE)
 		return 0;
 	if (!g->nfree)
 		return -ENOBUFS;
 	/* A free buffer has no piece out: its own slot is free, so the slot is its id. */
 	uint32_t id = g->free[g->nfree - 1];
-	uint32_t slot = slot_take(op->loop, id);
+	uint32_t slot = slot_take(urs__op_loop(op), id);
 	if (slot == URS_BUF_NONE)
 		return -ENOBUFS;
 	g->nfree--;
@@ -466,30 +467,33 @@ static uint32_t ring_pieces(urs_loop *loop, struct urs_bufgroup *g, int res, uin
 /* A buffer back wakes one waiter, but an incremental buffer serves many receives, and an
  * end of stream or an error takes none of it: while the group has room, every receive of
  * it that completes wakes the next waiter, so none sleeps beside a free buffer. */
-static void wake_more(struct urs_bufgroup *g)
+static void wake_more(urs_loop *loop, struct urs_bufgroup *g)
 {
-	if (g->wait.n && bufs_free(g))
-		wake_one(g);
+	if (g->wait.head && bufs_free(g))
+		wake_one(loop, g);
 }
 
 uint32_t urs__buf_pieces(struct urs_op *op, int res, uint32_t cflags)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	struct urs_bufgroup *g = &loop->bg[op->bgroup];
+	struct urs_opx *x = urs__op_x(op);
 	uint32_t slot = op->bid;
 	op->bid = URS_BUF_NONE;
-	op->bdata = NULL;
-	op->blen = 0;
+	if (x) {
+		x->bdata = NULL;
+		x->blen = 0;
+	}
 	if (cflags & IORING_CQE_F_BUFFER) {
 		if (slot != URS_BUF_NONE) /* not from a ring group: cannot happen, keep count */
 			urs__buf_back(loop, slot);
 		uint32_t n = ring_pieces(loop, g, res, cflags, op->flags & OPF_BUNDLE);
 		if (loop->buf_lost)
 			op->flags |= OPF_LOST;
-		wake_more(g);
+		wake_more(loop, g);
 		return n;
 	}
-	wake_more(g);
+	wake_more(loop, g);
 	if (slot == URS_BUF_NONE)
 		return 0;
 	if (res <= 0) {
@@ -501,20 +505,25 @@ uint32_t urs__buf_pieces(struct urs_op *op, int res, uint32_t cflags)
 	return 1;
 }
 
-void urs__buf_take(struct urs_op *op, int res, uint32_t cflags, uint32_t keep)
+uint32_t urs__buf_take(struct urs_op *op, int res, uint32_t cflags, uint32_t keep)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	uint32_t n = urs__buf_pieces(op, res, cflags);
 	if (!n)
-		return;
+		return 0;
 	struct urs_piece p = loop->pieces[0];
 	/* More than one piece for a receive that takes one: bytes the kernel counted past the
 	 * end of an incremental buffer (MSG_TRUNC on a stream discards them). */
 	for (uint32_t i = 1; i < n; i++)
 		urs__buf_back(loop, loop->pieces[i].slot);
+	uint32_t len = p.len < keep ? p.len : keep;
 	op->bid = p.slot;
-	op->bdata = p.data;
-	op->blen = p.len < keep ? p.len : keep;
+	struct urs_opx *x = urs__op_x(op);
+	if (x) {
+		x->bdata = p.data;
+		x->blen = len;
+	}
+	return len;
 }
 
 void urs__buf_back(urs_loop *loop, uint32_t slot)
@@ -525,10 +534,11 @@ void urs__buf_back(urs_loop *loop, uint32_t slot)
 
 void urs__buf_lend_op(struct urs_op *op, urs_buf *b)
 {
-	urs__buf_lend(op->loop, b, op->bid, op->bdata, op->blen);
+	struct urs_opx *x = urs__op_x(op);
+	urs__buf_lend(urs__op_loop(op), b, op->bid, x->bdata, x->blen);
 	op->bid = URS_BUF_NONE;
-	op->bdata = NULL;
-	op->blen = 0;
+	x->bdata = NULL;
+	x->blen = 0;
 }
 
 void urs__buf_lend(urs_loop *loop, urs_buf *b, uint32_t slot, char *data, uint32_t len)
@@ -545,7 +555,7 @@ void urs__buf_lend(urs_loop *loop, urs_buf *b, uint32_t slot, char *data, uint32
 
 enum op_next urs__buf_wait(struct urs_op *op)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	struct urs_bufgroup *g = &loop->bg[op->bgroup];
 	/* A non-blocking receive (the socket's mode, or MSG_DONTWAIT for this call) never
 	 * waits, for a buffer neither; no byte was taken. */
@@ -554,7 +564,7 @@ enum op_next urs__buf_wait(struct urs_op *op)
 		return NEXT_DECIDE;
 	}
 	loop->stats.nobufs++;
-	if (bufs_free(g) && !g->wait.n)
+	if (bufs_free(g) && !g->wait.head)
 		return NEXT_AGAIN;
 	urs__op_park(op, &g->wait);
 	return NEXT_PARKED;
@@ -562,10 +572,7 @@ enum op_next urs__buf_wait(struct urs_op *op)
 
 uint32_t urs__buf_waiting(const urs_loop *loop)
 {
-	uint32_t n = 0;
-	for (unsigned i = 0; i < URS_BG_COUNT; i++)
-		n += loop->bg[i].wait.n;
-	return n;
+	return loop->bufwait; /* counted as they enter and leave the groups' queues */
 }
 
 /* After CQEs were dropped the kernel may have taken buffers whose completions we never

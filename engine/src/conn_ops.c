@@ -14,7 +14,7 @@ static int adopt(struct urs_op *op, int fd, urs_sock **out)
 {
 	urs_sock *l = op->sock;
 	int err = 0;
-	*out = urs__sock_new(op->loop, fd, l->family, l->type, l->proto, &err);
+	*out = urs__sock_new(urs__op_loop(op), fd, l->family, l->type, l->proto, &err);
 	if (!*out) {
 		close(fd);
 		return err;
@@ -26,15 +26,17 @@ static int adopt(struct urs_op *op, int fd, urs_sock **out)
 
 static int accept_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
-	op->addr.len = sizeof(op->addr.u);
-	io_uring_prep_accept(sqe, op->sock->fd, &op->addr.u.sa, &op->addr.len, SOCK_CLOEXEC);
+	struct urs_opm *m = urs__op_m(op);
+	m->addr.len = sizeof(m->addr.u);
+	io_uring_prep_accept(sqe, op->sock->fd, &m->addr.u.sa, &m->addr.len, SOCK_CLOEXEC);
 	return 0;
 }
 
 static int accept_exec(struct urs_op *op, uint32_t *want)
 {
-	op->addr.len = sizeof(op->addr.u);
-	int res = urs__sys(accept4(op->sock->fd, &op->addr.u.sa, &op->addr.len,
+	struct urs_opm *m = urs__op_m(op);
+	m->addr.len = sizeof(m->addr.u);
+	int res = urs__sys(accept4(op->sock->fd, &m->addr.u.sa, &m->addr.len,
 				   SOCK_CLOEXEC | SOCK_NONBLOCK));
 	if (res == -EAGAIN)
 		*want = EPOLLIN;
@@ -43,16 +45,17 @@ static int accept_exec(struct urs_op *op, uint32_t *want)
 
 static enum op_next accept_complete(struct urs_op *op, int res, unsigned cflags)
 {
+	struct urs_opm *m = urs__op_m(op);
 	(void)cflags;
 	if (res >= 0)
-		res = adopt(op, res, &op->newsock);
+		res = adopt(op, res, &m->newsock);
 	op->res = res;
 	return NEXT_DECIDE;
 }
 
 const struct urs_op_kind urs__kind_accept = {
 	.name = "accept",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_TRY_ONCE | KF_PEER | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_TRY_ONCE | KF_PEER | KF_RETRY | KF_X | KF_M,
 	.prepare = accept_prepare,
 	.exec = accept_exec,
 	.complete = accept_complete,
@@ -64,14 +67,15 @@ const struct urs_op_kind urs__kind_accept = {
 /* op->msgflags is 1 while the next submission is the backoff timer. */
 static int accept_stream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
+	struct urs_opx *x = urs__op_x(op);
 	int fd = op->sock->fd;
-	if (op->msgflags) {
-		op->msgflags = 0;
-		struct __kernel_timespec *ts = urs__sqe_ts(op->loop, sqe);
+	if (x->msgflags) {
+		x->msgflags = 0;
+		struct __kernel_timespec *ts = urs__sqe_ts(urs__op_loop(op), sqe);
 		urs__ts_set(ts, BACKOFF_NS);
 		io_uring_prep_timeout(sqe, ts, 0, 0);
 		op->flags |= OPF_BACKOFF;
-	} else if (op->loop->features & URS_FEAT_ACCEPT_MULTI) {
+	} else if (urs__op_loop(op)->features & URS_FEAT_ACCEPT_MULTI) {
 		io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
 		op->flags |= OPF_MULTI;
 	} else {
@@ -83,10 +87,11 @@ static int accept_stream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 /* epoll: the backoff is a wait on the loop's heap, then accepting goes on. */
 static int accept_stream_exec(struct urs_op *op, uint32_t *want)
 {
-	if (op->msgflags) {
-		op->msgflags = 0;
+	struct urs_opx *x = urs__op_x(op);
+	if (x->msgflags) {
+		x->msgflags = 0;
 		op->flags |= OPF_BACKOFF;
-		op->deadline = urs__now_ns() + BACKOFF_NS;
+		x->deadline = urs__now_ns() + BACKOFF_NS;
 		return urs__ep_again(want, URS_EP_TIMER);
 	}
 	int res = urs__sys(accept4(op->sock->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK));
@@ -139,6 +144,7 @@ static bool is_pressure(int res)
 
 static enum op_next accept_stream_complete(struct urs_op *op, int res, unsigned cflags)
 {
+	struct urs_opx *x = urs__op_x(op);
 	(void)cflags;
 	bool cancel = op->flags & OPF_CANCEL;
 	if (op->flags & OPF_BACKOFF) {
@@ -152,7 +158,7 @@ static enum op_next accept_stream_complete(struct urs_op *op, int res, unsigned 
 			return NEXT_DECIDE;
 		}
 		if (op->flags & OPF_MULTI)
-			op->loop->stats.rearms++;
+			urs__op_loop(op)->stats.rearms++;
 		return NEXT_AGAIN;
 	}
 	if (!cancel && is_transient(res))
@@ -160,7 +166,7 @@ static enum op_next accept_stream_complete(struct urs_op *op, int res, unsigned 
 	if (!cancel && is_pressure(res)) {
 		conn_event(op, res);
 		if (!(op->flags & OPF_CANCEL)) {
-			op->msgflags = 1;
+			x->msgflags = 1;
 			return NEXT_AGAIN;
 		}
 	}
@@ -172,7 +178,7 @@ static enum op_next accept_stream_complete(struct urs_op *op, int res, unsigned 
 
 const struct urs_op_kind urs__kind_accept_stream = {
 	.name = "accept_stream",
-	.flags = KF_SOCK | KF_STREAM | KF_RETRY,
+	.flags = KF_SOCK | KF_STREAM | KF_RETRY | KF_X,
 	.prepare = accept_stream_prepare,
 	.exec = accept_stream_exec,
 	.event = accept_stream_event,
@@ -188,13 +194,14 @@ const struct urs_op_kind urs__kind_accept_stream = {
  * (AF_UNIX backlog full) or the error. */
 static bool connect_start(struct urs_op *op)
 {
+	struct urs_opm *m = urs__op_m(op);
 	if (!urs__op_nonblocking(op))
 		return true;
 	int fd = op->sock->fd;
 	int fl = fcntl(fd, F_GETFL);
 	int res = fl < 0 ? urs__sys(fl) : urs__sys(fcntl(fd, F_SETFL, fl | O_NONBLOCK));
 	if (res == 0) {
-		res = urs__sys(connect(fd, &op->addr.u.sa, op->addr.len));
+		res = urs__sys(connect(fd, &m->addr.u.sa, m->addr.len));
 		fcntl(fd, F_SETFL, fl);
 	}
 	urs__op_decide(op, res);
@@ -203,7 +210,8 @@ static bool connect_start(struct urs_op *op)
 
 static int connect_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
-	io_uring_prep_connect(sqe, op->sock->fd, &op->addr.u.sa, op->addr.len);
+	struct urs_opm *m = urs__op_m(op);
+	io_uring_prep_connect(sqe, op->sock->fd, &m->addr.u.sa, m->addr.len);
 	return 0;
 }
 
@@ -212,12 +220,14 @@ static int connect_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
  * nothing will signal again: that is the result, as for a non-blocking connect. */
 static int connect_exec(struct urs_op *op, uint32_t *want)
 {
+	struct urs_opx *x = urs__op_x(op);
+	struct urs_opm *m = urs__op_m(op);
 	int fd = op->sock->fd;
-	if (!op->done) {
-		int res = urs__sys(connect(fd, &op->addr.u.sa, op->addr.len));
+	if (!x->done) {
+		int res = urs__sys(connect(fd, &m->addr.u.sa, m->addr.len));
 		if (res != -EINPROGRESS)
 			return res;
-		op->done = 1; /* in progress */
+		x->done = 1; /* in progress */
 		return urs__ep_again(want, EPOLLOUT);
 	}
 	int err = 0;
@@ -251,7 +261,7 @@ static void connect_ex_decided(struct urs_op *op)
 
 const struct urs_op_kind urs__kind_connect = {
 	.name = "connect",
-	.flags = KF_SOCK | KF_TIMEOUT,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_X | KF_M,
 	.start = connect_start,
 	.prepare = connect_prepare,
 	.exec = connect_exec,
@@ -262,7 +272,7 @@ const struct urs_op_kind urs__kind_connect = {
 
 const struct urs_op_kind urs__kind_connect_ex = {
 	.name = "connect_ex",
-	.flags = KF_SOCK | KF_TIMEOUT,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_X | KF_M,
 	.start = connect_start,
 	.prepare = connect_prepare,
 	.exec = connect_exec,

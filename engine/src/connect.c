@@ -61,7 +61,7 @@ static void decide(struct he *he, int res, urs_sock *winner)
 	stop_all(he);
 	struct urs_op *op = he->op;
 	if (op && op->state == OP_WAITING) {
-		op->newsock = winner;
+		urs__op_m(op)->newsock = winner;
 		urs__op_unpark(op);
 		urs__op_decide(op, res);
 	} else if (winner) {
@@ -204,7 +204,8 @@ static bool cc_start(struct urs_op *op)
 
 static bool cc_cancel(struct urs_op *op)
 {
-	struct he *he = op->ext;
+	struct urs_opx *x = urs__op_x(op);
+	struct he *he = x->ext;
 	he->done = true;
 	stop_all(he);
 	return true;
@@ -212,7 +213,8 @@ static bool cc_cancel(struct urs_op *op)
 
 static void cc_decided(struct urs_op *op)
 {
-	struct he *he = op->ext;
+	struct urs_opx *x = urs__op_x(op);
+	struct he *he = x->ext;
 	he->op = NULL;
 	if (!he->done) { /* the loop's teardown */
 		he->done = true;
@@ -222,14 +224,16 @@ static void cc_decided(struct urs_op *op)
 
 static void cc_result(struct urs_op *op, urs_result *r)
 {
+	struct urs_opx *x = urs__op_x(op);
 	(void)r;
-	struct he *he = op->ext;
-	op->ext = NULL;
+	struct he *he = x->ext;
+	x->ext = NULL;
 	unref(he);
 }
 
 const struct urs_op_kind urs__kind_create_conn = {
 	.name = "create_connection",
+	.flags = KF_X | KF_M,
 	.start = cc_start,
 	.prepare = urs__never_prepare,
 	.exec = urs__never_exec,
@@ -276,7 +280,7 @@ URS_API urs_future urs_create_connection(urs_loop *loop, const char *host, const
 	he->gai = g;
 	he->refs = 2; /* the op, the lookup */
 	he->op = op;
-	op->ext = he;
+	urs__op_x(op)->ext = he;
 	urs_future f = urs__op_start(op);
 	urs__op_park(op, NULL);
 	return f;

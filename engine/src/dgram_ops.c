@@ -16,22 +16,25 @@ static int dg_flags(const struct urs_op *op, int mf)
  * op->addr; MSG_TRUNC makes the kernel report the message's real length. */
 static void msg_once(struct urs_op *op, unsigned len)
 {
-	urs_loop *loop = op->loop;
-	memset(&op->msg, 0, sizeof(op->msg));
-	op->msg.msg_name = &op->addr.u;
-	op->msg.msg_namelen = sizeof(op->addr.u);
-	op->iov.iov_base = urs__buf_select(op) ? NULL : urs__buf_addr(loop, op->bid);
-	op->iov.iov_len = len;
-	op->msg.msg_iov = &op->iov;
-	op->msg.msg_iovlen = 1;
+	struct urs_opm *m = urs__op_m(op);
+	urs_loop *loop = urs__op_loop(op);
+	memset(&m->msg, 0, sizeof(m->msg));
+	m->msg.msg_name = &m->addr.u;
+	m->msg.msg_namelen = sizeof(m->addr.u);
+	m->iov.iov_base = urs__buf_select(op) ? NULL : urs__buf_addr(loop, op->bid);
+	m->iov.iov_len = len;
+	m->msg.msg_iov = &m->iov;
+	m->msg.msg_iovlen = 1;
 }
 
 /* epoll: the same recvmsg, now, into the buffer the op claimed. */
 static int recvmsg_now(struct urs_op *op, unsigned len, uint32_t *want)
 {
+	struct urs_opx *x = urs__op_x(op);
+	struct urs_opm *m = urs__op_m(op);
 	msg_once(op, len);
-	int res = urs__sys((int)recvmsg(op->sock->fd, &op->msg,
-					op->msgflags | MSG_TRUNC | MSG_DONTWAIT));
+	int res = urs__sys((int)recvmsg(op->sock->fd, &m->msg,
+					x->msgflags | MSG_TRUNC | MSG_DONTWAIT));
 	if (res == -EAGAIN)
 		return urs__rd_shut_end(op, want);
 	return res;
@@ -39,9 +42,11 @@ static int recvmsg_now(struct urs_op *op, unsigned len, uint32_t *want)
 
 static void prep_recvmsg_once(struct urs_op *op, struct io_uring_sqe *sqe, unsigned len)
 {
+	struct urs_opx *x = urs__op_x(op);
+	struct urs_opm *m = urs__op_m(op);
 	bool sel = urs__buf_select(op);
 	msg_once(op, len);
-	io_uring_prep_recvmsg(sqe, op->sock->fd, &op->msg, dg_flags(op, op->msgflags) | MSG_TRUNC);
+	io_uring_prep_recvmsg(sqe, op->sock->fd, &m->msg, dg_flags(op, x->msgflags) | MSG_TRUNC);
 	if (sel) {
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = op->bgroup;
@@ -51,10 +56,11 @@ static void prep_recvmsg_once(struct urs_op *op, struct io_uring_sqe *sqe, unsig
 /* res bytes of a message arrived in the op's buffer: keep what fits and say if it was cut. */
 static int take_once(struct urs_op *op, int res, unsigned cflags)
 {
-	unsigned keep = (unsigned)op->iov.iov_len;
-	op->addr.len = op->msg.msg_namelen;
+	struct urs_opm *m = urs__op_m(op);
+	unsigned keep = (unsigned)m->iov.iov_len;
+	m->addr.len = m->msg.msg_namelen;
 	urs__buf_take(op, res, cflags, keep);
-	if (res > (int)keep || (op->msg.msg_flags & MSG_TRUNC)) {
+	if (res > (int)keep || (m->msg.msg_flags & MSG_TRUNC)) {
 		op->rflags |= URS_RES_TRUNC;
 		return res > (int)keep ? (int)keep : res;
 	}
@@ -65,8 +71,9 @@ static int take_once(struct urs_op *op, int res, unsigned cflags)
 
 static unsigned want(const struct urs_op *op)
 {
+	struct urs_opx *x = urs__op_x(op);
 	uint32_t room = urs__buf_room(op);
-	return op->len < room ? (unsigned)op->len : room;
+	return x->len < room ? (unsigned)x->len : room;
 }
 
 static int recvfrom_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
@@ -95,7 +102,7 @@ static int recvfrom_exec(struct urs_op *op, uint32_t *wait)
 
 const struct urs_op_kind urs__kind_recvfrom = {
 	.name = "recvfrom",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_PEER | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_PEER | KF_RETRY | KF_X | KF_M,
 	.prepare = recvfrom_prepare,
 	.exec = recvfrom_exec,
 	.complete = recvfrom_complete,
@@ -108,31 +115,36 @@ const struct urs_op_kind urs__kind_recvfrom = {
  * discard bytes, so only message sockets ask the kernel for the real length. */
 static void into_msg(struct urs_op *op)
 {
-	memset(&op->msg, 0, sizeof(op->msg));
-	op->msg.msg_name = &op->addr.u;
-	op->msg.msg_namelen = sizeof(op->addr.u);
-	op->iov.iov_base = (void *)op->data;
-	op->iov.iov_len = op->len;
-	op->msg.msg_iov = &op->iov;
-	op->msg.msg_iovlen = 1;
+	struct urs_opx *x = urs__op_x(op);
+	struct urs_opm *m = urs__op_m(op);
+	memset(&m->msg, 0, sizeof(m->msg));
+	m->msg.msg_name = &m->addr.u;
+	m->msg.msg_namelen = sizeof(m->addr.u);
+	m->iov.iov_base = (void *)x->data;
+	m->iov.iov_len = x->len;
+	m->msg.msg_iov = &m->iov;
+	m->msg.msg_iovlen = 1;
 }
 
 static int into_flags(const struct urs_op *op)
 {
-	return op->msgflags | (op->sock->type == SOCK_STREAM ? 0 : MSG_TRUNC);
+	struct urs_opx *x = urs__op_x(op);
+	return x->msgflags | (op->sock->type == SOCK_STREAM ? 0 : MSG_TRUNC);
 }
 
 static int recvfrom_into_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
+	struct urs_opm *m = urs__op_m(op);
 	into_msg(op);
-	io_uring_prep_recvmsg(sqe, op->sock->fd, &op->msg, (unsigned)dg_flags(op, into_flags(op)));
+	io_uring_prep_recvmsg(sqe, op->sock->fd, &m->msg, (unsigned)dg_flags(op, into_flags(op)));
 	return 0;
 }
 
 static int recvfrom_into_exec(struct urs_op *op, uint32_t *want)
 {
+	struct urs_opm *m = urs__op_m(op);
 	into_msg(op);
-	int res = urs__sys((int)recvmsg(op->sock->fd, &op->msg, into_flags(op) | MSG_DONTWAIT));
+	int res = urs__sys((int)recvmsg(op->sock->fd, &m->msg, into_flags(op) | MSG_DONTWAIT));
 	if (res == -EAGAIN)
 		*want = EPOLLIN;
 	return res;
@@ -140,13 +152,15 @@ static int recvfrom_into_exec(struct urs_op *op, uint32_t *want)
 
 static enum op_next recvfrom_into_complete(struct urs_op *op, int res, unsigned cflags)
 {
+	struct urs_opx *x = urs__op_x(op);
+	struct urs_opm *m = urs__op_m(op);
 	(void)cflags;
 	if (res >= 0) {
-		op->addr.len = op->msg.msg_namelen <= sizeof(op->addr.u) ? op->msg.msg_namelen : 0;
-		if (res > (int)op->len || (op->msg.msg_flags & MSG_TRUNC)) {
+		m->addr.len = m->msg.msg_namelen <= sizeof(m->addr.u) ? m->msg.msg_namelen : 0;
+		if (res > (int)x->len || (m->msg.msg_flags & MSG_TRUNC)) {
 			op->rflags |= URS_RES_TRUNC;
-			if (res > (int)op->len)
-				res = (int)op->len;
+			if (res > (int)x->len)
+				res = (int)x->len;
 		}
 	}
 	op->res = res;
@@ -155,7 +169,7 @@ static enum op_next recvfrom_into_complete(struct urs_op *op, int res, unsigned 
 
 const struct urs_op_kind urs__kind_recvfrom_into = {
 	.name = "recvfrom_into",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_PEER | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_PEER | KF_RETRY | KF_X | KF_M,
 	.prepare = recvfrom_into_prepare,
 	.exec = recvfrom_into_exec,
 	.complete = recvfrom_into_complete,
@@ -179,19 +193,22 @@ static unsigned name_room(const urs_sock *s)
  * messages instead of ending, so seqpacket takes one recvmsg per message, where 0 is EOF. */
 static bool use_multi(const struct urs_op *op)
 {
-	urs_loop *loop = op->loop;
-	return (loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(op) && !op->deadline &&
+	struct urs_opx *x = urs__op_x(op);
+	urs_loop *loop = urs__op_loop(op);
+	return (loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(op) && !x->deadline &&
 	       !urs__op_nonblocking(op) && urs__sock_dgram(op->sock) && !op->sock->rd_shut;
 }
 
 static int rstream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
+	struct urs_opx *x = urs__op_x(op);
+	struct urs_opm *m = urs__op_m(op);
 	if (use_multi(op)) {
 		/* The kernel lays out each buffer as io_uring_recvmsg_out, the name
 		 * (msg_namelen bytes), then the payload; the flags carry MSG_TRUNC. */
-		memset(&op->msg, 0, sizeof(op->msg));
-		op->msg.msg_namelen = name_room(op->sock);
-		io_uring_prep_recvmsg_multishot(sqe, op->sock->fd, &op->msg, op->msgflags | MSG_TRUNC);
+		memset(&m->msg, 0, sizeof(m->msg));
+		m->msg.msg_namelen = name_room(op->sock);
+		io_uring_prep_recvmsg_multishot(sqe, op->sock->fd, &m->msg, x->msgflags | MSG_TRUNC);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = op->bgroup;
 		op->flags |= OPF_MULTI;
@@ -214,13 +231,15 @@ static void event_init(struct urs_op *op, urs_result *r)
 	memset(r, 0, sizeof(*r));
 	r->flags = URS_RES_MORE;
 	r->buf.id = URS_BUF_NONE;
-	r->buf.loop = op->loop;
+	r->buf.loop = urs__op_loop(op);
 }
 
 /* A multishot buffer: header, name, payload. The lent view starts at the payload; the
  * whole buffer goes back on release (by id). */
 static void multi_event(struct urs_op *op, int res, unsigned cflags)
 {
+	struct urs_opx *x = urs__op_x(op);
+	struct urs_opm *m = urs__op_m(op);
 	urs_result r;
 	event_init(op, &r);
 	urs__buf_take(op, res, cflags, urs__buf_room(op));
@@ -229,34 +248,35 @@ static void multi_event(struct urs_op *op, int res, unsigned cflags)
 		urs__event(op, &r);
 		return;
 	}
-	struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(op->bdata, res, &op->msg);
+	struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(x->bdata, res, &m->msg);
 	if (!o) {
 		uint32_t id = op->bid;
 		op->bid = URS_BUF_NONE;
-		urs__buf_back(op->loop, id);
+		urs__buf_back(urs__op_loop(op), id);
 		r.res = -EMSGSIZE;
 		urs__event(op, &r);
 		return;
 	}
-	socklen_t nl = o->namelen < op->msg.msg_namelen ? o->namelen : op->msg.msg_namelen;
+	socklen_t nl = o->namelen < m->msg.msg_namelen ? o->namelen : m->msg.msg_namelen;
 	memcpy(&r.addr.u, io_uring_recvmsg_name(o), nl);
 	r.addr.len = nl;
-	op->bdata = io_uring_recvmsg_payload(o, &op->msg);
-	op->blen = io_uring_recvmsg_payload_length(o, res, &op->msg);
-	r.res = (int)op->blen;
-	if ((o->flags & MSG_TRUNC) || o->payloadlen > op->blen)
+	x->bdata = io_uring_recvmsg_payload(o, &m->msg);
+	x->blen = io_uring_recvmsg_payload_length(o, res, &m->msg);
+	r.res = (int)x->blen;
+	if ((o->flags & MSG_TRUNC) || o->payloadlen > x->blen)
 		r.flags |= URS_RES_TRUNC;
 	deliver(op, &r);
 }
 
 static void once_event(struct urs_op *op, int res, unsigned cflags)
 {
+	struct urs_opm *m = urs__op_m(op);
 	urs_result r;
 	event_init(op, &r);
 	r.res = take_once(op, res, cflags);
 	r.flags |= op->rflags & URS_RES_TRUNC;
 	op->rflags = 0;
-	r.addr = op->addr;
+	r.addr = m->addr;
 	deliver(op, &r);
 }
 
@@ -286,14 +306,14 @@ static enum op_next rstream_complete(struct urs_op *op, int res, unsigned cflags
 			return NEXT_DECIDE;
 		}
 		if (multi)
-			op->loop->stats.rearms++;
+			urs__op_loop(op)->stats.rearms++;
 		urs__deadline_set(op);
 		return NEXT_AGAIN;
 	}
 	urs__buf_take(op, res, cflags, 0);
 	if (res == -ENOBUFS && !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT))) {
 		if (multi)
-			op->loop->stats.rearms++;
+			urs__op_loop(op)->stats.rearms++;
 		return urs__buf_wait(op);
 	}
 	op->res = res;
@@ -307,7 +327,7 @@ static int rstream_exec(struct urs_op *op, uint32_t *want)
 
 const struct urs_op_kind urs__kind_recvfrom_stream = {
 	.name = "recvfrom_stream",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_STREAM | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_STREAM | KF_RETRY | KF_X | KF_M,
 	.prepare = rstream_prepare,
 	.exec = rstream_exec,
 	.event = rstream_event,
@@ -319,20 +339,24 @@ const struct urs_op_kind urs__kind_recvfrom_stream = {
 
 static void msg_to(struct urs_op *op)
 {
-	memset(&op->msg, 0, sizeof(op->msg));
-	op->msg.msg_name = op->addr.len ? &op->addr.u : NULL;
-	op->msg.msg_namelen = op->addr.len;
-	op->iov.iov_base = (void *)op->data;
-	op->iov.iov_len = op->len;
-	op->msg.msg_iov = &op->iov;
-	op->msg.msg_iovlen = 1;
+	struct urs_opx *x = urs__op_x(op);
+	struct urs_opm *m = urs__op_m(op);
+	memset(&m->msg, 0, sizeof(m->msg));
+	m->msg.msg_name = m->addr.len ? &m->addr.u : NULL;
+	m->msg.msg_namelen = m->addr.len;
+	m->iov.iov_base = (void *)x->data;
+	m->iov.iov_len = x->len;
+	m->msg.msg_iov = &m->iov;
+	m->msg.msg_iovlen = 1;
 }
 
 static int sendto_exec(struct urs_op *op, uint32_t *want)
 {
+	struct urs_opx *x = urs__op_x(op);
+	struct urs_opm *m = urs__op_m(op);
 	msg_to(op);
-	int res = urs__sys((int)sendmsg(op->sock->fd, &op->msg,
-					op->msgflags | MSG_NOSIGNAL | MSG_DONTWAIT));
+	int res = urs__sys((int)sendmsg(op->sock->fd, &m->msg,
+					x->msgflags | MSG_NOSIGNAL | MSG_DONTWAIT));
 	if (res == -EAGAIN)
 		*want = EPOLLOUT;
 	return res;
@@ -340,16 +364,19 @@ static int sendto_exec(struct urs_op *op, uint32_t *want)
 
 static int sendto_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
+	struct urs_opx *x = urs__op_x(op);
+	struct urs_opm *m = urs__op_m(op);
 	msg_to(op);
-	io_uring_prep_sendmsg(sqe, op->sock->fd, &op->msg, dg_flags(op, op->msgflags) | MSG_NOSIGNAL);
+	io_uring_prep_sendmsg(sqe, op->sock->fd, &m->msg, dg_flags(op, x->msgflags) | MSG_NOSIGNAL);
 	return 0;
 }
 
 static enum op_next sendto_complete(struct urs_op *op, int res, unsigned cflags)
 {
+	struct urs_opx *x = urs__op_x(op);
 	(void)cflags;
 	if (res > 0)
-		op->done = (size_t)res;
+		x->done = (size_t)res;
 	urs__ordered_sent(op, res);
 	op->res = res;
 	return NEXT_DECIDE;
@@ -359,7 +386,7 @@ static enum op_next sendto_complete(struct urs_op *op, int res, unsigned cflags)
  * takes its turn in the ordered queue like the others. */
 const struct urs_op_kind urs__kind_sendto = {
 	.name = "sendto",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY | KF_X | KF_M,
 	.start = urs__ordered_start,
 	.prepare = sendto_prepare,
 	.exec = sendto_exec,

@@ -20,7 +20,7 @@ enum { EVENTS = 64, READY_BUDGET = 1024, NEW_BUDGET = 64 };
 static void ep_submit(struct urs_op *op)
 {
 	op->state = OP_WAITING;
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	urs__opq_push((op->flags & OPF_CONT) ? &loop->ep_ready : &loop->ep_pending, op);
 }
 
@@ -95,8 +95,8 @@ static int run_one(urs_loop *loop, struct urs_op *op)
 	}
 	bool park = res == -EAGAIN && (want == URS_EP_TIMER ||
 				       (want && s && !urs__op_dontwait(op)));
-	/* Bytes a MSG_WAITALL receive keeps while it waits for more (op->done) stay in it. */
-	if (park && claimed != URS_BUF_NONE && !op->done) {
+	/* Bytes a MSG_WAITALL receive keeps while it waits for more (its done) stay in it. */
+	if (park && claimed != URS_BUF_NONE && !urs__op_done(op)) {
 		op->bid = URS_BUF_NONE;
 		urs__buf_back(loop, claimed);
 	}
@@ -119,7 +119,7 @@ static int run(urs_loop *loop, struct urs_opq *q, uint32_t budget)
 {
 	int n = 0;
 	while (budget-- && q->head)
-		n += run_one(loop, urs__opq_pop(q));
+		n += run_one(loop, urs__opq_pop(loop, q));
 	return n;
 }
 
@@ -131,7 +131,7 @@ static int run_all(urs_loop *loop)
 static void wake_all(urs_loop *loop, struct urs_opq *q)
 {
 	struct urs_op *op;
-	while ((op = urs__opq_pop(q))) {
+	while ((op = urs__opq_pop(loop, q))) {
 		urs__op_unpark(op);
 		urs__opq_push(&loop->ep_ready, op);
 	}
@@ -139,7 +139,7 @@ static void wake_all(urs_loop *loop, struct urs_opq *q)
 
 static bool queued(const urs_loop *loop)
 {
-	return loop->ep_pending.n || loop->ep_ready.n;
+	return loop->ep_pending.head || loop->ep_ready.head;
 }
 
 static int ep_wait(urs_loop *loop, bool block, int64_t deadline)

@@ -41,8 +41,9 @@ struct sfx {
 
 static size_t left(const struct urs_op *op)
 {
-	const struct sfx *x = op->ext;
-	return op->len - op->done - x->staged;
+	struct urs_opx *x = urs__op_x(op);
+	const struct sfx *sx = x->ext;
+	return x->len - x->done - sx->staged;
 }
 
 /* How much of want the socket's send buffer takes now without waiting: half of the memory
@@ -71,46 +72,47 @@ static size_t room(int fd, size_t want)
 
 static int sendfile_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
-	struct sfx *x = op->ext;
+	struct urs_opx *x = urs__op_x(op);
+	struct sfx *sx = x->ext;
 	int fd = op->sock->fd;
-	if (x->staged) {
-		if (x->pipe[0] >= 0) {
+	if (sx->staged) {
+		if (sx->pipe[0] >= 0) {
 			/* A splice into a socket runs in an io-wq worker, where neither its
 			 * linked timeout nor a cancel interrupts it once it waits for room
 			 * (6.18, measured: kernel-notes/splice.md). So it never waits: first a
 			 * poll for room (which a timeout or cancel does end), then no more than
 			 * the room there is. */
-			size_t n = room(fd, x->staged);
+			size_t n = room(fd, sx->staged);
 			/* POLLOUT and still no room by this count: one small step, which TCP takes
 			 * whenever it says writable (so it does not wait), and no spin on POLLOUT. */
-			if (x->writable && !n)
-				n = x->staged < SMALL_STEP ? x->staged : SMALL_STEP;
+			if (sx->writable && !n)
+				n = sx->staged < SMALL_STEP ? sx->staged : SMALL_STEP;
 			if (!n) {
-				x->step = SF_POLL;
+				sx->step = SF_POLL;
 				io_uring_prep_poll_add(sqe, fd, POLLOUT);
 				return 0;
 			}
-			x->step = SF_DRAIN;
-			x->writable = false;
-			io_uring_prep_splice(sqe, x->pipe[0], -1, fd, -1, (unsigned)n, SPLICE_F_MOVE);
+			sx->step = SF_DRAIN;
+			sx->writable = false;
+			io_uring_prep_splice(sqe, sx->pipe[0], -1, fd, -1, (unsigned)n, SPLICE_F_MOVE);
 			return 0;
 		}
-		x->step = SF_DRAIN;
-		io_uring_prep_send(sqe, fd, x->chunk + x->chunkoff, x->staged,
+		sx->step = SF_DRAIN;
+		io_uring_prep_send(sqe, fd, sx->chunk + sx->chunkoff, sx->staged,
 				   MSG_NOSIGNAL | MSG_WAITALL);
 		return 0;
 	}
-	x->step = SF_FILL;
+	sx->step = SF_FILL;
 	size_t n = left(op);
-	if (x->pipe[0] >= 0) {
-		if (n > x->pipesz)
-			n = x->pipesz;
-		io_uring_prep_splice(sqe, x->file, (int64_t)x->off, x->pipe[1], -1, (unsigned)n,
+	if (sx->pipe[0] >= 0) {
+		if (n > sx->pipesz)
+			n = sx->pipesz;
+		io_uring_prep_splice(sqe, sx->file, (int64_t)sx->off, sx->pipe[1], -1, (unsigned)n,
 				     SPLICE_F_MOVE);
 	} else {
 		if (n > CHUNK)
 			n = CHUNK;
-		io_uring_prep_read(sqe, x->file, x->chunk, (unsigned)n, (uint64_t)x->off);
+		io_uring_prep_read(sqe, sx->file, sx->chunk, (unsigned)n, (uint64_t)sx->off);
 	}
 	return 0;
 }
@@ -118,12 +120,13 @@ static int sendfile_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 /* epoll: sendfile(2) on the non-blocking socket, as much as it takes now. */
 static int sendfile_exec(struct urs_op *op, uint32_t *want)
 {
-	struct sfx *x = op->ext;
-	x->step = SF_SENDFILE;
+	struct urs_opx *x = urs__op_x(op);
+	struct sfx *sx = x->ext;
+	sx->step = SF_SENDFILE;
 	size_t n = left(op);
 	if (n > EP_MAX)
 		n = EP_MAX;
-	int res = urs__sys((int)sendfile(op->sock->fd, x->file, &x->off, n));
+	int res = urs__sys((int)sendfile(op->sock->fd, sx->file, &sx->off, n));
 	if (res == -EAGAIN)
 		*want = EPOLLOUT;
 	return res;
@@ -131,10 +134,11 @@ static int sendfile_exec(struct urs_op *op, uint32_t *want)
 
 static enum op_next stop(struct urs_op *op, int res)
 {
+	struct urs_opx *x = urs__op_x(op);
 	/* Whole when every byte asked for went; an error (or a timeout, or a cancel) after
 	 * some went still says how many in r->sent. */
-	if (op->done == op->len)
-		op->res = op->done > INT_MAX ? INT_MAX : (int)op->done;
+	if (x->done == x->len)
+		op->res = x->done > INT_MAX ? INT_MAX : (int)x->done;
 	else
 		op->res = res < 0 ? res : (op->flags & OPF_CANCEL ? -ECANCELED : -ETIMEDOUT);
 	return NEXT_DECIDE;
@@ -142,64 +146,66 @@ static enum op_next stop(struct urs_op *op, int res)
 
 static enum op_next sendfile_complete(struct urs_op *op, int res, unsigned cflags)
 {
+	struct urs_opx *x = urs__op_x(op);
 	(void)cflags;
-	struct sfx *x = op->ext;
+	struct sfx *sx = x->ext;
 	if (res < 0)
 		return stop(op, res);
-	if (res == 0 && (x->step == SF_FILL || x->step == SF_SENDFILE)) {
+	if (res == 0 && (sx->step == SF_FILL || sx->step == SF_SENDFILE)) {
 		/* The file ended first: what it had is the whole. */
-		urs__ordered_shrink(op, op->done);
+		urs__ordered_shrink(op, x->done);
 		return stop(op, 0);
 	}
-	switch (x->step) {
+	switch (sx->step) {
 	case SF_POLL:
-		x->writable = true;
+		sx->writable = true;
 		break;
 	case SF_FILL:
-		x->staged = (size_t)res;
-		x->chunkoff = 0;
-		x->off += res;
+		sx->staged = (size_t)res;
+		sx->chunkoff = 0;
+		sx->off += res;
 		break;
 	case SF_DRAIN:
-		x->staged -= (size_t)res;
-		x->chunkoff += (size_t)res;
-		op->done += (size_t)res;
+		sx->staged -= (size_t)res;
+		sx->chunkoff += (size_t)res;
+		x->done += (size_t)res;
 		urs__ordered_sent(op, res);
 		break;
 	case SF_SENDFILE:
-		op->done += (size_t)res;
+		x->done += (size_t)res;
 		urs__ordered_sent(op, res);
 		break;
 	}
-	if (op->done == op->len)
+	if (x->done == x->len)
 		return stop(op, 0);
 	if (op->flags & (OPF_CANCEL | OPF_TIMEDOUT))
 		return stop(op, 0);
 	return NEXT_AGAIN; /* the deadline bounds the whole call: checked at each submit */
 }
 
-static void sfx_free(struct sfx *x)
+static void sfx_free(struct sfx *sx)
 {
-	if (!x)
+	if (!sx)
 		return;
-	if (x->pipe[0] >= 0) {
-		close(x->pipe[0]);
-		close(x->pipe[1]);
+	if (sx->pipe[0] >= 0) {
+		close(sx->pipe[0]);
+		close(sx->pipe[1]);
 	}
-	free(x->chunk);
-	free(x);
+	free(sx->chunk);
+	free(sx);
 }
 
 static void sendfile_result(struct urs_op *op, urs_result *r)
 {
+	struct urs_opx *x = urs__op_x(op);
 	(void)r;
-	sfx_free(op->ext);
-	op->ext = NULL;
+	sfx_free(x->ext);
+	x->ext = NULL;
 }
 
 const struct urs_op_kind urs__kind_sendfile = {
 	.name = "sendfile",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_X,
 	.start = urs__ordered_start,
 	.prepare = sendfile_prepare,
 	.exec = sendfile_exec,
@@ -211,23 +217,23 @@ const struct urs_op_kind urs__kind_sendfile = {
 
 /* The way file bytes reach the socket: a pipe to splice through, or a chunk to read into
  * (epoll needs neither). */
-static int staging(urs_loop *loop, struct sfx *x)
+static int staging(urs_loop *loop, struct sfx *sx)
 {
-	x->pipe[0] = x->pipe[1] = -1;
+	sx->pipe[0] = sx->pipe[1] = -1;
 	if (loop->be != &urs__be_uring)
 		return 0;
 	if (loop->features & URS_FEAT_SPLICE) {
-		if (pipe2(x->pipe, O_CLOEXEC) < 0)
+		if (pipe2(sx->pipe, O_CLOEXEC) < 0)
 			return urs__sys(-1);
 		/* A bigger pipe moves more per step; the system's limit may refuse it. */
-		int sz = fcntl(x->pipe[1], F_SETPIPE_SZ, PIPE_WANT);
+		int sz = fcntl(sx->pipe[1], F_SETPIPE_SZ, PIPE_WANT);
 		if (sz < 0)
-			sz = fcntl(x->pipe[1], F_GETPIPE_SZ);
-		x->pipesz = sz > 0 ? (size_t)sz : 65536;
+			sz = fcntl(sx->pipe[1], F_GETPIPE_SZ);
+		sx->pipesz = sz > 0 ? (size_t)sz : 65536;
 		return 0;
 	}
-	x->chunk = malloc(CHUNK);
-	return x->chunk ? 0 : -ENOMEM;
+	sx->chunk = malloc(CHUNK);
+	return sx->chunk ? 0 : -ENOMEM;
 }
 
 URS_API urs_future urs_sendfile(urs_sock *s, int fd, off_t offset, size_t count)
@@ -254,22 +260,23 @@ URS_API urs_future urs_sendfile(urs_sock *s, int fd, off_t offset, size_t count)
 		count = avail; /* up to the end of the file (it may still end sooner) */
 	if (count > (size_t)SSIZE_MAX)
 		count = (size_t)SSIZE_MAX;
-	struct sfx *x = calloc(1, sizeof(*x));
-	if (!x)
+	struct sfx *sx = calloc(1, sizeof(*sx));
+	if (!sx)
 		return urs__future_err(-ENOMEM);
-	x->file = fd;
-	x->off = offset;
-	if ((ret = staging(s->loop, x)) < 0) {
-		sfx_free(x);
+	sx->file = fd;
+	sx->off = offset;
+	if ((ret = staging(s->loop, sx)) < 0) {
+		sfx_free(sx);
 		return urs__future_err(ret);
 	}
 	struct urs_op *op;
 	ret = urs__op_new(s->loop, OPK_SENDFILE, s, &op);
 	if (ret < 0) {
-		sfx_free(x);
+		sfx_free(sx);
 		return urs__future_err(ret);
 	}
-	op->ext = x;
-	op->len = count; /* 0: resolves 0 in its turn, behind what is queued */
+	struct urs_opx *x = urs__op_x(op);
+	x->ext = sx;
+	x->len = count; /* 0: resolves 0 in its turn, behind what is queued */
 	return urs__op_start(op);
 }

@@ -7,7 +7,7 @@
 
 urs_future urs__future_of(const struct urs_op *op)
 {
-	urs_future f = { op->loop, op->idx, op->gen };
+	urs_future f = { urs__op_loop(op), urs__op_idx(op), op->gen };
 	return f;
 }
 
@@ -23,7 +23,7 @@ static struct urs_op *lookup(urs_future f, int *err)
 		return NULL;
 	}
 	struct urs_op *op = f.loop ? urs__op_at(f.loop, f.idx) : NULL;
-	if (!op || op->gen != f.gen || op->state == OP_FREE || op->state == OP_RESERVED) {
+	if (!op || op->gen != f.gen || op->state == OP_FREE) {
 		*err = -EINVAL;
 		return NULL;
 	}
@@ -52,22 +52,32 @@ void urs__result_drop(urs_result *r)
  * accepted socket changes hands only now. */
 static void build(struct urs_op *op, urs_result *r)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	memset(r, 0, offsetof(urs_result, addr));
 	r->res = op->res;
 	r->flags = op->rflags;
 	r->buf.id = URS_BUF_NONE;
 	r->buf.loop = loop;
 	if (op->bid != URS_BUF_NONE) {
-		urs__buf_lend_op(op, &r->buf);
+		if (op->x) {
+			urs__buf_lend_op(op, &r->buf);
+		} else { /* a stream's buffer is lent with its event: none is left at its end */
+			urs__buf_back(loop, op->bid);
+			op->bid = URS_BUF_NONE;
+		}
 	}
-	r->sock = op->newsock;
-	op->newsock = NULL;
-	if (urs__kind(op)->flags & KF_PEER)
-		r->addr = op->addr;
+	struct urs_opx *x = urs__op_x(op);
+	struct urs_opm *m = x && x->m ? urs__op_m(op) : NULL;
+	r->sock = NULL;
+	if (m) {
+		r->sock = m->newsock;
+		m->newsock = NULL;
+	}
+	if (m && (urs__kind(op)->flags & KF_PEER))
+		r->addr = m->addr;
 	else
 		r->addr.len = 0;
-	r->sent = op->done;
+	r->sent = x ? x->done : 0;
 	r->control = NULL;
 	r->controllen = 0;
 	r->msg_flags = 0;
@@ -87,7 +97,7 @@ static void run_cb(urs_loop *loop, urs_cb cb, urs_result *r, void *user)
 void urs__event(struct urs_op *op, urs_result *r)
 {
 	if (op->flags & OPF_BOUND)
-		run_cb(op->loop, op->cb, r, op->user);
+		run_cb(urs__op_loop(op), op->cb, r, op->user);
 	else
 		urs__result_drop(r);
 }
@@ -96,11 +106,11 @@ void urs__future_resolved(struct urs_op *op)
 {
 	if (!(op->flags & (OPF_BOUND | OPF_DETACHED)))
 		return; /* an awaiter, or a consumer still to come, takes it */
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	op->flags |= OPF_READY;
-	op->rnext = NULL;
+	op->rnext = 0;
 	if (loop->ready_tail)
-		loop->ready_tail->rnext = op;
+		loop->ready_tail->rnext = urs__op_idx(op);
 	else
 		loop->ready = op;
 	loop->ready_tail = op;
@@ -127,10 +137,10 @@ int urs__ready_run(urs_loop *loop)
 	int n = loop->wm_list ? urs__wm_run(loop) : 0;
 	while (loop->ready) {
 		struct urs_op *op = loop->ready;
-		loop->ready = op->rnext;
+		loop->ready = urs__op_ptr(loop, op->rnext);
 		if (!loop->ready)
 			loop->ready_tail = NULL;
-		op->rnext = NULL;
+		op->rnext = 0;
 		op->flags &= ~OPF_READY;
 		deliver(loop, op);
 		n++;
@@ -181,7 +191,7 @@ URS_API int urs_await(urs_future f, urs_result *out)
 		return await_err(out, err);
 	if (op->flags & (OPF_BOUND | OPF_DETACHED | OPF_AWAITED))
 		return await_err(out, -EALREADY);
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	if (loop->depth)
 		return await_err(out, -EDEADLK);
 	op->flags |= OPF_AWAITED;

@@ -61,9 +61,11 @@ enum kind_flag {
 	KF_ORDERED = 1u << 6,    /* on a stream or seqpacket socket, runs in issue order */
 	KF_RETRY = 1u << 7,      /* may go again after the kernel cut it short for the loop's own
 				    reasons (the -EBADR recovery): nothing of it happened twice */
-	KF_COUNT = 1u << 8       /* resolves to the bytes it moved (op->done) when a cancel, its
+	KF_COUNT = 1u << 8,      /* resolves to the bytes it moved (its done) when a cancel, its
 				    timeout or an error cut it after some went, as send(2) (and
 				    a MSG_WAITALL receive on epoll, as recv(2)) */
+	KF_X = 1u << 9,          /* has a side part (struct urs_opx) from its start */
+	KF_M = 1u << 10          /* and an addresses part (struct urs_opm) */
 };
 
 struct urs_op;
@@ -125,7 +127,6 @@ extern const struct urs_op_kind urs__kind_nop, urs__kind_sleep, urs__kind_close,
 
 enum op_state {
 	OP_FREE,     /* in the pool */
-	OP_RESERVED, /* a socket's close op, held for it until the socket closes */
 	OP_WAITING,  /* started, waiting outside the kernel: a queue of ours or a turn */
 	OP_KERNEL,   /* submitted: the kernel owes it kpending CQEs */
 	OP_STEPPING, /* the kernel is done with a submission and its kind's complete() runs:
@@ -161,58 +162,127 @@ enum op_flag {
 
 /* A FIFO of ops waiting outside the kernel (doubly linked: cancel leaves in O(1)). */
 struct urs_opq {
-	struct urs_op *head, *tail;
-	uint32_t n;
+	uint32_t head, tail;     /* op indices, 0: none */
 };
 
+/* Which waiting queue an op is in (QUEUE_NONE: none); op.c maps it to the queue. */
+enum op_queue {
+	QUEUE_NONE, QUEUE_BACKLOG, QUEUE_SENDQ, QUEUE_RWAIT, QUEUE_WWAIT, QUEUE_BUFWAIT,
+	QUEUE_EP_PENDING, QUEUE_EP_READY
+};
+
+/* The op's hot part: one cache line (static assert in op.c). Its loop and index come from
+ * its chunk (urs__op_loop, urs__op_idx); the lists it is in link by index (0: none, as
+ * slot 0 of every chunk is the chunk's header); what only some ops need is in side parts. */
 struct urs_op {
-	urs_loop *loop;
-	uint32_t idx;
-	int32_t gen;
-	uint8_t kind;
-	uint8_t state;
-	uint8_t kpending;        /* CQEs still owed for the current submission */
-	uint8_t cancel_tries;    /* io_uring: cancel requests that missed it (uring.c) */
-	uint16_t flags;
-	int res;                 /* the latest main CQE's result, then the decided result */
-	uint32_t cflags;
-	urs_sock *sock;
 	urs_cb cb;
 	void *user;
-	struct urs_op *next, *prev; /* the free list, or the waiting queue q */
-	struct urs_op *rnext;       /* the ready list (a decided op may still be in q briefly) */
-	struct urs_opq *q;          /* the waiting queue it is in, if any */
-	struct urs_op *snext, *sprev; /* its socket's op list */
-	uint32_t heap;           /* index in the deadline heap while OPF_HEAP */
-	int64_t deadline;        /* CLOCK_MONOTONIC ns at which it times out; 0 = never */
-	/* arguments and progress */
-	const char *data;        /* send: the bytes; recv_into: where to receive */
-	size_t len;
-	size_t done;             /* bytes sent so far (send, sendall) */
-	int msgflags;            /* send/recv flags; shutdown: how */
-	unsigned rflags;         /* URS_RES_* of the result */
+	urs_sock *sock;
+	int32_t gen;
+	uint8_t kind;
 	uint8_t bgroup;          /* KF_BUF: which group of provided buffers it receives into */
+	uint8_t state : 3;       /* enum op_state */
+	uint8_t kpending : 2;    /* CQEs still owed for the current submission */
+	uint8_t queue : 3;       /* enum op_queue: the waiting queue it is in */
+	uint8_t rflags : 3;      /* URS_RES_* of the result */
+	uint8_t cancel_tries : 3;/* io_uring: cancel requests that missed it (uring.c; 7 at most) */
+	uint16_t flags;
+	uint16_t cflags;         /* the latest main CQE's flags; a buffer it names is in bid */
+	int res;                 /* the latest main CQE's result, then the decided result */
 	uint32_t bid;            /* the lending slot of a piece of buffer this op holds (buf.c),
 				    or URS_BUF_NONE */
-	uint32_t blen;           /* bytes of it that are the result */
-	char *bdata;             /* where those bytes start in the buffer */
-	urs_sock *newsock;       /* accept: the new connection, until consumed */
-	urs_addr addr;           /* connect/sendto: the target; accept/recvfrom: the peer */
-	struct msghdr msg;       /* recvmsg/sendmsg (read by the kernel until completion) */
-	struct iovec iov;
-	void *ext;               /* a kind's own state beyond these fields (msg_ops.c: the
-				    iovec array; resolve.c, connect.c: their state) */
+	uint32_t x;              /* its side part (struct urs_opx, urs__op_x), 0: none */
+	uint32_t next, prev;     /* the free list, or its waiting queue */
+	uint32_t rnext;          /* the ready list (a decided op may still be in its queue
+				    briefly) */
+	uint32_t snext;          /* its socket's op list (singly linked, oldest first) */
 };
 
-enum { OP_CHUNK = 256 };
+/* Slot 0 of every chunk of ops: chunks are aligned to their size, so an op finds it. */
+struct urs_opchunk {
+	urs_loop *loop;
+	uint32_t first;          /* the index of slot 0 */
+	uint32_t n;              /* its ops: slots 1..n (fewer than OP_CHUNK - 1 only in the last
+				    chunk, when max_ops ends there) */
+};
+enum { OP_CHUNK = 1024 };
+static inline struct urs_opchunk *urs__op_chunk(const struct urs_op *op)
+{
+	return (struct urs_opchunk *)((uintptr_t)op &
+				      ~(uintptr_t)(OP_CHUNK * sizeof(struct urs_op) - 1));
+}
+static inline urs_loop *urs__op_loop(const struct urs_op *op)
+{
+	return urs__op_chunk(op)->loop;
+}
+static inline uint32_t urs__op_idx(const struct urs_op *op)
+{
+	struct urs_opchunk *c = urs__op_chunk(op);
+	return c->first + (uint32_t)(op - (const struct urs_op *)(void *)c);
+}
+
+/* What only some ops need, from side slabs (slab.c) so that an op that needs none of it
+ * (a receive stream, a close, a nop) is its hot part alone. Kinds flagged KF_X get one at
+ * their start, and so does any op on a socket with a timeout (its deadline); KF_M kinds
+ * also get the addresses part. Both go back with the op. */
+struct urs_opx {
+	const char *data;        /* send: the bytes; recv_into: where to receive */
+	size_t len;              /* bytes to send, or room to receive; sleep: nanoseconds */
+	size_t done;             /* bytes sent so far (send, sendall); connect on epoll: 1 once
+				    in progress */
+	int64_t deadline;        /* CLOCK_MONOTONIC ns at which it times out; 0 = never */
+	char *bdata;             /* a single receive's result: where its bytes start in the
+				    buffer it holds (bid) */
+	void *ext;               /* a kind's own state beyond these fields (msg_ops.c: the
+				    iovec array; file_ops.c, resolve.c, connect.c: their state) */
+	int msgflags;            /* send/recv flags; shutdown: how; poll: its events */
+	uint32_t blen;           /* how many bytes of that buffer are the result */
+	uint32_t heap;           /* index in the deadline heap while OPF_HEAP */
+	uint32_t m;              /* its addresses part (struct urs_opm), 0: none */
+};
+
+/* Addresses and a msghdr (KF_M kinds), read by the kernel until the op completes. */
+struct urs_opm {
+	urs_addr addr;           /* connect/sendto: the target; accept/recvfrom: the peer */
+	struct msghdr msg;       /* recvmsg/sendmsg */
+	struct iovec iov;
+	urs_sock *newsock;       /* accept, create_connection: the new connection, until consumed */
+};
+
+/* A slab of fixed-size objects named by index (slab.c): index 0 names none. */
+enum { URS_SLAB_SHIFT = 7, URS_SLAB_PER = 1 << URS_SLAB_SHIFT };
+struct urs_slab {
+	char **chunks;
+	uint32_t nchunks;
+	uint32_t size;           /* bytes per object */
+	uint32_t free;           /* the first free object (linked through their first bytes) */
+	uint32_t fresh;          /* objects from here on were never handed out */
+	uint32_t n;              /* objects in use */
+};
+void urs__slab_init(struct urs_slab *s, uint32_t size);
+/* An object's index, or 0 when memory ran out. Its contents are whatever they were. */
+uint32_t urs__slab_get(struct urs_slab *s);
+void urs__slab_put(struct urs_slab *s, uint32_t idx);
+void urs__slab_fini(struct urs_slab *s);
+void *urs__chunk_map(size_t bytes);
+void urs__chunk_unmap(void *chunk, size_t bytes);
+static inline void *urs__slab_at(const struct urs_slab *s, uint32_t idx)
+{
+	return s->chunks[idx >> URS_SLAB_SHIFT] + (size_t)(idx & (URS_SLAB_PER - 1)) * s->size;
+}
 
 /* The pool: ops come from chunks grown on demand up to max_ops, never freed before the
  * loop, so a handle's index always names memory. */
 int urs__op_new(urs_loop *loop, enum op_kind kind, urs_sock *sock, struct urs_op **out);
-int urs__op_reserve(urs_loop *loop, struct urs_op **out); /* a socket's close op */
-void urs__op_unreserve(urs_loop *loop, struct urs_op *op);
+/* A socket's close: reserve counts it (-EBUSY when the pool is full, -ENOMEM) and makes
+ * room for it; urs__op_reserved takes that op, which never fails; unreserve gives the
+ * reservation back unused. */
+int urs__op_reserve(urs_loop *loop);
+void urs__op_unreserve(urs_loop *loop);
+struct urs_op *urs__op_reserved(urs_loop *loop, enum op_kind kind, urs_sock *sock);
 struct urs_op *urs__op_at(urs_loop *loop, uint32_t idx);
 void urs__op_free(urs_loop *loop, struct urs_op *op);
+void urs__pool_init(urs_loop *loop);
 void urs__pool_free(urs_loop *loop);
 static inline const struct urs_op_kind *urs__kind(const struct urs_op *op)
 {
@@ -241,22 +311,22 @@ void urs__op_unpark(struct urs_op *op);
 bool urs__op_nonblocking(const struct urs_op *op);
 /* The same, or this call's own MSG_DONTWAIT (send and receive flags; other kinds keep no
  * such bit in msgflags): it never waits, for data, room or a buffer. */
-static inline bool urs__op_dontwait(const struct urs_op *op)
-{
-	return urs__op_nonblocking(op) || (op->msgflags & MSG_DONTWAIT);
-}
+static inline bool urs__op_dontwait(const struct urs_op *op);
 /* Ends the op's current submission in the kernel (a multishot request) without cancelling
  * the op: its kind's complete() sees -ECANCELED and submits the next step its own way. */
 void urs__op_rearm(struct urs_op *op);
 static inline uint64_t urs__ud(const struct urs_op *op, unsigned part)
 {
-	return ((uint64_t)(uint32_t)op->gen << 32) | ((uint64_t)op->idx << 2) | part;
+	return ((uint64_t)(uint32_t)op->gen << 32) | ((uint64_t)urs__op_idx(op) << 2) | part;
 }
 static inline uint64_t urs__ud_loop(unsigned what) { return ((uint64_t)what << 2) | UD_LOOP; }
 
 void urs__opq_push(struct urs_opq *q, struct urs_op *op);
-struct urs_op *urs__opq_pop(struct urs_opq *q);
+struct urs_op *urs__opq_pop(urs_loop *loop, struct urs_opq *q);
 void urs__opq_remove(struct urs_op *op);
+/* Is op waiting in q? The op behind it in its queue. */
+bool urs__op_in(const struct urs_op *op, const struct urs_opq *q);
+struct urs_op *urs__op_qnext(const struct urs_op *op);
 
 /* ---------------------------------------------------------------- futures (future.c) */
 
@@ -278,39 +348,57 @@ void urs__result_drop(urs_result *r);
 
 enum sock_state { SOCK_OPEN, SOCK_CLOSING, SOCK_CLOSED };
 
+/* A socket object, from the loop's socket slab (sockmem.c). Ops it names are linked by op
+ * index, sockets it links to by socket index (0: none). */
 struct urs_sock {
 	urs_loop *loop;          /* NULL once the loop is gone: a husk answering -EBADF */
 	int fd;
-	int family, type, proto;
-	uint8_t state;
-	bool free_asked;         /* urs_sock_free was called */
-	bool torn;               /* a send stopped part-way: close resets, shutdown refuses */
-	bool abort;              /* close with a reset (cancelled close, teardown) */
-	bool dead;               /* freed: waits in loop->dead for the end of the turn */
-	bool rd_shut;            /* its shutdown(SHUT_RD or SHUT_RDWR) succeeded: a datagram
-				    receive of 0 bytes is then the end, not an empty datagram */
-	uint32_t files;          /* FILE streams from urs_makefile still open on it */
-	int64_t timeout_ns;      /* < 0 none, 0 non-blocking, > 0 a deadline per op */
-	uint32_t nops;           /* live ops naming this socket (not its close) */
-	struct urs_op *ops;      /* those ops (sprev/snext) */
-	struct urs_op *send_head;/* the ordered op in progress (in the kernel or a turn) */
-	struct urs_opq sendq;    /* ordered ops behind it, in issue order */
-	struct urs_op *close_op; /* reserved at creation: closing never needs the pool */
 	int slot;                /* its slot in the ring's registered file table, or -1 */
+	uint8_t family, type;
+	uint16_t proto;
+	uint8_t state;
+	bool inuse : 1;          /* handed out by the slab (a husk too) */
+	bool free_asked : 1;     /* urs_sock_free was called */
+	bool torn : 1;           /* a send stopped part-way: close resets, shutdown refuses */
+	bool abort : 1;          /* close with a reset (cancelled close, teardown) */
+	bool dead : 1;           /* freed: waits in loop->dead for the end of the turn */
+	bool rd_shut : 1;        /* its shutdown(SHUT_RD or SHUT_RDWR) succeeded: a datagram
+				    receive of 0 bytes is then the end, not an empty datagram */
+	bool close_owed : 1;     /* its close is reserved (urs__op_reserve), not yet taken */
+	bool ep_added : 1;       /* epoll: the fd is in the loop's epoll set */
+	bool ep_rdrained : 1;    /* epoll: a short stream read took all there was; no read is
+				    tried again until the fd's next readable edge */
+	bool ep_rdend : 1;       /* epoll: the read side ended (FIN, HUP, error, SHUT_RD) */
+	bool wm_over : 1;        /* the water mark state last reported */
+	bool wm_listed : 1;      /* in the loop's list of crossings to report */
+	bool wm_now : 1;         /* the state now */
+	bool wm_bounced : 1;     /* it left the reported one and came back */
+	uint32_t files;          /* FILE streams from urs_makefile still open on it */
+	uint32_t nops;           /* live ops naming this socket (not its close) */
+	int64_t timeout_ns;      /* < 0 none, 0 non-blocking, > 0 a deadline per op */
+	uint32_t ops, ops_tail;  /* those ops (urs__sock_ops, urs__sock_next), oldest first */
+	uint32_t send_head;      /* the ordered op in progress (in the kernel or a turn) */
+	uint32_t close_op;       /* its close, once started */
+	struct urs_opq sendq;    /* ordered ops behind it, in issue order */
 	struct urs_opq rwait, wwait; /* epoll: ops waiting for the fd to be readable, writable */
+	uint32_t wm_next;        /* the loop's sockets with a water mark crossing to report */
+	uint32_t free_next;      /* the loop's dead sockets; in the slab, its free objects */
 	size_t queued;           /* bytes of its ordered sends the kernel has not taken */
 	size_t wm_high, wm_low;  /* urs_sock_watermarks */
 	urs_cb wm_cb;
 	void *wm_user;
-	bool wm_over, wm_listed; /* over: the state last reported */
-	bool wm_now, wm_bounced; /* the state now; it left the reported one and came back */
-	urs_sock *wm_next;       /* the loop's sockets with a water mark crossing to report */
-	bool ep_added;           /* epoll: the fd is in the loop's epoll set */
-	bool ep_rdrained;        /* epoll: a short stream read took all there was; no read is
-				    tried again until the fd's next readable edge */
-	bool ep_rdend;           /* epoll: the read side ended (FIN, HUP, error, SHUT_RD) */
-	urs_sock *lprev, *lnext; /* the loop's socket objects */
 };
+
+/* sockmem.c: the loop's socket slab. An object comes zeroed (inuse set) or NULL; release
+ * works on a husk too; orphan leaves the slab to its last husk. iter walks the loop's
+ * live sockets (not dead, not husks) from *pos = 0 on. */
+int urs__socks_init(urs_loop *loop);
+urs_sock *urs__sock_alloc(urs_loop *loop);
+void urs__sock_release(urs_sock *s);
+void urs__socks_orphan(urs_loop *loop);
+urs_sock *urs__sock_at(const urs_loop *loop, uint32_t idx);
+uint32_t urs__sock_idx(const urs_sock *s);
+urs_sock *urs__sock_iter(const urs_loop *loop, uint32_t *pos);
 
 urs_sock *urs__sock_new(urs_loop *loop, int fd, int family, int type, int proto, int *err);
 void urs__sock_retire(struct urs_op *op);
@@ -484,7 +572,10 @@ struct urs_loop {
 	/* op pool (op.c) */
 	struct urs_op **chunks;
 	uint32_t nchunks, nops_alloc, max_ops;
-	struct urs_op *free_ops;
+	struct urs_op *free_ops;  /* ops used before and freed */
+	uint32_t bufwait;         /* receives waiting for a buffer, in every group */
+	uint32_t op_fresh;        /* the first op never used (pages untouched until it is) */
+	struct urs_slab xs, ms;  /* ops' side parts: struct urs_opx, struct urs_opm */
 	struct urs_op *ready, *ready_tail; /* decided, consumer to run */
 	uint32_t active;         /* ops started and not yet decided */
 	uint32_t inflight;       /* CQEs the kernel still owes us (ops, timeouts, cancels) */
@@ -519,9 +610,9 @@ struct urs_loop {
 	char *dns_servers;       /* c-ares's "host:port,..." list, or NULL: resolv.conf */
 	int dns_timeout_ms, dns_tries; /* 0: c-ares's defaults */
 
-	urs_sock *socks;
-	urs_sock *dead;          /* freed objects, released at the end of the turn */
-	urs_sock *wm_list;       /* sockets whose queued bytes crossed a water mark */
+	struct urs_sockslab *sockslab; /* its socket objects (sockmem.c) */
+	uint32_t dead;           /* freed objects, released at the end of the turn */
+	uint32_t wm_list;        /* sockets whose queued bytes crossed a water mark */
 	urs_loop_stats stats;
 	/* test hooks (tests link the static library and set these through internal.h) */
 	unsigned fault_drop_cqes;  /* drop this many CQEs, then report -EBADR as the kernel */
@@ -529,6 +620,62 @@ struct urs_loop {
 	uint64_t cancel_retries;   /* cancel requests asked again after missing their op */
 	char feat_str[512];
 };
+
+/* The op an index names (in a list: 0 is none). */
+static inline struct urs_op *urs__op_ptr(const urs_loop *loop, uint32_t idx)
+{
+	return idx ? &loop->chunks[idx / OP_CHUNK][idx % OP_CHUNK] : NULL;
+}
+static inline struct urs_op *urs__sock_ops(const urs_sock *s)
+{
+	return urs__op_ptr(s->loop, s->ops);
+}
+static inline struct urs_op *urs__sock_next(const struct urs_op *op)
+{
+	return urs__op_ptr(urs__op_loop(op), op->snext);
+}
+/* How many ops chunk c holds (slots 1..n). */
+static inline uint32_t urs__op_chunk_n(const urs_loop *loop, uint32_t c)
+{
+	return ((const struct urs_opchunk *)(const void *)loop->chunks[c])->n;
+}
+static inline uint32_t urs__op_ref(const struct urs_op *op)
+{
+	return op ? urs__op_idx(op) : 0;
+}
+
+/* ---------------------------------------------------------------- an op's side parts */
+
+/* The op's side part, or NULL when it has none (kinds flagged KF_X always have one). */
+static inline struct urs_opx *urs__op_x(const struct urs_op *op)
+{
+	return op->x ? (struct urs_opx *)urs__slab_at(&urs__op_loop(op)->xs, op->x) : NULL;
+}
+/* The addresses part of a KF_M op. */
+static inline struct urs_opm *urs__op_m(const struct urs_op *op)
+{
+	return urs__slab_at(&urs__op_loop(op)->ms, urs__op_x(op)->m);
+}
+/* Fields of the side part as an op without one reads them. */
+static inline int64_t urs__op_deadline(const struct urs_op *op)
+{
+	return op->x ? urs__op_x(op)->deadline : 0;
+}
+static inline int urs__op_msgflags(const struct urs_op *op)
+{
+	return op->x ? urs__op_x(op)->msgflags : 0;
+}
+static inline size_t urs__op_done(const struct urs_op *op)
+{
+	return op->x ? urs__op_x(op)->done : 0;
+}
+static inline bool urs__op_dontwait(const struct urs_op *op)
+{
+	return urs__op_nonblocking(op) || (urs__op_msgflags(op) & MSG_DONTWAIT);
+}
+/* Gives op a side part (and an addresses part) if it has none yet: 0, or -ENOMEM. */
+int urs__op_need_x(struct urs_op *op);
+int urs__op_need_m(struct urs_op *op);
 
 /* loop.c */
 int urs__loop_turn(urs_loop *loop, int block);
@@ -568,9 +715,10 @@ void urs__buf_orphan(urs_loop *loop);
 /* Without a buffer ring, a receive takes its buffer before it is submitted: returns 0
  * (op->bid holds it) or -ENOBUFS. */
 int urs__buf_claim(struct urs_op *op);
-/* Turns the buffer a receive got (from the CQE, or claimed) into op->bid/bdata/blen: one
- * piece of at most keep bytes. */
-void urs__buf_take(struct urs_op *op, int res, uint32_t cflags, uint32_t keep);
+/* Turns the buffer a receive got (from the CQE, or claimed) into op->bid (and its view,
+ * bdata/blen, into the op's side part when it has one): one piece of at most keep bytes.
+ * Returns how many of its bytes are the result; 0 when it holds none. */
+uint32_t urs__buf_take(struct urs_op *op, int res, uint32_t cflags, uint32_t keep);
 /* Every piece a completion carries (a bundle: several buffers; an incremental buffer: the
  * part of it this completion filled) into loop->pieces[0 .. n), each held for op (LEND_OP)
  * until lent or given back. Returns n. */
@@ -585,7 +733,7 @@ uint32_t urs__buf_reserve(urs_loop *loop, uint32_t n);
 void urs__buf_back(urs_loop *loop, uint32_t slot);
 /* Lends the piece in slot (held for an op) to the user as b. */
 void urs__buf_lend(urs_loop *loop, urs_buf *b, uint32_t slot, char *data, uint32_t len);
-/* Lends the buffer op holds (op->bid/bdata/blen) and forgets it. */
+/* Lends the piece op holds (op->bid, its view in the side part) and forgets it. */
 void urs__buf_lend_op(struct urs_op *op, urs_buf *b);
 /* A receive found no buffer: it waits for one (or -EAGAIN when non-blocking). */
 enum op_next urs__buf_wait(struct urs_op *op);
@@ -610,12 +758,12 @@ static inline char *urs__buf_addr(urs_loop *loop, uint32_t id)
 /* Does the op's group have a ring (the kernel picks the buffer)? */
 static inline bool urs__buf_select(const struct urs_op *op)
 {
-	return op->loop->bg[op->bgroup].br != NULL;
+	return urs__op_loop(op)->bg[op->bgroup].br != NULL;
 }
 /* Bytes one buffer of the op's group holds. */
 static inline uint32_t urs__buf_room(const struct urs_op *op)
 {
-	return op->loop->bg[op->bgroup].size;
+	return urs__op_loop(op)->bg[op->bgroup].size;
 }
 
 /* timer.c */

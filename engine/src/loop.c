@@ -83,7 +83,10 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 	if (!loop)
 		return -ENOMEM;
 	loop->evfd = -1;
-	int ret = urs__posts_init(loop);
+	urs__pool_init(loop);
+	int ret = urs__socks_init(loop);
+	if (ret == 0 && (ret = urs__posts_init(loop)) < 0)
+		urs__socks_orphan(loop);
 	if (ret < 0) {
 		free(loop);
 		return ret;
@@ -96,6 +99,7 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 	ret = backend_init(loop, &o);
 	if (ret < 0) {
 		urs__posts_fini(loop);
+		urs__socks_orphan(loop);
 		free(loop);
 		return ret;
 	}
@@ -106,6 +110,7 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 		urs__buf_fini(loop);
 		loop->be->fini(loop);
 		urs__posts_fini(loop);
+		urs__socks_orphan(loop);
 		free(loop);
 		return ret;
 	}
@@ -234,17 +239,17 @@ URS_API int urs_loop_free(urs_loop *loop)
 	 * (callbacks see -ECANCELED and may free what they own). */
 	urs__sock_teardown_start(loop);
 	for (uint32_t c = 0; c < loop->nchunks; c++)
-		for (uint32_t i = 0; i < OP_CHUNK; i++) {
+		for (uint32_t i = 1; i <= urs__op_chunk_n(loop, c); i++) {
 			struct urs_op *op = &loop->chunks[c][i];
-			if (op->loop == loop && (op->state == OP_WAITING || op->state == OP_KERNEL))
+			if (op->state == OP_WAITING || op->state == OP_KERNEL)
 				urs__op_cancel(op);
 		}
 	drain(loop);
 	/* Results nobody consumed: their buffers go back, their sockets are freed. */
 	for (uint32_t c = 0; c < loop->nchunks; c++)
-		for (uint32_t i = 0; i < OP_CHUNK; i++) {
+		for (uint32_t i = 1; i <= urs__op_chunk_n(loop, c); i++) {
 			struct urs_op *op = &loop->chunks[c][i];
-			if (op->loop == loop && op->state == OP_DONE && !(op->flags & OPF_READY)) {
+			if (op->state == OP_DONE && !(op->flags & OPF_READY)) {
 				op->flags = (uint16_t)((op->flags & ~OPF_BOUND) | OPF_DETACHED);
 				urs__future_resolved(op);
 			}
@@ -262,6 +267,7 @@ URS_API int urs_loop_free(urs_loop *loop)
 	urs__posts_fini(loop);
 	urs__heap_free(loop);
 	urs__pool_free(loop);
+	urs__socks_orphan(loop); /* husks the user still holds keep it until they are freed */
 	free(loop->dns_servers);
 	loop->dns_servers = NULL;
 	if (lent) {

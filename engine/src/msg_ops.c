@@ -31,21 +31,24 @@ static int mflags(const struct urs_op *op, int mf)
 
 static void send_msg(struct urs_op *op)
 {
-	struct msgx *x = op->ext;
-	memset(&op->msg, 0, sizeof(op->msg));
-	op->msg.msg_name = op->addr.len ? &op->addr.u : NULL;
-	op->msg.msg_namelen = op->addr.len;
-	op->msg.msg_iov = x->iov + x->idx;
-	op->msg.msg_iovlen = x->iovlen - x->idx;
-	if (op->done == 0 && x->controllen) { /* with the first byte only */
-		op->msg.msg_control = x->control;
-		op->msg.msg_controllen = x->controllen;
+	struct urs_opx *x = urs__op_x(op);
+	struct urs_opm *m = urs__op_m(op);
+	struct msgx *mx = x->ext;
+	memset(&m->msg, 0, sizeof(m->msg));
+	m->msg.msg_name = m->addr.len ? &m->addr.u : NULL;
+	m->msg.msg_namelen = m->addr.len;
+	m->msg.msg_iov = mx->iov + mx->idx;
+	m->msg.msg_iovlen = mx->iovlen - mx->idx;
+	if (x->done == 0 && mx->controllen) { /* with the first byte only */
+		m->msg.msg_control = mx->control;
+		m->msg.msg_controllen = mx->controllen;
 	}
 }
 
 static int send_mf(const struct urs_op *op)
 {
-	int mf = mflags(op, op->msgflags | MSG_NOSIGNAL);
+	struct urs_opx *x = urs__op_x(op);
+	int mf = mflags(op, x->msgflags | MSG_NOSIGNAL);
 	/* As urs_send: a blocking send on a stream sends everything. */
 	if (op->sock->type == SOCK_STREAM && !(mf & MSG_DONTWAIT))
 		mf |= MSG_WAITALL;
@@ -54,63 +57,68 @@ static int send_mf(const struct urs_op *op)
 
 static int sendmsg_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
+	struct urs_opm *m = urs__op_m(op);
 	send_msg(op);
-	io_uring_prep_sendmsg(sqe, op->sock->fd, &op->msg, (unsigned)send_mf(op));
+	io_uring_prep_sendmsg(sqe, op->sock->fd, &m->msg, (unsigned)send_mf(op));
 	return 0;
 }
 
 static int sendmsg_exec(struct urs_op *op, uint32_t *want)
 {
+	struct urs_opx *x = urs__op_x(op);
+	struct urs_opm *m = urs__op_m(op);
 	send_msg(op);
-	int res = urs__sys((int)sendmsg(op->sock->fd, &op->msg,
-					op->msgflags | MSG_NOSIGNAL | MSG_DONTWAIT));
+	int res = urs__sys((int)sendmsg(op->sock->fd, &m->msg,
+					x->msgflags | MSG_NOSIGNAL | MSG_DONTWAIT));
 	if (res == -EAGAIN)
 		*want = EPOLLOUT;
 	return res;
 }
 
 /* n more bytes went: the copied iovecs move on past them. */
-static void advance(struct msgx *x, size_t n)
+static void advance(struct msgx *mx, size_t n)
 {
-	while (n && x->idx < x->iovlen) {
-		struct iovec *v = &x->iov[x->idx];
+	while (n && mx->idx < mx->iovlen) {
+		struct iovec *v = &mx->iov[mx->idx];
 		size_t k = n < v->iov_len ? n : v->iov_len;
 		v->iov_base = (char *)v->iov_base + k;
 		v->iov_len -= k;
 		n -= k;
 		if (!v->iov_len)
-			x->idx++;
+			mx->idx++;
 	}
-	while (x->idx < x->iovlen && !x->iov[x->idx].iov_len)
-		x->idx++;
+	while (mx->idx < mx->iovlen && !mx->iov[mx->idx].iov_len)
+		mx->idx++;
 }
 
 /* As urs_send: the bytes sent, all of them on a blocking stream unless a timeout, cancel
  * or error cut it (then the count stands, as sendmsg(2)); the copied iovecs move on. */
 static enum op_next sendmsg_complete(struct urs_op *op, int res, unsigned cflags)
 {
+	struct urs_opx *x = urs__op_x(op);
 	if (res > 0)
-		advance(op->ext, (size_t)res);
+		advance(x->ext, (size_t)res);
 	return urs__send_complete(op, res, cflags);
 }
 
 static void msg_result(struct urs_op *op, urs_result *r)
 {
-	struct msgx *x = op->ext;
-	if (!x)
+	struct urs_opx *x = urs__op_x(op);
+	struct msgx *mx = x->ext;
+	if (!mx)
 		return;
 	if (op->kind != OPK_SENDMSG && op->res >= 0) {
-		r->control = x->control;
-		r->controllen = x->got;
-		r->msg_flags = x->flags;
+		r->control = mx->control;
+		r->controllen = mx->got;
+		r->msg_flags = mx->flags;
 	}
-	free(x);
-	op->ext = NULL;
+	free(mx);
+	x->ext = NULL;
 }
 
 const struct urs_op_kind urs__kind_sendmsg = {
 	.name = "sendmsg",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY | KF_X | KF_M,
 	.start = urs__ordered_start,
 	.prepare = sendmsg_prepare,
 	.exec = sendmsg_exec,
@@ -125,29 +133,33 @@ const struct urs_op_kind urs__kind_sendmsg = {
 /* The receive's msghdr: the caller's iovecs (recvmsg_into) or one provided buffer. */
 static void recv_msg(struct urs_op *op)
 {
-	struct msgx *x = op->ext;
-	memset(&op->msg, 0, sizeof(op->msg));
-	op->msg.msg_name = &op->addr.u;
-	op->msg.msg_namelen = sizeof(op->addr.u);
+	struct urs_opx *x = urs__op_x(op);
+	struct urs_opm *m = urs__op_m(op);
+	struct msgx *mx = x->ext;
+	memset(&m->msg, 0, sizeof(m->msg));
+	m->msg.msg_name = &m->addr.u;
+	m->msg.msg_namelen = sizeof(m->addr.u);
 	if (op->kind == OPK_RECVMSG) {
 		uint32_t room = urs__buf_room(op);
-		op->iov.iov_base = urs__buf_select(op) ? NULL : urs__buf_addr(op->loop, op->bid);
-		op->iov.iov_len = op->len < room ? op->len : room;
-		op->msg.msg_iov = &op->iov;
-		op->msg.msg_iovlen = 1;
+		m->iov.iov_base = urs__buf_select(op) ? NULL : urs__buf_addr(urs__op_loop(op), op->bid);
+		m->iov.iov_len = x->len < room ? x->len : room;
+		m->msg.msg_iov = &m->iov;
+		m->msg.msg_iovlen = 1;
 	} else {
-		op->msg.msg_iov = x->iov;
-		op->msg.msg_iovlen = x->iovlen;
+		m->msg.msg_iov = mx->iov;
+		m->msg.msg_iovlen = mx->iovlen;
 	}
-	op->msg.msg_control = x->controllen ? x->control : NULL;
-	op->msg.msg_controllen = x->controllen;
+	m->msg.msg_control = mx->controllen ? mx->control : NULL;
+	m->msg.msg_controllen = mx->controllen;
 }
 
 static int recvmsg_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
+	struct urs_opx *x = urs__op_x(op);
+	struct urs_opm *m = urs__op_m(op);
 	recv_msg(op);
-	io_uring_prep_recvmsg(sqe, op->sock->fd, &op->msg,
-			      (unsigned)mflags(op, op->msgflags | MSG_CMSG_CLOEXEC));
+	io_uring_prep_recvmsg(sqe, op->sock->fd, &m->msg,
+			      (unsigned)mflags(op, x->msgflags | MSG_CMSG_CLOEXEC));
 	if (op->kind == OPK_RECVMSG && urs__buf_select(op)) {
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = op->bgroup;
@@ -157,9 +169,11 @@ static int recvmsg_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 
 static int recvmsg_exec(struct urs_op *op, uint32_t *want)
 {
+	struct urs_opx *x = urs__op_x(op);
+	struct urs_opm *m = urs__op_m(op);
 	recv_msg(op);
-	int res = urs__sys((int)recvmsg(op->sock->fd, &op->msg,
-					op->msgflags | MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
+	int res = urs__sys((int)recvmsg(op->sock->fd, &m->msg,
+					x->msgflags | MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
 	if (res == -EAGAIN)
 		*want = EPOLLIN;
 	return res;
@@ -170,39 +184,42 @@ static int recvmsg_exec(struct urs_op *op, uint32_t *want)
  * (their slots read -1) and the cut is flagged. */
 static void took(struct urs_op *op)
 {
-	struct msgx *x = op->ext;
-	op->addr.len = op->msg.msg_namelen <= sizeof(op->addr.u) ? op->msg.msg_namelen : 0;
-	x->flags = op->msg.msg_flags;
-	x->got = x->controllen && op->msg.msg_controllen <= x->controllen ? op->msg.msg_controllen
+	struct urs_opx *x = urs__op_x(op);
+	struct urs_opm *m = urs__op_m(op);
+	struct msgx *mx = x->ext;
+	m->addr.len = m->msg.msg_namelen <= sizeof(m->addr.u) ? m->msg.msg_namelen : 0;
+	mx->flags = m->msg.msg_flags;
+	mx->got = mx->controllen && m->msg.msg_controllen <= mx->controllen ? m->msg.msg_controllen
 									    : 0;
-	if (x->flags & MSG_TRUNC)
+	if (mx->flags & MSG_TRUNC)
 		op->rflags |= URS_RES_TRUNC;
-	if (x->flags & MSG_CTRUNC) {
+	if (mx->flags & MSG_CTRUNC) {
 		op->rflags |= URS_RES_CTRUNC;
-		urs__cmsg_close_fds(x->control, x->got);
+		urs__cmsg_close_fds(mx->control, mx->got);
 	}
 }
 
 static enum op_next recvmsg_complete(struct urs_op *op, int res, unsigned cflags)
 {
+	struct urs_opm *m = urs__op_m(op);
 	if (op->kind == OPK_RECVMSG) {
 		if (res == -ENOBUFS && !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT))) {
 			urs__buf_take(op, res, cflags, 0);
 			return urs__buf_wait(op);
 		}
-		urs__buf_take(op, res, cflags, (uint32_t)op->iov.iov_len);
+		urs__buf_take(op, res, cflags, (uint32_t)m->iov.iov_len);
 	}
 	if (res >= 0)
 		took(op);
-	if (op->kind == OPK_RECVMSG && res > (int)op->iov.iov_len)
-		res = (int)op->iov.iov_len;
+	if (op->kind == OPK_RECVMSG && res > (int)m->iov.iov_len)
+		res = (int)m->iov.iov_len;
 	op->res = res;
 	return NEXT_DECIDE;
 }
 
 const struct urs_op_kind urs__kind_recvmsg = {
 	.name = "recvmsg",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_PEER | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_PEER | KF_RETRY | KF_X | KF_M,
 	.prepare = recvmsg_prepare,
 	.exec = recvmsg_exec,
 	.complete = recvmsg_complete,
@@ -212,7 +229,7 @@ const struct urs_op_kind urs__kind_recvmsg = {
 
 const struct urs_op_kind urs__kind_recvmsg_into = {
 	.name = "recvmsg_into",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_PEER | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_PEER | KF_RETRY | KF_X | KF_M,
 	.prepare = recvmsg_prepare,
 	.exec = recvmsg_exec,
 	.complete = recvmsg_complete,
@@ -254,30 +271,31 @@ static urs_future start_msg(urs_sock *s, enum op_kind kind, const struct iovec *
 		if (bg && (ret = urs__buf_group_need(s->loop, bg)) < 0)
 			return urs__future_err(ret);
 	}
-	struct msgx *x = malloc(sizeof(*x) + iovlen * sizeof(struct iovec));
-	if (!x)
+	struct msgx *mx = malloc(sizeof(*mx) + iovlen * sizeof(struct iovec));
+	if (!mx)
 		return urs__future_err(-ENOMEM);
-	memset(x, 0, sizeof(*x));
-	x->iovlen = iovlen;
+	memset(mx, 0, sizeof(*mx));
+	mx->iovlen = iovlen;
 	if (iovlen)
-		memcpy(x->iov, iov, iovlen * sizeof(struct iovec));
-	x->control = control;
-	x->controllen = controllen;
-	advance(x, 0); /* past leading empty iovecs */
+		memcpy(mx->iov, iov, iovlen * sizeof(struct iovec));
+	mx->control = control;
+	mx->controllen = controllen;
+	advance(mx, 0); /* past leading empty iovecs */
 	struct urs_op *op;
 	ret = urs__op_new(s->loop, kind, s, &op);
 	if (ret < 0) {
-		free(x);
+		free(mx);
 		return urs__future_err(ret);
 	}
-	op->ext = x;
+	struct urs_opx *x = urs__op_x(op);
+	x->ext = mx;
 	op->bgroup = (uint8_t)bg;
-	op->len = kind == OPK_RECVMSG ? bufsize : total;
-	op->msgflags = flags;
+	x->len = kind == OPK_RECVMSG ? bufsize : total;
+	x->msgflags = flags;
 	if (addr)
-		op->addr = *addr;
+		urs__op_m(op)->addr = *addr;
 	else
-		op->addr.len = 0;
+		urs__op_m(op)->addr.len = 0;
 	return urs__op_start(op);
 }
 

@@ -34,42 +34,99 @@ const struct urs_op_kind *const urs__kinds[OPK__COUNT] = {
 	[OPK_CREATE_CONN] = &urs__kind_create_conn,
 };
 
+_Static_assert(sizeof(struct urs_op) == 64, "the op's hot part is one cache line");
+_Static_assert(sizeof(struct urs_opchunk) <= sizeof(struct urs_op), "a chunk's header fits slot 0");
+_Static_assert(OP_DONE < 8 && QUEUE_EP_READY < 8, "op states and queues fit their bits");
+
 /* ---------------------------------------------------------------- queues */
+
+/* The queue an op's queue number names. */
+static struct urs_opq *queue_of(struct urs_op *op)
+{
+	urs_loop *loop = urs__op_loop(op);
+	switch (op->queue) {
+	case QUEUE_BACKLOG: return &loop->backlog;
+	case QUEUE_SENDQ: return &op->sock->sendq;
+	case QUEUE_RWAIT: return &op->sock->rwait;
+	case QUEUE_WWAIT: return &op->sock->wwait;
+	case QUEUE_BUFWAIT: return &loop->bg[op->bgroup].wait;
+	case QUEUE_EP_PENDING: return &loop->ep_pending;
+	case QUEUE_EP_READY: return &loop->ep_ready;
+	default: return NULL;
+	}
+}
+
+/* Which of those q is, for op (a queue of its socket, of its buffer group, or the loop's). */
+static enum op_queue queue_num(struct urs_op *op, struct urs_opq *q)
+{
+	urs_loop *loop = urs__op_loop(op);
+	if (q == &loop->backlog)
+		return QUEUE_BACKLOG;
+	if (q == &loop->ep_pending)
+		return QUEUE_EP_PENDING;
+	if (q == &loop->ep_ready)
+		return QUEUE_EP_READY;
+	if (q == &loop->bg[op->bgroup].wait)
+		return QUEUE_BUFWAIT;
+	urs_sock *s = op->sock;
+	if (s && q == &s->sendq)
+		return QUEUE_SENDQ;
+	if (s && q == &s->rwait)
+		return QUEUE_RWAIT;
+	if (s && q == &s->wwait)
+		return QUEUE_WWAIT;
+	abort(); /* an engine bug: every queue an op waits in is one of these */
+}
+
+bool urs__op_in(const struct urs_op *op, const struct urs_opq *q)
+{
+	return op->queue != QUEUE_NONE && queue_of((struct urs_op *)op) == q;
+}
+
+struct urs_op *urs__op_qnext(const struct urs_op *op)
+{
+	return urs__op_ptr(urs__op_loop(op), op->next);
+}
 
 void urs__opq_push(struct urs_opq *q, struct urs_op *op)
 {
-	op->q = q;
-	op->next = NULL;
+	op->queue = queue_num(op, q) & 7;
+	op->next = 0;
+	uint32_t i = urs__op_idx(op);
 	op->prev = q->tail;
 	if (q->tail)
-		q->tail->next = op;
+		urs__op_ptr(urs__op_loop(op), q->tail)->next = i;
 	else
-		q->head = op;
-	q->tail = op;
-	q->n++;
+		q->head = i;
+	q->tail = i;
+	if (op->queue == QUEUE_BUFWAIT)
+		urs__op_loop(op)->bufwait++;
 }
 
 void urs__opq_remove(struct urs_op *op)
 {
-	struct urs_opq *q = op->q;
+	struct urs_opq *q = queue_of(op);
 	if (!q)
 		return;
-	if (op->prev)
-		op->prev->next = op->next;
+	urs_loop *loop = urs__op_loop(op);
+	struct urs_op *prev = urs__op_ptr(loop, op->prev), *next = urs__op_ptr(loop, op->next);
+	if (prev)
+		prev->next = op->next;
 	else
 		q->head = op->next;
-	if (op->next)
-		op->next->prev = op->prev;
+	if (next)
+		next->prev = op->prev;
 	else
 		q->tail = op->prev;
-	q->n--;
-	op->q = NULL;
-	op->next = op->prev = NULL;
+	if (op->queue == QUEUE_BUFWAIT)
+		loop->bufwait--;
+	op->queue = QUEUE_NONE;
+	op->next = op->prev = 0;
 }
 
-struct urs_op *urs__opq_pop(struct urs_opq *q)
+struct urs_op *urs__opq_pop(urs_loop *loop, struct urs_opq *q)
 {
-	struct urs_op *op = q->head;
+	struct urs_op *op = q->head ? urs__op_ptr(loop, q->head) : NULL;
 	if (op)
 		urs__opq_remove(op);
 	return op;
@@ -77,53 +134,66 @@ struct urs_op *urs__opq_pop(struct urs_opq *q)
 
 /* ---------------------------------------------------------------- the pool */
 
+/* A chunk is OP_CHUNK slots aligned to its size: slot 0 is its header (the loop, the
+ * chunk's first index), so an op needs neither its loop nor its index in its cache line,
+ * and index 0 of every chunk names no op. Its memory is zero from the kernel, and an op's
+ * page becomes resident only when the op is first used: the cells kept for reserved closes
+ * cost address space, not memory. */
 static int pool_grow(urs_loop *loop)
 {
 	if (loop->nops_alloc >= loop->max_ops)
 		return -EBUSY;
 	uint32_t n = loop->max_ops - loop->nops_alloc;
-	if (n > OP_CHUNK)
-		n = OP_CHUNK;
+	if (n > OP_CHUNK - 1)
+		n = OP_CHUNK - 1;
 	struct urs_op **chunks = realloc(loop->chunks, (loop->nchunks + 1) * sizeof(*chunks));
 	if (!chunks)
 		return -ENOMEM;
 	loop->chunks = chunks;
-	/* Every chunk has OP_CHUNK slots so that an index maps to (chunk, slot) by division;
-	 * the last one may use fewer when max_ops is not a multiple. */
-	struct urs_op *c = calloc(OP_CHUNK, sizeof(*c));
+	struct urs_op *c = urs__chunk_map(OP_CHUNK * sizeof(struct urs_op));
 	if (!c)
 		return -ENOMEM;
+	struct urs_opchunk *h = (struct urs_opchunk *)(void *)c;
+	h->loop = loop;
+	h->first = loop->nchunks * OP_CHUNK;
+	h->n = n;
 	chunks[loop->nchunks] = c;
-	for (int i = (int)n - 1; i >= 0; i--) {
-		c[i].idx = loop->nchunks * OP_CHUNK + (uint32_t)i;
-		c[i].gen = 1;
-		c[i].next = loop->free_ops;
-		loop->free_ops = &c[i];
-	}
+	if (!loop->op_fresh)
+		loop->op_fresh = h->first + 1;
 	loop->nchunks++;
 	loop->nops_alloc += n;
 	return 0;
 }
 
-static int take(urs_loop *loop, struct urs_op **out)
+/* A free op: one used before, else the next never used (pool_room made sure there is). */
+static struct urs_op *take(urs_loop *loop)
 {
-	if (!loop->free_ops) {
+	struct urs_op *op = loop->free_ops;
+	int32_t gen = 1;
+	if (op) {
+		loop->free_ops = urs__op_ptr(loop, op->next);
+		gen = op->gen;
+	} else {
+		op = urs__op_ptr(loop, loop->op_fresh);
+		uint32_t c = loop->op_fresh / OP_CHUNK, next = loop->op_fresh + 1;
+		if (loop->op_fresh % OP_CHUNK >= urs__op_chunk_n(loop, c))
+			next = (c + 1) * OP_CHUNK + 1; /* slot 1 of the next chunk, grown by then */
+		loop->op_fresh = next;
+	}
+	memset(op, 0, sizeof(*op));
+	op->gen = gen;
+	op->bid = URS_BUF_NONE;
+	return op;
+}
+
+/* Cells for every op taken and every close reserved: a reserved close always finds one. */
+static int pool_room(urs_loop *loop, uint32_t want)
+{
+	while (loop->nops_alloc < want) {
 		int ret = pool_grow(loop);
 		if (ret < 0)
 			return ret;
 	}
-	struct urs_op *op = loop->free_ops;
-	loop->free_ops = op->next;
-	uint32_t idx = op->idx;
-	int32_t gen = op->gen;
-	memset(op, 0, offsetof(struct urs_op, addr)); /* the address is written before use */
-	op->idx = idx;
-	op->gen = gen;
-	op->loop = loop;
-	op->bid = URS_BUF_NONE;
-	op->ext = NULL;
-	loop->stats.ops_in_use++;
-	*out = op;
 	return 0;
 }
 
@@ -131,64 +201,150 @@ int urs__op_new(urs_loop *loop, enum op_kind kind, urs_sock *sock, struct urs_op
 {
 	if (loop->tearing_down)
 		return -ECANCELED;
-	int ret = urs__heap_reserve(loop, loop->active + 1);
+	/* ops_in_use counts the closes reserved too: they are owed a cell each. */
+	if (loop->stats.ops_in_use >= loop->max_ops)
+		return -EBUSY;
+	int ret = pool_room(loop, loop->stats.ops_in_use + 1);
 	if (ret < 0)
 		return ret;
-	ret = take(loop, out);
-	if (ret < 0)
-		return ret;
-	struct urs_op *op = *out;
+	struct urs_op *op = take(loop);
+	loop->stats.ops_in_use++;
 	op->kind = (uint8_t)kind;
+	/* The side parts it will need: its kind's, and a deadline on a socket with a timeout
+	 * (urs_settimeout gives them to the socket's ops already running). */
+	unsigned kf = urs__kinds[kind]->flags;
+	bool timed = (kf & KF_TIMEOUT) && sock && sock->timeout_ns > 0;
+	if (kf & KF_M)
+		ret = urs__op_need_m(op);
+	else if ((kf & KF_X) || timed)
+		ret = urs__op_need_x(op);
+	if (ret < 0) {
+		urs__op_free(loop, op);
+		return ret;
+	}
+	*out = op;
 	op->state = OP_WAITING;
 	op->sock = sock;
 	loop->active++;
 	if (sock && (urs__kinds[kind]->flags & KF_SOCK)) {
-		op->snext = sock->ops;
-		if (sock->ops)
-			sock->ops->sprev = op;
-		sock->ops = op;
+		/* At the tail: ops mostly retire oldest first, so unlinking finds them early. */
+		uint32_t i = urs__op_idx(op);
+		struct urs_op *tail = urs__op_ptr(loop, sock->ops_tail);
+		if (tail)
+			tail->snext = i;
+		else
+			sock->ops = i;
+		sock->ops_tail = i;
 		sock->nops++;
 	}
 	return 0;
 }
 
-int urs__op_reserve(urs_loop *loop, struct urs_op **out)
+/* A socket's close is accounted for, not held: one more op counts as in use and the pool
+ * has a cell for it, so that closing never fails for want of an op or of memory. */
+int urs__op_reserve(urs_loop *loop)
 {
-	int ret = take(loop, out);
-	if (ret == 0) {
-		(*out)->state = OP_RESERVED;
-		(*out)->kind = OPK_CLOSE;
-	}
-	return ret;
+	if (loop->stats.ops_in_use >= loop->max_ops)
+		return -EBUSY;
+	int ret = pool_room(loop, loop->stats.ops_in_use + 1);
+	if (ret < 0)
+		return ret;
+	loop->stats.ops_in_use++;
+	return 0;
 }
 
-void urs__op_unreserve(urs_loop *loop, struct urs_op *op)
+void urs__op_unreserve(urs_loop *loop)
 {
-	urs__op_free(loop, op);
+	loop->stats.ops_in_use--;
+}
+
+struct urs_op *urs__op_reserved(urs_loop *loop, enum op_kind kind, urs_sock *sock)
+{
+	struct urs_op *op = take(loop); /* the reservation left a cell free */
+	op->kind = (uint8_t)kind;
+	op->state = OP_WAITING;
+	op->sock = sock;
+	loop->active++;
+	return op;
+}
+
+int urs__op_need_x(struct urs_op *op)
+{
+	if (op->x)
+		return 0;
+	urs_loop *loop = urs__op_loop(op);
+	/* An op with a side part may wait with a deadline: the heap has room for every one of
+	 * them, made now, so that parking never fails. */
+	int ret = urs__heap_reserve(loop, loop->xs.n + 1);
+	if (ret < 0)
+		return ret;
+	uint32_t i = urs__slab_get(&loop->xs);
+	if (!i)
+		return -ENOMEM;
+	memset(urs__slab_at(&loop->xs, i), 0, sizeof(struct urs_opx));
+	op->x = i;
+	return 0;
+}
+
+int urs__op_need_m(struct urs_op *op)
+{
+	int ret = urs__op_need_x(op);
+	if (ret < 0)
+		return ret;
+	struct urs_opx *x = urs__op_x(op);
+	if (x->m)
+		return 0;
+	uint32_t i = urs__slab_get(&urs__op_loop(op)->ms);
+	if (!i)
+		return -ENOMEM;
+	struct urs_opm *m = urs__slab_at(&urs__op_loop(op)->ms, i);
+	m->addr.len = 0; /* the rest is written before it is read */
+	m->newsock = NULL;
+	x->m = i;
+	return 0;
 }
 
 struct urs_op *urs__op_at(urs_loop *loop, uint32_t idx)
 {
 	if (idx / OP_CHUNK >= loop->nchunks)
 		return NULL;
-	struct urs_op *op = &loop->chunks[idx / OP_CHUNK][idx % OP_CHUNK];
-	return op->idx == idx ? op : NULL; /* a slot past max_ops in the last chunk */
+	struct urs_op *c = loop->chunks[idx / OP_CHUNK];
+	uint32_t slot = idx % OP_CHUNK;
+	/* Slot 0 is the header; slots past max_ops in the last chunk name no op. */
+	if (slot == 0 || slot > ((struct urs_opchunk *)(void *)c)->n)
+		return NULL;
+	return &c[slot];
 }
 
 /* Back to the pool; the generation moves on so every old handle goes stale. */
 void urs__op_free(urs_loop *loop, struct urs_op *op)
 {
+	if (op->x) {
+		struct urs_opx *x = urs__op_x(op);
+		if (x->m)
+			urs__slab_put(&loop->ms, x->m);
+		urs__slab_put(&loop->xs, op->x);
+		op->x = 0;
+	}
 	op->state = OP_FREE;
 	op->gen = op->gen == INT32_MAX ? 1 : op->gen + 1;
-	op->next = loop->free_ops;
+	op->next = urs__op_ref(loop->free_ops);
 	loop->free_ops = op;
 	loop->stats.ops_in_use--;
 }
 
+void urs__pool_init(urs_loop *loop)
+{
+	urs__slab_init(&loop->xs, sizeof(struct urs_opx));
+	urs__slab_init(&loop->ms, sizeof(struct urs_opm));
+}
+
 void urs__pool_free(urs_loop *loop)
 {
+	urs__slab_fini(&loop->xs);
+	urs__slab_fini(&loop->ms);
 	for (uint32_t c = 0; c < loop->nchunks; c++)
-		free(loop->chunks[c]);
+		urs__chunk_unmap(loop->chunks[c], OP_CHUNK * sizeof(struct urs_op));
 	free(loop->chunks);
 	free(loop->cancels);
 	free(loop->cancel_gens);
@@ -216,14 +372,14 @@ urs_future urs__op_start(struct urs_op *op)
  * passed (decided, nothing was sent, so nothing is lost), or no buffer is free. */
 void urs__op_submit(struct urs_op *op)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	const struct urs_op_kind *k = urs__kind(op);
 	op->flags &= ~(OPF_MULTI | OPF_TIMEDOUT | OPF_BACKOFF);
 	if (op->flags & OPF_CANCEL) {
 		urs__op_decide(op, -ECANCELED);
 		return;
 	}
-	if (op->deadline && urs__deadline_left(op) <= 0) {
+	if (urs__op_deadline(op) && urs__deadline_left(op) <= 0) {
 		op->flags |= OPF_TIMEDOUT;
 		urs__op_decide(op, -ETIMEDOUT);
 		return;
@@ -242,7 +398,7 @@ void urs__op_submit(struct urs_op *op)
 
 static void step(struct urs_op *op)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	const struct urs_op_kind *k = urs__kind(op);
 	/* The recovery barrier cancelled it, not the user: it goes again after the barrier
 	 * when nothing of it can happen twice, else its outcome is unknown. */
@@ -257,7 +413,14 @@ static void step(struct urs_op *op)
 		return;
 	}
 	op->state = OP_STEPPING;
-	switch (k->complete(op, op->res, op->cflags)) {
+	/* The CQE's flags, with the buffer it named back in their upper half. */
+	uint32_t cflags = op->cflags;
+	if (cflags & IORING_CQE_F_BUFFER) {
+		cflags |= op->bid << IORING_CQE_BUFFER_SHIFT;
+		op->bid = URS_BUF_NONE;
+	}
+	op->cflags = 0;
+	switch (k->complete(op, op->res, cflags)) {
 	case NEXT_DECIDE:
 		urs__op_decide(op, op->res);
 		break;
@@ -290,7 +453,11 @@ void urs__op_complete(struct urs_op *op, unsigned part, int res, uint32_t cflags
 		return;
 	} else {
 		op->res = res;
-		op->cflags = cflags;
+		/* A buffer the kernel picked: until complete() takes it, bid names it (an op
+		 * whose group has a ring claims none before). */
+		op->cflags = (uint16_t)cflags;
+		if (cflags & IORING_CQE_F_BUFFER)
+			op->bid = cflags >> IORING_CQE_BUFFER_SHIFT;
 	}
 	if (--op->kpending == 0)
 		step(op);
@@ -313,7 +480,7 @@ static void retire(struct urs_op *op)
  * that caused the decision. */
 void urs__op_decide(struct urs_op *op, int res)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	const struct urs_op_kind *k = urs__kind(op);
 	if (op->state == OP_DONE || op->state == OP_FREE)
 		return; /* decided once only, whatever asks again */
@@ -326,8 +493,8 @@ void urs__op_decide(struct urs_op *op, int res)
 	}
 	/* Cut while it waited between two steps (epoll: for room; a full SQ; its deadline found
 	 * passed at the next step): what went stands. An -EBADR outcome is unknown. */
-	if (res < 0 && (k->flags & KF_COUNT) && op->done && res != -EBADR)
-		res = (int)op->done;
+	if (res < 0 && (k->flags & KF_COUNT) && urs__op_done(op) && res != -EBADR)
+		res = (int)urs__op_done(op);
 	op->res = res;
 	if (op->flags & OPF_HEAP)
 		urs__heap_del(loop, op);
@@ -375,15 +542,15 @@ void urs__op_park(struct urs_op *op, struct urs_opq *q)
 	op->state = OP_WAITING;
 	if (q)
 		urs__opq_push(q, op);
-	if (op->deadline && !(op->flags & OPF_HEAP))
-		urs__heap_add(op->loop, op);
+	if (urs__op_deadline(op) && !(op->flags & OPF_HEAP))
+		urs__heap_add(urs__op_loop(op), op);
 }
 
 void urs__op_unpark(struct urs_op *op)
 {
 	urs__opq_remove(op);
 	if (op->flags & OPF_HEAP)
-		urs__heap_del(op->loop, op);
+		urs__heap_del(urs__op_loop(op), op);
 }
 
 void urs__op_cancel(struct urs_op *op)
@@ -405,7 +572,7 @@ void urs__op_cancel(struct urs_op *op)
 	if (op->flags & OPF_CANCEL)
 		return; /* asked already */
 	op->flags |= OPF_CANCEL;
-	op->loop->be->cancel(op);
+	urs__op_loop(op)->be->cancel(op);
 }
 
 int urs__never_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
@@ -432,7 +599,7 @@ enum op_next urs__complete_as_is(struct urs_op *op, int res, unsigned cflags)
 void urs__op_rearm(struct urs_op *op)
 {
 	if (op->state == OP_KERNEL && !(op->flags & OPF_CANCEL))
-		op->loop->be->cancel(op);
+		urs__op_loop(op)->be->cancel(op);
 }
 
 /* Its deadline passed while it waited outside the kernel. */
@@ -440,7 +607,7 @@ void urs__op_expire(struct urs_op *op)
 {
 	if (op->flags & OPF_BACKOFF) {
 		/* Not a timeout: an accept stream's pause is over (epoll). */
-		op->deadline = 0;
+		urs__op_x(op)->deadline = 0;
 		urs__op_unpark(op);
 		urs__op_submit(op);
 		return;

@@ -134,16 +134,17 @@ static int numeric(const char *host, const char *port, const struct addrinfo *hi
 	return n;
 }
 
-/* op->msgflags of a getaddrinfo op decided at its call: op->ext is its list itself. */
+/* The msgflags of a getaddrinfo op decided at its call: its ext is its list itself. */
 enum { GAI_NUMERIC = 1 };
 
 static void numeric_result(struct urs_op *op, urs_result *r)
 {
+	struct urs_opx *x = urs__op_x(op);
 	if (op->res > 0)
-		r->ai = op->ext;
+		r->ai = x->ext;
 	else
-		urs_addrinfo_free(op->ext);
-	op->ext = NULL;
+		urs_addrinfo_free(x->ext);
+	x->ext = NULL;
 }
 
 static urs_future numeric_future(urs_loop *loop, int res, urs_addrinfo *ai)
@@ -154,8 +155,9 @@ static urs_future numeric_future(urs_loop *loop, int res, urs_addrinfo *ai)
 		urs_addrinfo_free(ai);
 		return urs__future_err(ret);
 	}
-	op->msgflags = GAI_NUMERIC;
-	op->ext = ai;
+	struct urs_opx *x = urs__op_x(op);
+	x->msgflags = GAI_NUMERIC;
+	x->ext = ai;
 	/* Never submitted: decided now, delivered at the next turn like every result. */
 	urs_future f = urs__op_start(op);
 	urs__op_decide(op, res);
@@ -173,24 +175,26 @@ static bool lookup_start(struct urs_op *op)
 /* A one-shot readiness wait on a socket (c-ares's): resolves to the poll mask. */
 static int poll_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
-	io_uring_prep_poll_add(sqe, op->sock->fd, (unsigned)op->msgflags);
+	struct urs_opx *x = urs__op_x(op);
+	io_uring_prep_poll_add(sqe, op->sock->fd, (unsigned)x->msgflags);
 	return 0;
 }
 
 static int poll_exec(struct urs_op *op, uint32_t *want)
 {
-	struct pollfd p = { .fd = op->sock->fd, .events = (short)op->msgflags };
+	struct urs_opx *x = urs__op_x(op);
+	struct pollfd p = { .fd = op->sock->fd, .events = (short)x->msgflags };
 	int n = poll(&p, 1, 0);
 	if (n < 0)
 		return urs__sys(n);
 	if (n == 0 || !p.revents)
-		return urs__ep_again(want, (op->msgflags & POLLIN) ? EPOLLIN : EPOLLOUT);
+		return urs__ep_again(want, (x->msgflags & POLLIN) ? EPOLLIN : EPOLLOUT);
 	return p.revents;
 }
 
 const struct urs_op_kind urs__kind_poll = {
 	.name = "poll",
-	.flags = KF_SOCK | KF_RETRY,
+	.flags = KF_SOCK | KF_RETRY | KF_X,
 	.prepare = poll_prepare,
 	.exec = poll_exec,
 	.complete = urs__complete_as_is,
@@ -413,7 +417,7 @@ static void arm_poll(struct rs *rs, struct watch *w, bool rd)
 		free(pa);
 		return;
 	}
-	op->msgflags = rd ? POLLIN : POLLOUT;
+	urs__op_x(op)->msgflags = rd ? POLLIN : POLLOUT;
 	op->cb = poll_cb;
 	op->user = pa;
 	op->flags |= OPF_BOUND;
@@ -570,9 +574,10 @@ static void lookup_cb(void *user, int status, int timeouts, struct ares_addrinfo
 
 static bool lookup_cancel(struct urs_op *op)
 {
-	if (op->msgflags == GAI_NUMERIC)
+	struct urs_opx *x = urs__op_x(op);
+	if (x->msgflags == GAI_NUMERIC)
 		return true; /* decided at its call: never reached */
-	struct rs *rs = op->ext;
+	struct rs *rs = x->ext;
 	if (!rs->done) {
 		rs->done = true;
 		rs->res = -ECANCELED;
@@ -583,9 +588,10 @@ static bool lookup_cancel(struct urs_op *op)
 
 static void lookup_decided(struct urs_op *op)
 {
-	if (op->msgflags == GAI_NUMERIC)
+	struct urs_opx *x = urs__op_x(op);
+	if (x->msgflags == GAI_NUMERIC)
 		return;
-	struct rs *rs = op->ext;
+	struct rs *rs = x->ext;
 	rs->op = NULL;
 	if (!rs->done) { /* decided by the loop's teardown or a recovery */
 		rs->done = true;
@@ -596,12 +602,13 @@ static void lookup_decided(struct urs_op *op)
 
 static void lookup_result(struct urs_op *op, urs_result *r)
 {
-	if (op->msgflags == GAI_NUMERIC) {
+	struct urs_opx *x = urs__op_x(op);
+	if (x->msgflags == GAI_NUMERIC) {
 		numeric_result(op, r);
 		return;
 	}
-	struct rs *rs = op->ext;
-	op->ext = NULL;
+	struct rs *rs = x->ext;
+	x->ext = NULL;
 	if (op->res > 0) {
 		r->ai = rs->ai;
 		rs->ai = NULL;
@@ -611,6 +618,7 @@ static void lookup_result(struct urs_op *op, urs_result *r)
 
 const struct urs_op_kind urs__kind_getaddrinfo = {
 	.name = "getaddrinfo",
+	.flags = KF_X,
 	.start = lookup_start,
 	.prepare = urs__never_prepare,
 	.exec = urs__never_exec,
@@ -693,7 +701,7 @@ static urs_future ares_lookup(urs_loop *loop, const char *host, const char *port
 		free(rs);
 		return urs__future_err(ret);
 	}
-	op->ext = rs;
+	urs__op_x(op)->ext = rs;
 	rs->op = op;
 	urs_future f = urs__op_start(op); /* waits outside the kernel */
 	urs__op_park(op, NULL);
@@ -736,6 +744,7 @@ static int ares_config(urs_loop *loop, const char *servers, double timeout, int 
 
 const struct urs_op_kind urs__kind_getaddrinfo = {
 	.name = "getaddrinfo",
+	.flags = KF_X,
 	.start = lookup_start,
 	.prepare = urs__never_prepare,
 	.exec = urs__never_exec,

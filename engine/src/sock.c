@@ -1,5 +1,5 @@
-/* Socket objects and their one end. A socket is made with its close op reserved, so that
- * closing never fails for want of an op. Closing cancels the socket's receives, accepts and
+/* Socket objects and their one end. A socket is made with its close reserved (counted in
+ * the pool, with a cell kept for it), so that closing never fails for want of an op. Closing cancels the socket's receives, accepts and
  * connects, lets its ordered sends finish (the FIN follows every queued byte), waits until
  * no op of the socket remains — every callback has run — then closes the fd and resolves
  * the close: the last callback on the socket. The object itself is freed once it is closed
@@ -13,32 +13,28 @@
 
 urs_sock *urs__sock_new(urs_loop *loop, int fd, int family, int type, int proto, int *err)
 {
-	urs_sock *s = calloc(1, sizeof(*s));
+	urs_sock *s = urs__sock_alloc(loop);
 	if (!s) {
 		*err = -ENOMEM;
 		return NULL;
 	}
-	int ret = urs__op_reserve(loop, &s->close_op);
+	int ret = urs__op_reserve(loop);
 	if (ret < 0) {
-		free(s);
+		urs__sock_release(s);
 		*err = ret;
 		return NULL;
 	}
-	s->close_op->sock = s;
+	s->close_owed = true;
 	s->loop = loop;
 	s->fd = fd;
-	s->family = family;
-	s->type = type;
-	s->proto = proto;
+	s->family = (uint8_t)family;
+	s->type = (uint8_t)type;
+	s->proto = (uint16_t)proto;
 	s->state = SOCK_OPEN;
 	s->timeout_ns = -1;
 	s->slot = -1;
 	if (loop->be->sock_attach)
 		loop->be->sock_attach(s);
-	s->lnext = loop->socks;
-	if (loop->socks)
-		loop->socks->lprev = s;
-	loop->socks = s;
 	loop->stats.socks_open++;
 	loop->stats.socks_alive++;
 	return s;
@@ -53,18 +49,6 @@ int urs__sock_check(const urs_sock *s)
 	if (!urs__mine(s->loop))
 		return -EXDEV; /* a socket belongs to its loop's thread */
 	return 0;
-}
-
-static void unlink_sock(urs_sock *s)
-{
-	urs_loop *loop = s->loop;
-	if (s->lprev)
-		s->lprev->lnext = s->lnext;
-	else
-		loop->socks = s->lnext;
-	if (s->lnext)
-		s->lnext->lprev = s->lprev;
-	s->lprev = s->lnext = NULL;
 }
 
 /* Closes the fd; a torn or aborted TCP stream is reset, so the peer cannot take what it
@@ -88,14 +72,14 @@ static void close_fd(urs_sock *s)
 static void bury(urs_sock *s)
 {
 	urs_loop *loop = s->loop;
-	if (s->close_op && s->close_op->state == OP_RESERVED)
-		urs__op_unreserve(loop, s->close_op);
-	s->close_op = NULL;
+	if (s->close_owed)
+		urs__op_unreserve(loop);
+	s->close_owed = false;
+	s->close_op = 0;
 	s->dead = true;
-	unlink_sock(s);
 	loop->stats.socks_alive--;
-	s->lnext = loop->dead;
-	loop->dead = s;
+	s->free_next = loop->dead;
+	loop->dead = urs__sock_idx(s);
 }
 
 static void maybe_bury(urs_sock *s)
@@ -107,9 +91,9 @@ static void maybe_bury(urs_sock *s)
 void urs__sock_reap_dead(urs_loop *loop)
 {
 	while (loop->dead) {
-		urs_sock *s = loop->dead;
-		loop->dead = s->lnext;
-		free(s);
+		urs_sock *s = urs__sock_at(loop, loop->dead);
+		loop->dead = s->free_next;
+		urs__sock_release(s);
 	}
 }
 
@@ -117,7 +101,7 @@ void urs__sock_reap_dead(urs_loop *loop)
 static void cancel_ops(urs_sock *s, bool ordered_too)
 {
 again:
-	for (struct urs_op *o = s->ops; o; o = o->snext) {
+	for (struct urs_op *o = urs__sock_ops(s); o; o = urs__sock_next(o)) {
 		if (o->flags & OPF_CANCEL ||
 		    (o->state != OP_WAITING && o->state != OP_KERNEL && o->state != OP_STEPPING))
 			continue;
@@ -131,11 +115,11 @@ again:
 /* The close proceeds once no op of the socket remains. */
 void urs__close_step(urs_sock *s)
 {
-	struct urs_op *op = s->close_op;
+	struct urs_op *op = urs__op_ptr(s->loop, s->close_op);
 	if (s->state != SOCK_CLOSING || s->nops || !op || op->state != OP_WAITING)
 		return;
 	close_fd(s);
-	s->close_op = NULL;
+	s->close_op = 0;
 	op->sock = NULL;
 	urs__op_decide(op, 0);
 	maybe_bury(s);
@@ -146,13 +130,22 @@ void urs__sock_retire(struct urs_op *op)
 	urs_sock *s = op->sock;
 	if (!s)
 		return;
-	if (op->sprev)
-		op->sprev->snext = op->snext;
-	else if (s->ops == op)
-		s->ops = op->snext;
-	if (op->snext)
-		op->snext->sprev = op->sprev;
-	op->sprev = op->snext = NULL;
+	/* Singly linked, oldest first: an op retires after the ones issued before it, mostly,
+	 * so it is found near the head. */
+	urs_loop *loop = urs__op_loop(op);
+	uint32_t i = urs__op_idx(op), prev = 0;
+	for (uint32_t o = s->ops; o; prev = o, o = urs__op_ptr(loop, o)->snext) {
+		if (o != i)
+			continue;
+		if (prev)
+			urs__op_ptr(loop, prev)->snext = op->snext;
+		else
+			s->ops = op->snext;
+		if (s->ops_tail == i)
+			s->ops_tail = prev;
+		break;
+	}
+	op->snext = 0;
 	op->sock = NULL;
 	s->nops--;
 	if (!s->nops && s->state == SOCK_CLOSING)
@@ -161,8 +154,8 @@ void urs__sock_retire(struct urs_op *op)
 
 void urs__sock_orphan_results(urs_sock *s)
 {
-	for (struct urs_op *o = s->ops, *next; o; o = next) {
-		next = o->snext; /* orphaning o takes it off the list */
+	for (struct urs_op *o = urs__sock_ops(s), *next; o; o = next) {
+		next = urs__sock_next(o); /* orphaning o takes it off the list */
 		if (o->state == OP_DONE && !(o->flags & (OPF_BOUND | OPF_DETACHED | OPF_AWAITED)))
 			urs__op_orphan(o);
 	}
@@ -214,13 +207,12 @@ const struct urs_op_kind urs__kind_close = {
 	.cancel = close_cancel,
 };
 
-/* Starts the reserved close op; it never fails. */
+/* Starts the close reserved for the socket; it never fails. */
 static urs_future start_close(urs_sock *s)
 {
-	struct urs_op *op = s->close_op;
-	op->state = OP_WAITING;
-	op->flags = 0;
-	s->loop->active++;
+	struct urs_op *op = urs__op_reserved(s->loop, OPK_CLOSE, s);
+	s->close_owed = false;
+	s->close_op = urs__op_idx(op);
 	return urs__op_start(op);
 }
 
@@ -241,7 +233,7 @@ URS_API void urs_sock_free(urs_sock *s)
 	if (!s->loop) { /* a husk its loop left behind */
 		s->free_asked = true;
 		if (!s->files)
-			free(s);
+			urs__sock_release(s);
 		return;
 	}
 	if (s->free_asked)
@@ -251,7 +243,7 @@ URS_API void urs_sock_free(urs_sock *s)
 	/* No callback on s runs after this: results of its pending ops are dropped (buffers
 	 * back to the loop, accepted sockets closed). An awaiter still gets its result, and a
 	 * close callback set with urs_then(urs_close(s)) still runs. */
-	for (struct urs_op *o = s->ops; o; o = o->snext)
+	for (struct urs_op *o = urs__sock_ops(s); o; o = urs__sock_next(o))
 		if ((o->flags & OPF_BOUND) && !(o->flags & OPF_AWAITED))
 			o->flags = (uint16_t)((o->flags & ~OPF_BOUND) | OPF_DETACHED);
 	if (s->state == SOCK_OPEN) {
@@ -288,7 +280,7 @@ void urs__sock_file_closed(urs_sock *s)
 	s->files--;
 	if (!s->loop) {
 		if (s->free_asked && !s->files)
-			free(s);
+			urs__sock_release(s);
 		return;
 	}
 	maybe_bury(s);
@@ -298,13 +290,13 @@ void urs__sock_file_closed(urs_sock *s)
  * First step: cancel. */
 void urs__sock_teardown_start(urs_loop *loop)
 {
-	for (urs_sock *s = loop->socks, *next; s; s = next) {
-		next = s->lnext; /* closing s may bury it, and burying reuses lnext */
+	uint32_t pos = 0;
+	for (urs_sock *s; (s = urs__sock_iter(loop, &pos));) {
 		s->abort = true;
 		if (s->state == SOCK_OPEN)
 			urs_detach(start_close(s));
 		else if (s->state == SOCK_CLOSING)
-			close_cancel(s->close_op);
+			close_cancel(urs__op_ptr(loop, s->close_op));
 	}
 }
 
@@ -312,20 +304,20 @@ void urs__sock_teardown_start(urs_loop *loop)
  * as husks that answer -EBADF until urs_sock_free (the loop never frees what a user holds). */
 void urs__sock_teardown(urs_loop *loop)
 {
-	while (loop->socks) {
-		urs_sock *s = loop->socks;
-		unlink_sock(s);
+	uint32_t pos = 0;
+	for (urs_sock *s; (s = urs__sock_iter(loop, &pos));) {
 		if (s->state != SOCK_CLOSED) {
 			close(s->fd);
 			s->fd = -1;
 			s->state = SOCK_CLOSED;
 		}
-		if (s->close_op && s->close_op->state == OP_RESERVED)
-			urs__op_unreserve(loop, s->close_op);
-		s->close_op = NULL;
+		if (s->close_owed)
+			urs__op_unreserve(loop);
+		s->close_owed = false;
+		s->close_op = 0;
 		s->loop = NULL;
 		if (s->free_asked && !s->files)
-			free(s);
+			urs__sock_release(s);
 	}
 	urs__sock_reap_dead(loop);
 }

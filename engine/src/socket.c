@@ -194,11 +194,14 @@ static urs_future start_io(urs_sock *s, enum op_kind kind, const void *data, siz
 	if (ret < 0)
 		return urs__future_err(ret);
 	op->bgroup = (uint8_t)bg;
-	op->data = data;
-	op->len = len;
-	op->msgflags = flags;
-	if (addr)
-		op->addr = *addr;
+	struct urs_opx *x = urs__op_x(op);
+	if (x) {
+		x->data = data;
+		x->len = len;
+		x->msgflags = flags;
+		if (addr)
+			urs__op_m(op)->addr = *addr;
+	}
 	if (cb) {
 		op->cb = cb;
 		op->user = user;

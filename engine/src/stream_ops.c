@@ -35,7 +35,7 @@ static void wm_check(urs_sock *s)
 	if (!s->wm_listed) {
 		s->wm_listed = true;
 		s->wm_next = s->loop->wm_list;
-		s->loop->wm_list = s;
+		s->loop->wm_list = urs__sock_idx(s);
 	}
 }
 
@@ -60,7 +60,7 @@ int urs__wm_run(urs_loop *loop)
 {
 	int n = 0;
 	while (loop->wm_list) {
-		urs_sock *s = loop->wm_list;
+		urs_sock *s = urs__sock_at(loop, loop->wm_list);
 		loop->wm_list = s->wm_next;
 		s->wm_listed = false;
 		bool bounced = s->wm_bounced;
@@ -113,19 +113,21 @@ void urs__ordered_sent(struct urs_op *op, int res)
 
 void urs__ordered_shrink(struct urs_op *op, size_t len)
 {
-	if (len >= op->len)
+	struct urs_opx *x = urs__op_x(op);
+	if (len >= x->len)
 		return;
 	if (op->flags & OPF_COUNTED) {
-		op->sock->queued -= op->len - (len > op->done ? len : op->done);
+		op->sock->queued -= x->len - (len > x->done ? len : x->done);
 		wm_check(op->sock);
 	}
-	op->len = len;
+	x->len = len;
 }
 
 /* ---------------------------------------------------------------- the ordered queue */
 
 bool urs__ordered_start(struct urs_op *op)
 {
+	struct urs_opx *x = urs__op_x(op);
 	urs_sock *s = op->sock;
 	if (!urs__sock_ordered(s))
 		return true; /* datagram sends may be in flight together */
@@ -133,13 +135,13 @@ bool urs__ordered_start(struct urs_op *op)
 		urs__op_decide(op, -EPIPE); /* nothing may follow a cut message */
 		return false;
 	}
-	if (op->len > op->done) {
+	if (x->len > x->done) {
 		op->flags |= OPF_COUNTED;
-		s->queued += op->len - op->done;
+		s->queued += x->len - x->done;
 		wm_check(s);
 	}
 	if (!s->send_head) {
-		s->send_head = op;
+		s->send_head = urs__op_idx(op);
 		return true;
 	}
 	if (urs__op_dontwait(op)) {
@@ -155,27 +157,28 @@ bool urs__ordered_start(struct urs_op *op)
  * without sending anything; when it was in progress, the next one goes. */
 void urs__ordered_decided(struct urs_op *op)
 {
+	struct urs_opx *x = urs__op_x(op);
 	urs_sock *s = op->sock;
 	if (!s || !urs__sock_ordered(s))
 		return;
-	bool head = s->send_head == op;
-	bool whole = op->res >= 0 && op->done == op->len;
+	bool head = s->send_head == urs__op_idx(op);
+	bool whole = op->res >= 0 && x->done == x->len;
 	if (op->flags & OPF_COUNTED) {
 		op->flags &= ~OPF_COUNTED;
-		s->queued -= op->len - op->done; /* what never went */
+		s->queued -= x->len - x->done; /* what never went */
 		wm_check(s);
 	}
 	if (!whole) {
 		/* A plain send's (or sendmsg's) count says where it stopped; a sendall's or
 		 * sendfile's cut is a hole. */
-		if (op->done > 0 && op->kind != OPK_SEND && op->kind != OPK_SENDMSG)
+		if (x->done > 0 && op->kind != OPK_SEND && op->kind != OPK_SENDMSG)
 			s->torn = true;
 		struct urs_op *o;
 		if (head) {
-			while ((o = urs__opq_pop(&s->sendq)))
+			while ((o = urs__opq_pop(s->loop, &s->sendq)))
 				urs__op_decide(o, -EPIPE);
-		} else if (op->q == &s->sendq) {
-			while ((o = op->next)) {
+		} else if (urs__op_in(op, &s->sendq)) {
+			while ((o = urs__op_qnext(op))) {
 				urs__opq_remove(o);
 				urs__op_decide(o, -EPIPE);
 			}
@@ -183,10 +186,10 @@ void urs__ordered_decided(struct urs_op *op)
 	}
 	if (!head)
 		return;
-	s->send_head = NULL;
-	struct urs_op *next = urs__opq_pop(&s->sendq);
+	s->send_head = 0;
+	struct urs_op *next = urs__opq_pop(s->loop, &s->sendq);
 	if (next) {
-		s->send_head = next;
+		s->send_head = urs__op_idx(next);
 		urs__op_unpark(next);
 		urs__op_submit(next);
 	}
@@ -203,8 +206,9 @@ static int sock_flags(const struct urs_op *op, int mf)
 
 static unsigned recv_len(const struct urs_op *op)
 {
+	struct urs_opx *x = urs__op_x(op);
 	uint32_t room = urs__buf_room(op);
-	return op->len < room ? (unsigned)op->len : room;
+	return x->len < room ? (unsigned)x->len : room;
 }
 
 /* On a datagram or seqpacket socket MSG_TRUNC makes the kernel report a message's real
@@ -216,7 +220,7 @@ static int trunc_flag(const urs_sock *s)
 
 static void prep_recv_buf(struct urs_op *op, struct io_uring_sqe *sqe, unsigned len, int mf)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	if (urs__buf_select(op)) {
 		io_uring_prep_recv(sqe, op->sock->fd, NULL, len, mf);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
@@ -228,7 +232,8 @@ static void prep_recv_buf(struct urs_op *op, struct io_uring_sqe *sqe, unsigned 
 
 static int recv_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
-	prep_recv_buf(op, sqe, recv_len(op), sock_flags(op, op->msgflags | trunc_flag(op->sock)));
+	struct urs_opx *x = urs__op_x(op);
+	prep_recv_buf(op, sqe, recv_len(op), sock_flags(op, x->msgflags | trunc_flag(op->sock)));
 	return 0;
 }
 
@@ -275,49 +280,53 @@ int urs__rd_shut_end(struct urs_op *op, uint32_t *want)
 static int recv_now(struct urs_op *op, char *buf, size_t len, int mf, uint32_t *want)
 {
 	urs_sock *s = op->sock;
+	struct urs_opx *x = urs__op_x(op); /* a stream may have none: it never waits for all */
 	bool wait = !urs__op_dontwait(op);
-	bool all = (mf & MSG_WAITALL) && s->type == SOCK_STREAM && wait;
+	bool all = (mf & MSG_WAITALL) && s->type == SOCK_STREAM && wait && x;
+	size_t done = x ? x->done : 0;
 	for (;;) {
 		int res = -EAGAIN;
 		uint32_t nocall = 0;
 		if (s->ep_rdrained && wait) {
 			nocall = URS_EP_NOCALL;
 		} else {
-			size_t ask = len - op->done;
-			res = urs__sys((int)recv(s->fd, buf + op->done, ask,
+			size_t ask = len - done;
+			res = urs__sys((int)recv(s->fd, buf + done, ask,
 						 (mf & ~MSG_WAITALL) | MSG_DONTWAIT));
 			if (res > 0 && (size_t)res < ask && s->type == SOCK_STREAM &&
 			    !(mf & MSG_PEEK) && !s->ep_rdend)
 				s->ep_rdrained = true;
 		}
 		if (res > 0 && all) {
-			op->done += (size_t)res;
-			if (op->done < len)
+			done += (size_t)res;
+			x->done = done;
+			if (done < len)
 				continue;
 		} else if (res == -EAGAIN) {
-			if (!op->done) {
+			if (!done) {
 				res = urs__rd_shut_end(op, want);
 				if (res == -EAGAIN)
 					*want |= nocall;
 				return res;
 			}
-			op->bdata = buf;
-			op->blen = (uint32_t)op->done;
+			x->bdata = buf;
+			x->blen = (uint32_t)done;
 			return urs__ep_again(want, EPOLLIN | nocall);
 		}
-		return op->done ? (int)op->done : res;
+		return done ? (int)done : res;
 	}
 }
 
 static int recv_exec(struct urs_op *op, uint32_t *want)
 {
-	return recv_now(op, urs__buf_addr(op->loop, op->bid), recv_len(op),
-			op->msgflags | trunc_flag(op->sock), want);
+	struct urs_opx *x = urs__op_x(op);
+	return recv_now(op, urs__buf_addr(urs__op_loop(op), op->bid), recv_len(op),
+			x->msgflags | trunc_flag(op->sock), want);
 }
 
 const struct urs_op_kind urs__kind_recv = {
 	.name = "recv",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_RETRY | KF_COUNT,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_RETRY | KF_COUNT | KF_X,
 	.prepare = recv_prepare,
 	.exec = recv_exec,
 	.complete = recv_complete,
@@ -326,26 +335,29 @@ const struct urs_op_kind urs__kind_recv = {
 
 static int recv_into_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
-	io_uring_prep_recv(sqe, op->sock->fd, (void *)op->data, (unsigned)op->len,
-			   sock_flags(op, op->msgflags | trunc_flag(op->sock)));
+	struct urs_opx *x = urs__op_x(op);
+	io_uring_prep_recv(sqe, op->sock->fd, (void *)x->data, (unsigned)x->len,
+			   sock_flags(op, x->msgflags | trunc_flag(op->sock)));
 	return 0;
 }
 
 static enum op_next recv_into_complete(struct urs_op *op, int res, unsigned cflags)
 {
+	struct urs_opx *x = urs__op_x(op);
 	(void)cflags;
-	op->res = res > 0 ? kept(op, res, (unsigned)op->len) : res;
+	op->res = res > 0 ? kept(op, res, (unsigned)x->len) : res;
 	return NEXT_DECIDE;
 }
 
 static int recv_into_exec(struct urs_op *op, uint32_t *want)
 {
-	return recv_now(op, (char *)op->data, op->len, op->msgflags | trunc_flag(op->sock), want);
+	struct urs_opx *x = urs__op_x(op);
+	return recv_now(op, (char *)x->data, x->len, x->msgflags | trunc_flag(op->sock), want);
 }
 
 const struct urs_op_kind urs__kind_recv_into = {
 	.name = "recv_into",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_RETRY | KF_COUNT,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_RETRY | KF_COUNT | KF_X,
 	.prepare = recv_into_prepare,
 	.exec = recv_into_exec,
 	.complete = recv_into_complete,
@@ -360,18 +372,19 @@ const struct urs_op_kind urs__kind_recv_into = {
  * buffers (kernel-notes/recv-bundles.md). */
 static int recv_stream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	bool bundle = (loop->features & URS_FEAT_RECV_BUNDLE) && urs__buf_select(op);
 	op->flags &= (uint16_t)~OPF_BUNDLE;
-	if ((loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(op) && !op->deadline &&
-	    !urs__op_nonblocking(op)) {
-		io_uring_prep_recv_multishot(sqe, op->sock->fd, NULL, 0, op->msgflags);
+	if ((loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(op) &&
+	    !urs__op_deadline(op) && !urs__op_nonblocking(op)) {
+		io_uring_prep_recv_multishot(sqe, op->sock->fd, NULL, 0, urs__op_msgflags(op));
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = op->bgroup;
 		op->flags |= OPF_MULTI;
 	} else {
 		/* A bundle's size is the buffers' (0), not one buffer's. */
-		prep_recv_buf(op, sqe, bundle ? 0 : loop->buf_size, sock_flags(op, op->msgflags));
+		prep_recv_buf(op, sqe, bundle ? 0 : loop->buf_size,
+			      sock_flags(op, urs__op_msgflags(op)));
 	}
 	if (bundle) {
 		sqe->ioprio |= IORING_RECVSEND_BUNDLE;
@@ -387,7 +400,7 @@ static int recv_stream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
  * when nobody listens any more. */
 static void chunk(struct urs_op *op, int res, unsigned cflags)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	urs_result r;
 	uint32_t n = urs__buf_pieces(op, res, cflags);
 	for (uint32_t i = 0; i < n; i++) {
@@ -427,14 +440,14 @@ static enum op_next recv_stream_complete(struct urs_op *op, int res, unsigned cf
 			return NEXT_DECIDE;
 		}
 		if (multi)
-			op->loop->stats.rearms++;
+			urs__op_loop(op)->stats.rearms++;
 		urs__deadline_set(op); /* the idle time starts again */
 		return NEXT_AGAIN;
 	}
 	urs__buf_take(op, res, cflags, 0);
 	if (res == -ENOBUFS && !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT))) {
 		if (multi)
-			op->loop->stats.rearms++;
+			urs__op_loop(op)->stats.rearms++;
 		return urs__buf_wait(op);
 	}
 	op->res = res; /* 0: the peer closed; else an error, a cancel or the idle timeout */
@@ -443,8 +456,8 @@ static enum op_next recv_stream_complete(struct urs_op *op, int res, unsigned cf
 
 static int recv_stream_exec(struct urs_op *op, uint32_t *want)
 {
-	return recv_now(op, urs__buf_addr(op->loop, op->bid), op->loop->buf_size, op->msgflags,
-			want);
+	return recv_now(op, urs__buf_addr(urs__op_loop(op), op->bid), urs__op_loop(op)->buf_size,
+			urs__op_msgflags(op), want);
 }
 
 const struct urs_op_kind urs__kind_recv_stream = {
@@ -461,14 +474,15 @@ const struct urs_op_kind urs__kind_recv_stream = {
 
 static int send_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
-	size_t left = op->len - op->done;
+	struct urs_opx *x = urs__op_x(op);
+	size_t left = x->len - x->done;
 	unsigned n = left > SEND_CHUNK ? SEND_CHUNK : (unsigned)left;
-	int mf = sock_flags(op, op->msgflags | MSG_NOSIGNAL);
+	int mf = sock_flags(op, x->msgflags | MSG_NOSIGNAL);
 	/* A blocking send on a stream sends everything, as send(2) does; MSG_WAITALL lets the
 	 * kernel continue a short one itself (5.19+). */
 	if (op->sock->type == SOCK_STREAM && !(mf & MSG_DONTWAIT))
 		mf |= MSG_WAITALL;
-	io_uring_prep_send(sqe, op->sock->fd, op->data + op->done, n, mf);
+	io_uring_prep_send(sqe, op->sock->fd, x->data + x->done, n, mf);
 	return 0;
 }
 
@@ -478,10 +492,11 @@ static int send_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
  * send from the ring. */
 static int send_exec(struct urs_op *op, uint32_t *want)
 {
-	size_t left = op->len - op->done;
+	struct urs_opx *x = urs__op_x(op);
+	size_t left = x->len - x->done;
 	size_t n = left > SEND_CHUNK ? SEND_CHUNK : left;
-	int res = urs__sys((int)send(op->sock->fd, op->data + op->done, n,
-				     op->msgflags | MSG_NOSIGNAL | MSG_DONTWAIT));
+	int res = urs__sys((int)send(op->sock->fd, x->data + x->done, n,
+				     x->msgflags | MSG_NOSIGNAL | MSG_DONTWAIT));
 	if (res == -EAGAIN)
 		*want = EPOLLOUT;
 	return res;
@@ -489,27 +504,29 @@ static int send_exec(struct urs_op *op, uint32_t *want)
 
 enum op_next urs__send_complete(struct urs_op *op, int res, unsigned cflags)
 {
+	struct urs_opx *x = urs__op_x(op);
 	(void)cflags;
 	if (res > 0)
-		op->done += (size_t)res;
+		x->done += (size_t)res;
 	urs__ordered_sent(op, res);
 	bool blocking_stream = op->sock->type == SOCK_STREAM && !urs__op_dontwait(op);
-	if (res > 0 && op->done < op->len && blocking_stream &&
+	if (res > 0 && x->done < x->len && blocking_stream &&
 	    !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT)))
 		return NEXT_AGAIN;
-	op->res = op->done ? (int)op->done : res;
-	if (op->done && (op->flags & OPF_CANCEL) && !(op->flags & OPF_TIMEDOUT))
+	op->res = x->done ? (int)x->done : res;
+	if (x->done && (op->flags & OPF_CANCEL) && !(op->flags & OPF_TIMEDOUT))
 		op->flags &= ~OPF_CANCEL; /* the count stands: the cancel came too late for it */
 	return NEXT_DECIDE;
 }
 
 static enum op_next sendall_complete(struct urs_op *op, int res, unsigned cflags)
 {
+	struct urs_opx *x = urs__op_x(op);
 	(void)cflags;
 	if (res > 0)
-		op->done += (size_t)res;
+		x->done += (size_t)res;
 	urs__ordered_sent(op, res);
-	if (op->done == op->len) {
+	if (x->done == x->len) {
 		op->res = 0;
 		return NEXT_DECIDE;
 	}
@@ -521,7 +538,7 @@ static enum op_next sendall_complete(struct urs_op *op, int res, unsigned cflags
 
 const struct urs_op_kind urs__kind_send = {
 	.name = "send",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY | KF_COUNT,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY | KF_COUNT | KF_X,
 	.start = urs__ordered_start,
 	.prepare = send_prepare,
 	.exec = send_exec,
@@ -532,7 +549,7 @@ const struct urs_op_kind urs__kind_send = {
 
 const struct urs_op_kind urs__kind_sendall = {
 	.name = "sendall",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY | KF_X,
 	.start = urs__ordered_start,
 	.prepare = send_prepare,
 	.exec = send_exec,
@@ -547,40 +564,43 @@ const struct urs_op_kind urs__kind_sendall = {
  * stops reading at once. */
 static bool shutdown_start(struct urs_op *op)
 {
-	return op->msgflags == SHUT_RD ? true : urs__ordered_start(op);
+	struct urs_opx *x = urs__op_x(op);
+	return x->msgflags == SHUT_RD ? true : urs__ordered_start(op);
 }
 
 static int shutdown_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
-	if (op->msgflags != SHUT_RD && op->sock->torn)
+	struct urs_opx *x = urs__op_x(op);
+	if (x->msgflags != SHUT_RD && op->sock->torn)
 		return -EPIPE; /* a FIN after a hole would make a cut stream look complete */
-	io_uring_prep_shutdown(sqe, op->sock->fd, op->msgflags);
+	io_uring_prep_shutdown(sqe, op->sock->fd, x->msgflags);
 	return 0;
 }
 
 static int shutdown_exec(struct urs_op *op, uint32_t *want)
 {
+	struct urs_opx *x = urs__op_x(op);
 	(void)want;
-	if (op->msgflags != SHUT_RD && op->sock->torn)
+	if (x->msgflags != SHUT_RD && op->sock->torn)
 		return -EPIPE;
-	if (op->msgflags != SHUT_WR) { /* reads now end at once: never park them on an edge */
+	if (x->msgflags != SHUT_WR) { /* reads now end at once: never park them on an edge */
 		op->sock->ep_rdend = true;
 		op->sock->ep_rdrained = false;
 	}
-	return urs__sys(shutdown(op->sock->fd, op->msgflags));
+	return urs__sys(shutdown(op->sock->fd, x->msgflags));
 }
 
 static enum op_next shutdown_complete(struct urs_op *op, int res, unsigned cflags)
 {
 	(void)cflags;
 	urs_sock *s = op->sock;
-	if (res == 0 && op->msgflags != SHUT_WR) {
+	if (res == 0 && urs__op_msgflags(op) != SHUT_WR) {
 		/* A datagram socket's receives now answer 0 at once where they would wait (the
 		 * end of its receive streams), but a multishot recvmsg armed before waits for a
 		 * datagram for ever: it goes again as single receives. */
 		s->rd_shut = true;
 		if (urs__sock_dgram(s))
-			for (struct urs_op *o = s->ops; o; o = o->snext)
+			for (struct urs_op *o = urs__sock_ops(s); o; o = urs__sock_next(o))
 				if (o->flags & OPF_MULTI)
 					urs__op_rearm(o);
 	}
@@ -590,7 +610,7 @@ static enum op_next shutdown_complete(struct urs_op *op, int res, unsigned cflag
 
 const struct urs_op_kind urs__kind_shutdown = {
 	.name = "shutdown",
-	.flags = KF_SOCK | KF_ORDERED | KF_RETRY,
+	.flags = KF_SOCK | KF_ORDERED | KF_RETRY | KF_X,
 	.start = shutdown_start,
 	.prepare = shutdown_prepare,
 	.exec = shutdown_exec,

@@ -190,7 +190,7 @@ URS_API int urs_sock_handoff(urs_sock *s, urs_loop *to, urs_cb cb, void *user)
 		return -EINVAL;
 	/* Its ops would have nowhere to complete; results nobody claimed yet stay with the
 	 * object (awaited or detached later, never given a callback). */
-	for (struct urs_op *o = s->ops; o; o = o->snext)
+	for (struct urs_op *o = urs__sock_ops(s); o; o = urs__sock_next(o))
 		if (o->state != OP_DONE || (o->flags & (OPF_BOUND | OPF_DETACHED | OPF_AWAITED)))
 			return -EBUSY;
 	struct handoff *h = malloc(sizeof(*h));

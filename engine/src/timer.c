@@ -27,26 +27,36 @@ void urs__ts_set(struct __kernel_timespec *ts, int64_t ns)
 void urs__deadline_set(struct urs_op *op)
 {
 	int64_t t = op->sock ? op->sock->timeout_ns : -1;
+	struct urs_opx *x = urs__op_x(op);
+	/* An op on a socket with a timeout has a side part (urs__op_new, urs_settimeout). */
+	if (!x)
+		return;
 	if (t <= 0) {
-		op->deadline = 0;
+		x->deadline = 0;
 		return;
 	}
 	int64_t now = urs__now_ns();
-	op->deadline = t > INT64_MAX - now ? INT64_MAX : now + t;
+	x->deadline = t > INT64_MAX - now ? INT64_MAX : now + t;
 }
 
 int64_t urs__deadline_left(const struct urs_op *op)
 {
-	int64_t left = op->deadline - urs__now_ns();
+	int64_t left = urs__op_deadline(op) - urs__now_ns();
 	return left > 0 ? left : 0;
 }
 
 /* ---------------------------------------------------------------- the heap */
 
+/* Ops in the heap have a side part: their deadline and their place are there. */
+static int64_t dl(const struct urs_op *op)
+{
+	return urs__op_x(op)->deadline;
+}
+
 static void heap_set(struct urs_heap *h, uint32_t i, struct urs_op *op)
 {
 	h->v[i] = op;
-	op->heap = i;
+	urs__op_x(op)->heap = i;
 }
 
 static void sift_up(struct urs_heap *h, uint32_t i)
@@ -54,7 +64,7 @@ static void sift_up(struct urs_heap *h, uint32_t i)
 	struct urs_op *op = h->v[i];
 	while (i > 0) {
 		uint32_t p = (i - 1) / 2;
-		if (h->v[p]->deadline <= op->deadline)
+		if (dl(h->v[p]) <= dl(op))
 			break;
 		heap_set(h, i, h->v[p]);
 		i = p;
@@ -69,9 +79,9 @@ static void sift_down(struct urs_heap *h, uint32_t i)
 		uint32_t c = 2 * i + 1;
 		if (c >= h->n)
 			break;
-		if (c + 1 < h->n && h->v[c + 1]->deadline < h->v[c]->deadline)
+		if (c + 1 < h->n && dl(h->v[c + 1]) < dl(h->v[c]))
 			c++;
-		if (op->deadline <= h->v[c]->deadline)
+		if (dl(op) <= dl(h->v[c]))
 			break;
 		heap_set(h, i, h->v[c]);
 		i = c;
@@ -108,13 +118,13 @@ void urs__heap_add(urs_loop *loop, struct urs_op *op)
 void urs__heap_del(urs_loop *loop, struct urs_op *op)
 {
 	struct urs_heap *h = &loop->deadlines;
-	uint32_t i = op->heap;
+	uint32_t i = urs__op_x(op)->heap;
 	op->flags &= ~OPF_HEAP;
 	struct urs_op *last = h->v[--h->n];
 	if (i == h->n)
 		return;
 	heap_set(h, i, last);
-	if (i > 0 && h->v[(i - 1) / 2]->deadline > last->deadline)
+	if (i > 0 && dl(h->v[(i - 1) / 2]) > dl(last))
 		sift_up(h, i);
 	else
 		sift_down(h, i);
@@ -123,13 +133,13 @@ void urs__heap_del(urs_loop *loop, struct urs_op *op)
 /* The earliest deadline of a waiting op, or 0 when none waits. */
 int64_t urs__heap_next(const urs_loop *loop)
 {
-	return loop->deadlines.n ? loop->deadlines.v[0]->deadline : 0;
+	return loop->deadlines.n ? dl(loop->deadlines.v[0]) : 0;
 }
 
 int urs__heap_expire(urs_loop *loop, int64_t now)
 {
 	int n = 0;
-	while (loop->deadlines.n && loop->deadlines.v[0]->deadline <= now) {
+	while (loop->deadlines.n && dl(loop->deadlines.v[0]) <= now) {
 		urs__op_expire(loop->deadlines.v[0]);
 		n++;
 	}
@@ -159,7 +169,16 @@ URS_API int urs_settimeout(urs_sock *sock, double seconds)
 	if (seconds > 9.2e9) /* beyond what int64 nanoseconds hold: as good as none */
 		seconds = 9.2e9;
 	int64_t ns = (int64_t)(seconds * 1e9);
-	sock->timeout_ns = (seconds > 0 && ns == 0) ? 1 : ns;
+	ns = (seconds > 0 && ns == 0) ? 1 : ns;
+	if (ns > 0) {
+		/* Its ops still running (a receive stream) take the timeout at their next step:
+		 * each needs a side part for its deadline, given now or refused with the call. */
+		for (struct urs_op *o = urs__sock_ops(sock); o; o = urs__sock_next(o))
+			if ((urs__kind(o)->flags & KF_TIMEOUT) && o->state != OP_DONE &&
+			    (ret = urs__op_need_x(o)) < 0)
+				return ret;
+	}
+	sock->timeout_ns = ns;
 	return 0;
 }
 
@@ -189,14 +208,14 @@ URS_API urs_future urs_sleep(urs_loop *loop, double seconds)
 	int ret = urs__op_new(loop, OPK_SLEEP, NULL, &op);
 	if (ret < 0)
 		return urs__future_err(ret);
-	op->len = (size_t)(int64_t)(seconds * 1e9);
+	urs__op_x(op)->len = (size_t)(int64_t)(seconds * 1e9);
 	return urs__op_start(op);
 }
 
 static int sleep_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
-	struct __kernel_timespec *ts = urs__sqe_ts(op->loop, sqe);
-	urs__ts_set(ts, (int64_t)op->len);
+	struct __kernel_timespec *ts = urs__sqe_ts(urs__op_loop(op), sqe);
+	urs__ts_set(ts, (int64_t)urs__op_x(op)->len);
 	io_uring_prep_timeout(sqe, ts, 0, 0);
 	return 0;
 }
@@ -204,8 +223,9 @@ static int sleep_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 /* epoll: a wait on the loop's heap. */
 static int sleep_exec(struct urs_op *op, uint32_t *want)
 {
-	int64_t now = urs__now_ns(), ns = (int64_t)op->len;
-	op->deadline = ns > INT64_MAX - now ? INT64_MAX : now + ns;
+	struct urs_opx *x = urs__op_x(op);
+	int64_t now = urs__now_ns(), ns = (int64_t)x->len;
+	x->deadline = ns > INT64_MAX - now ? INT64_MAX : now + ns;
 	return urs__ep_again(want, URS_EP_TIMER);
 }
 
@@ -225,6 +245,7 @@ static void sleep_decided(struct urs_op *op)
 
 const struct urs_op_kind urs__kind_sleep = {
 	.name = "sleep",
+	.flags = KF_X,
 	.prepare = sleep_prepare,
 	.exec = sleep_exec,
 	.complete = sleep_complete,

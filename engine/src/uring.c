@@ -75,7 +75,7 @@ static bool cancel_now(urs_loop *loop, struct urs_op *op)
  * (a cancel is never dropped). */
 static void ring_cancel(struct urs_op *op)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	op->cancel_tries = 0;
 	if (loop->recovering || !cancel_now(loop, op)) {
 		if (!push_cancel(loop, op))
@@ -100,7 +100,7 @@ static void ring_flush(urs_loop *loop)
 	}
 	loop->ncancels = kept;
 	while (loop->backlog.head && io_uring_sq_space_left(&loop->ring) >= 2) {
-		struct urs_op *op = urs__opq_pop(&loop->backlog);
+		struct urs_op *op = urs__opq_pop(loop, &loop->backlog);
 		urs__op_unpark(op);
 		urs__op_submit(op);
 	}
@@ -112,7 +112,7 @@ static void ring_flush(urs_loop *loop)
  * cancel is dropped at the next flush — counting it would block a turn with nothing to come. */
 static bool ring_can_wake(const urs_loop *loop)
 {
-	return loop->inflight > loop->inflight_own || loop->backlog.n;
+	return loop->inflight > loop->inflight_own || loop->backlog.head;
 }
 
 /* A read of the wake eventfd: it completes when another thread posts, wakes or stops. */
@@ -144,8 +144,8 @@ static void cancel_answered(urs_loop *loop, uint64_t ud, int res)
 	    !(op->flags & OPF_CANCEL) || (res != -ENOENT && res != -EALREADY))
 		return;
 	loop->cancel_retries++;
-	if (op->cancel_tries < UINT8_MAX)
-		op->cancel_tries++;
+	if (op->cancel_tries < 7)
+		op->cancel_tries++; /* from 5 on the wait before asking again stays 8 ms */
 	if (!push_cancel(loop, op))
 		op->flags &= ~OPF_CANCEL; /* no memory to remember it: urs_cancel again works */
 }
@@ -186,13 +186,13 @@ static void sqe_void(urs_loop *loop, struct io_uring_sqe *sqe)
  * goes at the next turn. */
 static void ring_submit(struct urs_op *op)
 {
-	urs_loop *loop = op->loop;
+	urs_loop *loop = urs__op_loop(op);
 	const struct urs_op_kind *k = urs__kind(op);
 	if (loop->recovering) {
 		urs__op_park(op, &loop->backlog);
 		return;
 	}
-	int64_t left = op->deadline ? urs__deadline_left(op) : -1;
+	int64_t left = urs__op_deadline(op) ? urs__deadline_left(op) : -1;
 	bool try_once = (k->flags & KF_TRY_ONCE) && urs__op_nonblocking(op);
 	bool linked = left > 0 || try_once;
 	struct io_uring_sqe *sqe = urs__sqe(loop, linked ? 2 : 1);
@@ -238,7 +238,7 @@ static int ring_arm_wake(urs_loop *loop);
 static void barrier_passed(urs_loop *loop)
 {
 	for (uint32_t c = 0; c < loop->nchunks; c++)
-		for (uint32_t i = 0; i < OP_CHUNK; i++) {
+		for (uint32_t i = 1; i <= urs__op_chunk_n(loop, c); i++) {
 			struct urs_op *op = &loop->chunks[c][i];
 			if (op->state == OP_KERNEL) {
 				op->kpending = 0;
