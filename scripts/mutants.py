@@ -109,13 +109,13 @@ MUTANTS = {
         ["test_recvbuf", "test_unix"]),
     "incremental-waiters-not-chained": (
         "engine/src/buf.c",
-        "\tif (g->wait.n && bufs_free(g))\n\t\twake_one(g);",
+        "\tif (g->wait.head && bufs_free(g))\n\t\twake_one(loop, g);",
         "",
         ["test_tcp"]),
     "epoll-waiting-receive-keeps-buffer": (
         "engine/src/epoll.c",
-        "\tif (park && claimed != URS_BUF_NONE && !op->done) {",
-        "\tif (0 && park && claimed != URS_BUF_NONE && !op->done) {",
+        "\tif (park && claimed != URS_BUF_NONE && !urs__op_done(op)) {",
+        "\tif (0 && park && claimed != URS_BUF_NONE && !urs__op_done(op)) {",
         ["test_recvbuf@epoll"]),
     "epoll-no-buffer-hides-the-end": (
         "engine/src/epoll.c",
