@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # ursock: one Makefile. Everything built goes under $(BUILD) (build/, or build/san with SAN=1).
 #
 #   make              the library (libursock.a, libursock.so.0), the examples and the man
@@ -286,6 +287,7 @@ test:
 	@scripts/deps.sh build examples test
 	@$(MAKE) --no-print-directory check WERROR=$(TEST_WERROR)
 check: $(LIBS) $(TEST_BIN) $(ALL_EXAMPLE_BIN) $(MAN_STAMP) $(FUZZ_ENGINE)
+	@python3 scripts/spdx.py --check
 	@TEST_ONLY="$(TEST_ONLY)" TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 		scripts/run-tests.sh $(BUILD)/tests
 

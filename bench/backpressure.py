@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Backpressure check: HOGS clients send without ever reading while a control client does
 ping-pong; reports the server's peak RSS and the control client's latency. Bounded in time
 (--seconds) and bytes; stops the server it started by its PID.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The echo load client, the same for every server: one thread, epoll, non-blocking
  * sockets. Modes:
  *   pingpong  N connections, each with DEPTH messages of SIZE bytes in flight; a message

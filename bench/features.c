@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Prints the library's version and what a loop gets from this kernel, for the header of the
  * benchmark report:  build/bench/features  ->  "0.1.0 single_issuer defer_taskrun ..." */
 #include "ursock.h"

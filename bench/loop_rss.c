@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The memory a loop costs: resident set size (VmRSS) before urs_loop_new, after it with the
  * default options, after one TCP connection has carried a message each way, and after the
  * loop is freed. For the benchmark report:  build/bench/loop_rss  ->  one JSON line. */

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- wrk script: 16 requests per write, as the well-known "plaintext" benchmarks send them,
 -- so that the client spends less per request and the servers' costs show.
 init = function(args)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """ursock benchmarks: ursock against blocking, epoll, raw liburing (and nginx for HTTP),
 doing the same work, side by side, interleaved (A B C A B C ...), at least 3 runs a point
 (1 with --quick), medians with min-max. Servers are pinned to CPU 0, load generators to

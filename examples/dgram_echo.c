@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Datagram echo server: UDP over IPv4/IPv6, or Unix datagram. Each datagram goes back to
  * its sender as it is (recvfrom -> sendto), from the loop's provided buffers: one up to
  * 64 KiB arrives whole (message buffers), whatever the loop's buffer size. A longer one

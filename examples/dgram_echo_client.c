@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Datagram echo client: socket -> (bind, for Unix) -> sendto -> recvfrom -> close.
  *
  *   build/examples/dgram_echo_client 127.0.0.1:9000 hello world

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ursock inside a program that already has an event loop (plain epoll here): the host
  * waits on its own fds and on urs_loop_fd(), and lets ursock run without blocking. The
  * ursock side is a stream echo service (host/echo_service.c); the host side owns the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ursock inside a libuv program: a uv_poll_t on urs_loop_fd() wakes libuv when ursock has
  * completions, a uv_prepare_t runs ursock without blocking right before libuv blocks (so
  * ops started by any callback reach the kernel), and libuv keeps its own signals and timers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* HTTP/1.1 echo server on ursock: GET/HEAD answer a small fixed body, POST/PUT echo the
  * request body back. Keep-alive, pipelining (answers in request order), Content-Length and
  * chunked bodies; limits on target, header and body sizes, requests per connection and

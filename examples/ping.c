@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ping over a raw ICMP socket (needs CAP_NET_RAW, e.g. root): the echo request is built
  * and the reply checked here, by the program, not by the library.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Stream echo server on ursock: socket -> bind -> listen -> accept -> recv/send. TCP over
  * IPv4 or IPv6, Unix stream, or (--seqpacket) Unix seqpacket, where each message comes back
  * as one message.

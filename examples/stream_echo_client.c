@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Stream echo client: socket -> connect -> send/recv -> close, each step a future awaited
  * in turn, as the Python notes draw it. TCP, Unix stream, or Unix seqpacket (--seqpacket).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What a step of the engine fuzzer does to the engine: sockets (socketpairs, TCP pairs through
  * a listener, plain-fd peers), ops started on them, buffers held and given back (also stale,
  * forged and empty views), bounded loop runs, and the stall check: where every pending op

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What comes back from the engine, and what the engine fuzzer checks about it: the records of
  * started ops, their consumers (then, await, detach, cancel), the callbacks with the scripts
  * an input gives them (free, close, cancel, start more, re-enter), and every result against

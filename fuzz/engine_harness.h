@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the three files of the engine fuzzer share (fuzz_engine.c: the program and its ending;
  * engine_actions.c: what a step does to the engine; engine_futures.c: what comes back, and the
  * callbacks). One input, one loop: everything here is reset for each input. */

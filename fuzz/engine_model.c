@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The data model of the engine fuzzer (see engine_model.h).
  *
  * Stream bytes: byte j of send i is ((i & 7) << 5) | h(seed, i, j) with a 5-bit hash h. The

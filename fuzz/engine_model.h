@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The engine fuzzer's model of the data on one direction of a connection (fuzz_engine.c).
  * Every send gets bytes that name the send and the offset in it, so a receiver can tell a lost,
  * repeated, reordered, foreign or overwritten byte from the right one without knowing in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target over the engine's public API: each input is a program of random
  * interleavings on one small loop (few buffers, few ops, a tiny SQ/CQ) — socketpairs of every
  * type, TCP pairs through a listener, plain-fd peers that reset, sends and sendall (some larger

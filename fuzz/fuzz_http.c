@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target for the server path: whole connections through the HTTP core, driven as
  * http_echo drives it. The first 8 bytes of an input steer the network and the clock (a
  * seed: where the stream is split, when the server's sends complete, how far time moves);

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # What `make bench` needs (scripts/deps/bench.list: nginx, gnuplot, Google Benchmark,
 # jemalloc...), installed through deps.sh, only when missing.
 set -euo pipefail

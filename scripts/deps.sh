@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the Debian packages of the named lists (scripts/deps/<list>.list), only those
 # missing; apt-get update runs only when something is missing. Needs root (or sudo).
 #   scripts/deps.sh build              the library and the plain examples

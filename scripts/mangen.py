@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """mangen: ursock's man pages, generated from the one place the API is written down: the
 doc comments of the public headers (engine/include/ursock.h, ursock_version.h), plus the
 lifetime table of README.md for ursock(7). Nothing is kept twice, so a page cannot drift

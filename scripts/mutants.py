@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Mutation check: each mutant breaks one behaviour the tests name, in a copy of the
 committed tree (HEAD) under build/mutants/, and the tests that cover it must fail. `make mutants` runs them all;
 `scripts/mutants.py NAME...` runs some. A mutant whose text no longer matches the code says

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs every test binary (or those named in TEST_ONLY) under a timeout, once per backend (BACKENDS, default "uring
 # epoll", each through URSOCK_BACKEND; the binaries that do not depend on the backend run
 # once), and sums cmocka's per-case results into one line:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* urs_addr: parse and print round trips, junk, and text against a PROT_NONE guard page. */
 #include "testutil.h"
 

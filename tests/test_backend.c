@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Where io_uring is refused (issue 11). This binary installs a seccomp filter that fails
  * io_uring_setup with EPERM, as Docker's and containerd's default profiles do, before any
  * test runs: a loop made with the automatic choice must run on epoll, say why, and work end

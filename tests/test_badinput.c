@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Bad input gets a negative errno, never a crash, a hang or a leak. */
 #include "testutil.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The host-loop examples driven as a user would: ursock inside a plain epoll loop
  * (host_epoll) and inside libuv (host_libuv). Each must echo several connections at once
  * byte for byte, keep the host's own timer running beside ursock (its stats line counts

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The examples driven as a user would: curl, a raw socket and wrk against http_echo, and
  * each client/server pair talking to its partner. Servers start on port 0 (or a path in a
  * temporary directory); every process started here is stopped by its PID. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* makefile(): a FILE * on a socket, line protocols, big transfers, EOF, timeouts, a closed
  * peer, and the refusal to run inside a loop callback. */
 #include "testutil.h"

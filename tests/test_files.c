@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Direct descriptors (URS_FEAT_FIXED_FILES): a socket on an io_uring loop gets a slot in the
  * ring's registered file table and its ops name the slot. Checked: the feature and its
  * disable bit, a slot reused by a new socket addresses the new socket (not the old file), a

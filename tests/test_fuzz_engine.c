@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The engine fuzzer (fuzz/fuzz_engine.c) for a bounded time inside the suite: it starts
  * from the committed seed corpus, fuzzes for FUZZ_TEST_SECONDS in all (default 18, at most
  * 55; the seeds' replay included), and the test fails when the fuzzer reports anything — a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* HTTP/1.1 conformance of examples/http_echo, driven over real sockets against the running
  * build (started on port 0, stopped by its PID). One case per requirement a server must meet
  * in RFC 9112 (and the parts of RFC 9110 a server answers), named test_<rfc>_s<section>_...,

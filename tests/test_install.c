@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The library as a packager and a user get it: `make install` into a temporary DESTDIR from
  * a build of its own (with a distribution's hardening flags, which must reach the compiler
  * and the linker), the installed files, the soname, the exported symbols, the man pages (one

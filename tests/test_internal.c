@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* White-box checks of engine internals no public call can reach: the loop's CQ size, the
  * recovery when the kernel drops completions (-EBADR, forced through a test hook), and the
  * accept stream's decision on errors of a policy (-EPERM). Tests link the static library,

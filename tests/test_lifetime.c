@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Lifetimes and ordered streams (issue 10): a socket freed while its ops are pending or
  * from inside their callbacks, the close callback as the last callback, sends that stop
  * short failing what is queued behind them, the FIN behind queued bytes, waits outside the

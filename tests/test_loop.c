@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The loop and futures: options, run modes, handle misuse, cancel racing completion, CQ
  * overflow, teardown with ops in flight, embedding in a host epoll loop, every fallback. */
 #include "testutil.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Memory layout (issue 16): ops and sockets from chunks found by index, side parts only for
  * the ops that need them. Many sockets across several socket chunks, reused slots, husks
  * across chunks outliving their loop (LeakSanitizer checks the slab goes with the last

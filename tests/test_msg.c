@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sendmsg / recvmsg / recvmsg_into with control messages: 100 fds passed over a socketpair
  * and each used, fds closed when the control buffer is cut or the result dropped,
  * IP_PKTINFO / IPV6_PKTINFO on a wildcard-bound socket, SO_TIMESTAMPNS, SCM_CREDENTIALS, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SOCK_RAW: ICMP echo over IPv4 and ICMPv6 built and checked here, by the library's user,
  * and an IP_HDRINCL packet whose IPv4 header the test builds itself. Needs CAP_NET_RAW:
  * without it socket creation answers -EPERM and each test skips, saying so. */

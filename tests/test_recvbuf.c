@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Receives that do not waste buffers (issue 16 item 3): incremental buffer consumption
  * (URS_FEAT_BUF_INC, kernel-notes/incremental-buffers.md) lends pieces of one buffer, and a
  * buffer goes back only when the kernel is done with it and every piece is released; recv

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Host names: urs_getaddrinfo against a DNS server this test starts on 127.0.0.1 (a small
  * one in Python, its own records; never the network): A and AAAA, NXDOMAIN, no data of a
  * family, a server that never answers (timeout), cancel and loop teardown mid-query, many

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The test runner itself (defect 10): a failing test that leaves a process behind holding
  * its output must fail, not hang the suite; and test_examples, made to fail right after
  * starting each server, must end promptly and leave no server running. */

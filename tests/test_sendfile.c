@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* urs_sendfile: a file to a TCP socket whole and in order between other sends (splice
  * through a pipe, into the socket's registered slot or its fd; the read + send fallback;
  * sendfile(2) on epoll), slices and the file's end, its bytes in urs_sock_queued, the

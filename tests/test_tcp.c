@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* TCP over IPv4 and IPv6 through futures: echo, many connections, half-close, refusal,
  * resets in the middle of a large sendall, accept streams and EMFILE. */
 #include "testutil.h"

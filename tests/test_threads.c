@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Many loops, one service (issue 12): posts from other threads (none lost, each sender's in
  * order), wakes and stops from another thread and from a signal handler, calls from the
  * wrong thread refused with nothing left pending, sockets handed between loops (10,000

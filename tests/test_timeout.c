@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Socket timeouts as linked timeouts, blocking modes, cancellation on close. */
 #include "testutil.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The seed table's rarer types: SOCK_RDM exists only where a protocol family provides it
  * (TIPC), SOCK_SEQPACKET over AF_INET only with SCTP. Where the kernel has them they work;
  * elsewhere creation gives the kernel's clear error. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* UDP over IPv4 and IPv6: sendto/recvfrom, 10,000 sequenced datagrams through the
  * multishot recvmsg stream, truncation, zero-length datagrams, refusal, bad input. */
 #include "testutil.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* AF_UNIX: stream, datagram and seqpacket; paths and abstract names; socketpair. Every path
  * a test creates lives in its own temporary directory and is removed. */
 #include "testutil.h"

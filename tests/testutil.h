@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers every test binary shares: a loop per test with the leak check at its end, a
  * listener on port 0, awaiting with a result check. */
 #ifndef URS_TESTUTIL_H

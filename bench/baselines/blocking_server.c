@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The blocking baseline: one thread per connection, plain blocking read/write, as a
  * careful programmer writes it without an event loop. --http runs the same HTTP core as
  * examples/http_echo.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the baseline servers share: address parsing, the listener, the "listening on" line,
  * signal handling, and the exit report (syscall counts) the benchmark reads. */
 #ifndef BENCH_COMMON_H

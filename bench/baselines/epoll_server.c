@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The epoll baseline, written as we would for production: edge-triggered, non-blocking,
  * one thread per core (-t N), each with its own SO_REUSEPORT listener and epoll set; reads
  * until EAGAIN, writes what it can and waits for EPOLLOUT for the rest. --http runs the

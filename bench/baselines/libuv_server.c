@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The libuv baseline: what a C programmer would write instead of ursock, in libuv's usual
  * pattern — uv_read_start with an allocation callback, one uv_write per chunk received
  * (echo) or per batch of responses (HTTP), the buffer freed in the write callback. One loop

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The yardstick: the leanest TCP echo we can write on raw liburing, no engine. Multishot
  * accept straight into the registered file table (direct descriptors: no fd, no fget per
  * op), one provided buffer ring, multishot recv, and each received buffer sent back as it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // Microbenchmarks (Google Benchmark) of ursock's C API: the future round trip, a batch of
 // ops through the pool and the ring, buffer lend/release, address parsing, and a
 // send+recv pair on a socketpair. Built twice: with the system allocator (micro_sys) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ursock: the socket API users know from Python's socket module, as futures
  * over one io_uring loop per thread.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ursock's version: the numbers this header was shipped with, and urs_version() for the
  * numbers of the library a program actually runs against (they differ when a program built
  * against one release loads the shared library of another).

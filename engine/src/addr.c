@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Addresses: Python's (host, port) and Unix paths as text, parsed and printed. Numeric
  * only: name resolution would block, and a loop never blocks. */
 #include "internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Provided buffers, in up to three groups. Group 0 holds the loop's buffers (buf_count of
  * buf_size bytes, made with the loop): every receive of a byte stream, and every receive
  * that asked for no more than buf_size. Group 1 holds a few message buffers of 64 KiB and

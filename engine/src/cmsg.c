@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Control messages: building them for urs_sendmsg, walking what urs_recvmsg received, and
  * reading the common ones (SCM_RIGHTS, IP_PKTINFO/IPV6_PKTINFO, SCM_TIMESTAMPNS,
  * SCM_CREDENTIALS). The layout is the kernel's (struct cmsghdr, CMSG_ALIGN); the walk

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Constants newer than liburing 2.3's headers, each with the kernel that brought it. Every
  * feature behind them is probed at run time (probe.c); these only give the numbers names. */
 #ifndef URS_COMPAT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Connection ops: accept (one, or a server's stream of them) and connect. An accepted
  * connection becomes a urs_sock at once, so it is never an fd without an owner. */
 #include "internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Conveniences over the socket calls, as Python's socket module has them:
  * create_connection (resolve, then happy eyeballs, RFC 8305) and create_server. The
  * connection op waits outside the kernel: its sub-ops (the lookup, the connect attempts,

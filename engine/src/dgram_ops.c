@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Datagram ops: recvfrom (one message with its sender), the stream of them (multishot
  * recvmsg), and sendto. Used by UDP, raw, Unix datagram — and by seqpacket receives,
  * because a message is what they carry: a message longer than the buffer is flagged

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The epoll backend: the same ops, futures, buffers and timeouts where io_uring is refused
  * (seccomp, kernel.io_uring_disabled, memlock) or not wanted. An op's step is its kind's
  * exec: the syscall itself, non-blocking. When it is done it completes as a CQE would;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* makefile: a FILE * over a socket through fopencookie. Each stdio read or write awaits one
  * op on the socket's loop. This is the one place that sets errno: stdio requires it. */
 #define _GNU_SOURCE

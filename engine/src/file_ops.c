@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sendfile: a file's bytes to a stream socket without passing through user space. On
  * io_uring, IORING_OP_SPLICE moves them file -> pipe -> socket (a pipe per call, grown to
  * 1 MiB where the system allows), one step at a time: fill the pipe from the file, then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Direct descriptors: the ring's registered file table. A socket on an io_uring loop keeps
  * its regular fd (urs_fileno, setsockopt, getpeername and makefile need one) and also gets a
  * slot in the table; every op on it names the slot with IOSQE_FIXED_FILE, so the kernel

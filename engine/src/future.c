@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Futures: value handles to ops, and the hand-over of a decided op's result to whoever
  * consumes it — a callback, an awaiter, or nobody (hop 6). Decided ops with a consumer
  * wait on the loop's ready list, so a callback only ever runs from the loop's own turn. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the files of engine/src share. The request path (docs/DESIGN.md) is six hops:
  *   socket.c (API) -> op.c start -> backend submit (uring.c + kind->prepare)
  *   -> loop.c wait -> op.c CQE -> kind->complete -> op.c decide -> future.c deliver.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The loop: one ring per thread. A turn runs what is ready, submits and waits in one
  * io_uring_enter (hop 3), hands the completions to their ops and runs the callbacks
  * (hops 4-6); it times out ops waiting outside the kernel and never blocks when nothing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Message ops: sendmsg (iovecs and control messages; one of the ordered sends on a stream
  * or seqpacket socket), recvmsg_into (into the caller's iovecs) and recvmsg (into a
  * provided buffer), both with control messages. The iovec array is copied at the call

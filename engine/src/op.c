@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Ops: the pool, and an op's life through the table of kinds — started (hop 2), submitted,
  * its CQEs routed back (hop 4), continued or decided (hop 5). Nothing here knows what a
  * kind does; the kinds live in their family's file (sock.c, conn_ops.c, stream_ops.c,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Asks the kernel once per loop what it has, into urs_feature bits (see kernel-notes/).
  * Set-up flags are probed by trying them, newest first; opcodes through
  * IORING_REGISTER_PROBE; multishot accept and receive by trying them on throwaway sockets

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Host names resolved without blocking the loop: urs_getaddrinfo. A numeric host (or none)
  * is parsed at once by getaddrinfo(3) with AI_NUMERICHOST, which never asks a server: the
  * op is decided at the call and delivered at the next turn like every result. A name goes

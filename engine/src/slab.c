@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Side slabs: fixed-size objects named by a 32-bit index (0 names none), for the parts of
  * an op that only some ops need (op.c: struct urs_opx, struct urs_opm). An index instead of
  * a pointer keeps the op's hot part in one cache line. Objects come from chunks grown on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Socket objects and their one end. A socket is made with its close reserved (counted in
  * the pool, with a cell kept for it), so that closing never fails for want of an op. Closing cancels the socket's receives, accepts and
  * connects, lets its ordered sends finish (the FIN follows every queued byte), waits until

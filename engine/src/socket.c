@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The socket API (hop 1 of the request path): check the socket and the arguments, take an
  * op from the pool, start it. Sync methods (socket, bind, listen, getsockname...) live here
  * too; the socket's lifetime (close, free) is sock.c's. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Socket objects' memory: a slab of chunks aligned to their size, so that an object finds
  * its slab from its own address. That matters for a husk (a socket whose loop is gone,
  * README "Lifetimes"): urs_sock_free on it still returns it to the slab, and the slab, left

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Stream ops: receives (into a provided buffer, into the caller's memory, as a stream of
  * chunks) and the ordered queue that sends, sendall, sendto and shutdown share. On a stream
  * or seqpacket socket ordered ops run one at a time in issue order: two sends in the kernel

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Many loops, one service: what other threads may do to a loop. A loop belongs to the
  * thread that made it; from any thread one may post a function to run on it, wake it, or
  * stop it — nothing else. Posts queue under a mutex (one FIFO: each sender's posts keep

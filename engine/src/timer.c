@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Time: Python's settimeout/gettimeout/setblocking, each op's deadline, the loop's one
  * timer structure (a heap of the ops that wait outside the kernel and can time out), and
  * urs_sleep. An op in the kernel carries its deadline as an IORING_OP_LINK_TIMEOUT (see

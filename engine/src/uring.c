@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The io_uring backend: SQEs (with a backlog when the SQ is full), the one io_uring_enter
  * of a turn (submit + wait, with the earliest deadline of a waiting op as its timeout, and
  * batched waits on 6.12), copying CQEs out to their ops, cancels, and the recovery when the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The library's own version, compiled in: a program compares it with the URS_VERSION_*
  * macros it was built with to tell which shared library it has loaded. */
 #include "ursock.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A stream echo service driven by a host loop: one accept stream, one receive stream per
  * connection, each received buffer sent back as it is and released when its send is done.
  * A connection is freed once its receive stream has ended and no send is pending, so no

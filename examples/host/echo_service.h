@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The ursock side of the two host-loop examples (host_epoll.c, host_libuv.c): a stream
  * echo service on a loop that someone else's event loop drives (it only starts ops and
  * answers their callbacks, it never runs the loop itself), and the command line both take. */

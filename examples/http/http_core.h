@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The HTTP/1.1 echo protocol, free of any I/O: bytes in, responses out. examples/http_echo.c
  * drives it with ursock; bench/baselines/ drive the very same code with epoll and with
  * blocking threads, so every server does the same work. Parsing is llhttp's (built with

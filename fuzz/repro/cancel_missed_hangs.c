@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Found by fuzz_engine (a hang in urs_loop_free): a send that is started and cancelled
  * before the loop submits it never resolves when it blocks, here because the peer shut its
  * write side while our send buffer was full. Both SQEs go in one io_uring_enter; the kernel

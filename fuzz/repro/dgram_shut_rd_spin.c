@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Found by fuzz_engine: after shutdown(SHUT_RD) on a Unix datagram socket io_uring's recvmsg
  * completes with 0 at once, and a receive stream on it (one recvmsg per message: no multishot
  * receive, or no buffer ring) takes each 0 for an empty datagram: it never ends and spins,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Found by fuzz_engine: on a seqpacket socket, urs_recv_stream (multishot recvmsg) reports
  * the peer's close as a stream *event* (URS_RES_MORE, res 0, a buffer) instead of ending the
  * stream with res 0 — and keeps doing so: each buffer given back brings another "end".

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Found by fuzz_engine: urs_recv_into (or urs_recv) with MSG_WAITALL on a seqpacket socket
  * returns several messages run together as one result: io_uring retries a short MSG_WAITALL
  * receive on SOCK_SEQPACKET as it does on a stream (io_net_retry), so it goes on into the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Found by fuzz_engine: a receive stream whose events come one request at a time (the socket
  * has a timeout, or the loop has no multishot receive) resolves twice when its own event
  * callback cancels it, frees its socket or closes it — the usual "stream ended: free the

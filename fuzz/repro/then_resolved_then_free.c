@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Found by fuzz_engine: "After urs_sock_free returns no callback on it runs, except that close
  * callback" does not hold for an op that resolved before anyone consumed it: it left its
  * socket's op list when it resolved, so urs_sock_free cannot drop its result, and a callback

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A program outside the tree, as a user writes one: built by test_install against the
  * installed headers and library through pkg-config (shared and static), and compiled with
  * strict warnings to check that the header is clean for its users.

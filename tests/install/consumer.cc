@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // The header from C++17, as a C++ program includes it (no extern "C" of its own): an
 // address parsed and printed, a loop made and freed. Built by test_install with strict
 // warnings and run.
