@@ -68,6 +68,61 @@ MUTANTS = {
         "\tstruct urs_op *w = urs__opq_pop(&g->wait);",
         "\tstruct urs_op *w = g->br ? urs__opq_pop(&g->wait) : NULL;",
         ["test_lifetime"]),
+    "incremental-buffer-back-while-kernel-fills": (
+        "engine/src/buf.c",
+        "\tif (--b->pieces == 0 && !b->more)",
+        "\tif (--b->pieces == 0)",
+        ["test_recvbuf"]),
+    "incremental-buffer-back-with-pieces-held": (
+        "engine/src/buf.c",
+        "\tif (--b->pieces == 0 && !b->more)",
+        "\tif (--b->pieces <= 1 && !b->more)",
+        ["test_recvbuf"]),
+    "incremental-offset-not-kept": (
+        "engine/src/buf.c",
+        "\t\t\tb->off += len;",
+        "\t\t\tb->off += 0;",
+        ["test_recvbuf"]),
+    "datagram-beside-incremental-ring": (
+        "engine/src/buf.c",
+        "\treturn s->loop->bg[URS_BG_SMALL].count ? URS_BG_SMALL : URS_BG_LOOP;",
+        "\treturn URS_BG_LOOP;",
+        ["test_recvbuf"]),
+    "piece-released-twice": (
+        "engine/src/buf.c",
+        "\tif (loop->lend_state[slot] != LEND_USER)\n\t\treturn -EALREADY;",
+        "",
+        ["test_recvbuf"]),
+    "bundle-only-first-buffer": (
+        "engine/src/buf.c",
+        "\t\tbool go_on = left > room && (g->inc || bundle);",
+        "\t\tbool go_on = left > room && g->inc;\n\t\t(void)bundle;",
+        ["test_recvbuf"]),
+    "incremental-ring-not-rebuilt": (
+        "engine/src/buf.c",
+        "\t\tif (!g->made)\n\t\t\tcontinue;\n\t\tif (g->br) {\n\t\t\tio_uring_unregister_buf_ring",
+        "\t\tif (!g->made || g->inc)\n\t\t\tcontinue;\n\t\tif (g->br) {\n\t\t\tio_uring_unregister_buf_ring",
+        ["test_internal"]),
+    "waitall-into-incremental-ring": (
+        "engine/src/buf.c",
+        "\t\treturn (flags & MSG_WAITALL) && s->loop->bg[URS_BG_SMALL].count",
+        "\t\treturn 0 && (flags & MSG_WAITALL) && s->loop->bg[URS_BG_SMALL].count",
+        ["test_recvbuf", "test_unix"]),
+    "incremental-waiters-not-chained": (
+        "engine/src/buf.c",
+        "\tif (g->wait.head && bufs_free(g))\n\t\twake_one(loop, g);",
+        "",
+        ["test_tcp"]),
+    "epoll-waiting-receive-keeps-buffer": (
+        "engine/src/epoll.c",
+        "\tif (park && claimed != URS_BUF_NONE && !urs__op_done(op)) {",
+        "\tif (0 && park && claimed != URS_BUF_NONE && !urs__op_done(op)) {",
+        ["test_recvbuf@epoll"]),
+    "epoll-no-buffer-hides-the-end": (
+        "engine/src/epoll.c",
+        "\treturn res > 0 || res == -EAGAIN ? -ENOBUFS : res;",
+        "\t(void)res;\n\treturn -ENOBUFS;",
+        ["test_recvbuf@epoll"]),
     "sock-free-keeps-callbacks": (
         "engine/src/sock.c",
         "\t\tif ((o->flags & OPF_BOUND) && !(o->flags & OPF_AWAITED))",

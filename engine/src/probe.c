@@ -23,6 +23,7 @@ static const struct {
 	{ URS_FEAT_OP_LISTEN, "op_listen" },         { URS_FEAT_NODROP, "nodrop" },
 	{ URS_FEAT_MIN_WAIT, "min_wait" },         { URS_FEAT_MSG_RING, "msg_ring" },
 	{ URS_FEAT_FIXED_FILES, "fixed_files" },     { URS_FEAT_SPLICE, "splice" },
+	{ URS_FEAT_BUF_INC, "buf_inc" },             { URS_FEAT_RECV_BUNDLE, "recv_bundle" },
 };
 
 /* "fixed_files,buf_ring" (commas or spaces; "all") -> feature bits. -EINVAL for a name we
@@ -83,6 +84,8 @@ int urs__ring_setup(urs_loop *loop, const urs_loop_opts *opts)
 				loop->features |= URS_FEAT_NODROP;
 			if ((p.features & IORING_FEAT_MIN_TIMEOUT) && loop->batch > 1)
 				loop->features |= URS_FEAT_MIN_WAIT;
+			if (p.features & IORING_FEAT_RECVSEND_BUNDLE)
+				loop->features |= URS_FEAT_RECV_BUNDLE;
 			break;
 		}
 		if (ret != -EINVAL)
@@ -106,9 +109,10 @@ int urs__ring_setup(urs_loop *loop, const urs_loop_opts *opts)
 			loop->features |= URS_FEAT_MSG_RING;
 		if (io_uring_opcode_supported(probe, IORING_OP_SPLICE))
 			loop->features |= URS_FEAT_SPLICE;
-		/* Candidates, confirmed by trying: buffer rings at registration (buf.c),
-		 * multishot in urs__probe_multishot. */
-		loop->features |= URS_FEAT_BUF_RING | URS_FEAT_ACCEPT_MULTI | URS_FEAT_RECV_MULTI;
+		/* Candidates, confirmed by trying: buffer rings, incremental or not, at
+		 * registration (buf.c), multishot in urs__probe_multishot. */
+		loop->features |= URS_FEAT_BUF_RING | URS_FEAT_BUF_INC | URS_FEAT_ACCEPT_MULTI |
+				  URS_FEAT_RECV_MULTI;
 		io_uring_free_probe(probe);
 	}
 	loop->features &= ~off;
@@ -157,6 +161,9 @@ void urs__probe_multishot(urs_loop *loop)
 {
 	if (loop->be != &urs__be_uring)
 		return;
+	/* Bundles take their buffers from a ring. */
+	if (!loop->bg[URS_BG_LOOP].br)
+		loop->features &= ~URS_FEAT_RECV_BUNDLE;
 	unsigned want = loop->features & (URS_FEAT_ACCEPT_MULTI | URS_FEAT_RECV_MULTI);
 	loop->features &= ~(URS_FEAT_ACCEPT_MULTI | URS_FEAT_RECV_MULTI);
 	if ((want & URS_FEAT_RECV_MULTI) && loop->bg[0].br) {
