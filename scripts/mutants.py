@@ -25,27 +25,27 @@ MUTANTS = {
         ["test_lifetime"]),
     "multishot-recvmsg-never-flags-truncation": (
         "engine/src/dgram_ops.c",
-        "\tif ((o->flags & MSG_TRUNC) || o->payloadlen > op->blen)\n\t\tr.flags |= URS_RES_TRUNC;",
+        "\tif ((o->flags & MSG_TRUNC) || o->payloadlen > x->blen)\n\t\tr.flags |= URS_RES_TRUNC;",
         "",
         ["test_udp", "test_unix"]),
     "epoll-drained-stream-reads-again": (
         "engine/src/stream_ops.c",
-        "\tif (s->ep_rdrained && !urs__op_nonblocking(op)",
-        "\tif (0 && s->ep_rdrained && !urs__op_nonblocking(op)",
+        "\t\tif (s->ep_rdrained && wait) {",
+        "\t\tif (0 && s->ep_rdrained && wait) {",
         ["test_tcp@epoll"]),
     "epoll-drain-rule-waits-past-fin": (
         "engine/src/stream_ops.c",
-        "\t\t !s->ep_rdend)",
-        "\t\t 1)",
+        "\t\t\t    !(mf & MSG_PEEK) && !s->ep_rdend)",
+        "\t\t\t    !(mf & MSG_PEEK))",
         ["test_tcp@epoll", "test_file@epoll"]),
     "shutdown-does-not-wait-for-sends": (
         "engine/src/stream_ops.c",
-        "\treturn op->msgflags == SHUT_RD ? true : urs__ordered_start(op);",
-        "\t(void)op;\n\treturn true;",
+        "\treturn x->msgflags == SHUT_RD ? true : urs__ordered_start(op);",
+        "\t(void)x;\n\treturn true;",
         ["test_lifetime"]),
     "failed-send-does-not-fail-the-queue": (
         "engine/src/stream_ops.c",
-        "\t\tif (head) {\n\t\t\twhile ((o = urs__opq_pop(&s->sendq)))\n\t\t\t\turs__op_decide(o, -EPIPE);\n\t\t} else",
+        "\t\tif (head) {\n\t\t\twhile ((o = urs__opq_pop(s->loop, &s->sendq)))\n\t\t\t\turs__op_decide(o, -EPIPE);\n\t\t} else",
         "\t\t(void)o;\n\t\tif (0) {\n\t\t} else",
         ["test_lifetime"]),
     "stale-buffer-release-accepted": (
@@ -60,13 +60,13 @@ MUTANTS = {
         ["test_lifetime"]),
     "waiting-op-has-no-deadline": (
         "engine/src/op.c",
-        "\tif (op->deadline && !(op->flags & OPF_HEAP))\n\t\turs__heap_add(op->loop, op);",
+        "\tif (urs__op_deadline(op) && !(op->flags & OPF_HEAP))\n\t\turs__heap_add(urs__op_loop(op), op);",
         "",
         ["test_lifetime"]),
     "fallback-buffer-wakes-nobody": (
         "engine/src/buf.c",
-        "\tstruct urs_op *w = urs__opq_pop(&g->wait);",
-        "\tstruct urs_op *w = g->br ? urs__opq_pop(&g->wait) : NULL;",
+        "\twhile ((w = urs__opq_pop(loop, &g->wait))) {",
+        "\twhile (g->br && (w = urs__opq_pop(loop, &g->wait))) {",
         ["test_lifetime"]),
     "incremental-buffer-back-while-kernel-fills": (
         "engine/src/buf.c",
@@ -140,8 +140,8 @@ MUTANTS = {
         ["test_threads@epoll"]),
     "sendfile-bytes-stay-queued": (
         "engine/src/file_ops.c",
-        "\t\top->done += (size_t)res;\n\t\turs__ordered_sent(op, res);\n\t\tbreak;\n\tcase SF_SENDFILE:",
-        "\t\top->done += (size_t)res;\n\t\tbreak;\n\tcase SF_SENDFILE:",
+        "\t\tx->done += (size_t)res;\n\t\turs__ordered_sent(op, res);\n\t\tbreak;\n\tcase SF_SENDFILE:",
+        "\t\tx->done += (size_t)res;\n\t\tbreak;\n\tcase SF_SENDFILE:",
         ["test_sendfile", "test_examples"]),
     "getaddrinfo-from-another-thread": (
         "engine/src/resolve.c",
@@ -160,8 +160,8 @@ MUTANTS = {
         ["test_lifetime"]),
     "queued-cancel-keeps-turn-waiting": (
         "engine/src/uring.c",
-        "\treturn loop->inflight > loop->inflight_own || loop->backlog.n;",
-        "\treturn loop->inflight > loop->inflight_own || loop->backlog.n || loop->ncancels;",
+        "\treturn loop->inflight > loop->inflight_own || loop->backlog.head;",
+        "\treturn loop->inflight > loop->inflight_own || loop->backlog.head || loop->ncancels;",
         ["test_loop"]),
     "unclaimed-result-leaves-its-socket": (
         "engine/src/op.c",
