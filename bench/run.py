@@ -453,6 +453,8 @@ class Bench:
             "no fixed_files": "fixed_files",
             "no recv_multi": "recv_multi",
             "no buf_ring": "buf_ring",
+            "no buf_inc (incremental)": "buf_inc",
+            "no recv_bundle (bundles)": "recv_bundle",
             "no min_wait (batched waits)": "min_wait",
             "no defer_taskrun": "defer_taskrun,single_issuer",
             # stream_echo forwards receive buffers; these copy into the send pool instead, so

@@ -439,6 +439,11 @@ void run_once(unsigned ms)
 	CHECK(ret >= 0, "urs_loop_run(ONCE) = %d", ret);
 }
 
+static bool epoll_backend(void)
+{
+	return strstr(urs_loop_features_str(M.loop), "backend=epoll") != NULL;
+}
+
 /* Every pending op waits for a buffer the user holds: the loop must say -ENOBUFS, not block.
  * Only tried when the model knows that for sure. */
 void stall_check(uint8_t b)
@@ -448,7 +453,10 @@ void stall_check(uint8_t b)
 	for (int k = 0; k < 3; k++)
 		CHECK(urs_loop_run(M.loop, URS_RUN_NOWAIT) >= 0, "urs_loop_run(NOWAIT) failed");
 	urs_loop_stats_get(M.loop, &st);
-	if (st.bufs_lent != st.bufs_total)
+	/* With incremental buffers the user holds pieces: every buffer may have one out while
+	 * the kernel still fills one, so no count says the loop is stuck (inputs that turn
+	 * the feature off check the stall). */
+	if (st.bufs_lent != st.bufs_total || (M.features & URS_FEAT_BUF_INC))
 		return;
 	int target = -1, pending = 0;
 	for (int i = 0; i < M.nrec; i++) {
@@ -457,9 +465,10 @@ void stall_check(uint8_t b)
 			continue;
 		bool bufwait = rc->kind == RK_RECV || rc->kind == RK_RECVFROM ||
 			       rc->kind == RK_RECV_STREAM || rc->kind == RK_RFSTREAM;
-		/* With a buffer ring the kernel picks a buffer only when data comes: a receive armed
-		 * before the ring ran dry waits for data, not for a buffer (the loop is not stuck). */
-		if ((M.features & URS_FEAT_BUF_RING) && !rc->starved)
+		/* With a buffer ring the kernel picks a buffer only when data comes, and so does
+		 * the epoll backend (a buffer for the call only): a receive armed before the
+		 * buffers ran dry waits for data, not for a buffer (the loop is not stuck). */
+		if ((M.features & URS_FEAT_BUF_RING || epoll_backend()) && !rc->starved)
 			return;
 		if (!bufwait || rc->st == ST_DROPPED || !live(rc->ep) || M.ep[rc->ep].closing ||
 		    (rc->st == ST_THEN && rc->script != SC_HOLD) || (rc->flags & MSG_DONTWAIT) ||

@@ -675,6 +675,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		dis |= URS_FEAT_REG_RING_FD;
 	if (h2 & 64)
 		dis |= URS_FEAT_OP_SOCKET | URS_FEAT_OP_BIND | URS_FEAT_OP_LISTEN;
+	/* h3's bits 0-3 size the rings; 4 and 5 turn off the receive features. */
+	if (h3 & 16)
+		dis |= URS_FEAT_BUF_INC;
+	if (h3 & 32)
+		dis |= URS_FEAT_RECV_BUNDLE;
 	M.opts.disable = dis;
 	if (h2 & 128) {
 		M.opts.batch = 8;

@@ -25,27 +25,27 @@ MUTANTS = {
         ["test_lifetime"]),
     "multishot-recvmsg-never-flags-truncation": (
         "engine/src/dgram_ops.c",
-        "\tif ((o->flags & MSG_TRUNC) || o->payloadlen > op->blen)\n\t\tr.flags |= URS_RES_TRUNC;",
+        "\tif ((o->flags & MSG_TRUNC) || o->payloadlen > x->blen)\n\t\tr.flags |= URS_RES_TRUNC;",
         "",
         ["test_udp", "test_unix"]),
     "epoll-drained-stream-reads-again": (
         "engine/src/stream_ops.c",
-        "\tif (s->ep_rdrained && !urs__op_nonblocking(op)",
-        "\tif (0 && s->ep_rdrained && !urs__op_nonblocking(op)",
+        "\t\tif (s->ep_rdrained && wait) {",
+        "\t\tif (0 && s->ep_rdrained && wait) {",
         ["test_tcp@epoll"]),
     "epoll-drain-rule-waits-past-fin": (
         "engine/src/stream_ops.c",
-        "\t\t !s->ep_rdend)",
-        "\t\t 1)",
+        "\t\t\t    !(mf & MSG_PEEK) && !s->ep_rdend)",
+        "\t\t\t    !(mf & MSG_PEEK))",
         ["test_tcp@epoll", "test_file@epoll"]),
     "shutdown-does-not-wait-for-sends": (
         "engine/src/stream_ops.c",
-        "\treturn op->msgflags == SHUT_RD ? true : urs__ordered_start(op);",
-        "\t(void)op;\n\treturn true;",
+        "\treturn x->msgflags == SHUT_RD ? true : urs__ordered_start(op);",
+        "\t(void)x;\n\treturn true;",
         ["test_lifetime"]),
     "failed-send-does-not-fail-the-queue": (
         "engine/src/stream_ops.c",
-        "\t\tif (head) {\n\t\t\twhile ((o = urs__opq_pop(&s->sendq)))\n\t\t\t\turs__op_decide(o, -EPIPE);\n\t\t} else",
+        "\t\tif (head) {\n\t\t\twhile ((o = urs__opq_pop(s->loop, &s->sendq)))\n\t\t\t\turs__op_decide(o, -EPIPE);\n\t\t} else",
         "\t\t(void)o;\n\t\tif (0) {\n\t\t} else",
         ["test_lifetime"]),
     "stale-buffer-release-accepted": (
@@ -60,14 +60,69 @@ MUTANTS = {
         ["test_lifetime"]),
     "waiting-op-has-no-deadline": (
         "engine/src/op.c",
-        "\tif (op->deadline && !(op->flags & OPF_HEAP))\n\t\turs__heap_add(op->loop, op);",
+        "\tif (urs__op_deadline(op) && !(op->flags & OPF_HEAP))\n\t\turs__heap_add(urs__op_loop(op), op);",
         "",
         ["test_lifetime"]),
     "fallback-buffer-wakes-nobody": (
         "engine/src/buf.c",
-        "\tstruct urs_op *w = urs__opq_pop(&g->wait);",
-        "\tstruct urs_op *w = g->br ? urs__opq_pop(&g->wait) : NULL;",
+        "\twhile ((w = urs__opq_pop(loop, &g->wait))) {",
+        "\twhile (g->br && (w = urs__opq_pop(loop, &g->wait))) {",
         ["test_lifetime"]),
+    "incremental-buffer-back-while-kernel-fills": (
+        "engine/src/buf.c",
+        "\tif (--b->pieces == 0 && !b->more)",
+        "\tif (--b->pieces == 0)",
+        ["test_recvbuf"]),
+    "incremental-buffer-back-with-pieces-held": (
+        "engine/src/buf.c",
+        "\tif (--b->pieces == 0 && !b->more)",
+        "\tif (--b->pieces <= 1 && !b->more)",
+        ["test_recvbuf"]),
+    "incremental-offset-not-kept": (
+        "engine/src/buf.c",
+        "\t\t\tb->off += len;",
+        "\t\t\tb->off += 0;",
+        ["test_recvbuf"]),
+    "datagram-beside-incremental-ring": (
+        "engine/src/buf.c",
+        "\treturn s->loop->bg[URS_BG_SMALL].count ? URS_BG_SMALL : URS_BG_LOOP;",
+        "\treturn URS_BG_LOOP;",
+        ["test_recvbuf"]),
+    "piece-released-twice": (
+        "engine/src/buf.c",
+        "\tif (loop->lend_state[slot] != LEND_USER)\n\t\treturn -EALREADY;",
+        "",
+        ["test_recvbuf"]),
+    "bundle-only-first-buffer": (
+        "engine/src/buf.c",
+        "\t\tbool go_on = left > room && (g->inc || bundle);",
+        "\t\tbool go_on = left > room && g->inc;\n\t\t(void)bundle;",
+        ["test_recvbuf"]),
+    "incremental-ring-not-rebuilt": (
+        "engine/src/buf.c",
+        "\t\tif (!g->made)\n\t\t\tcontinue;\n\t\tif (g->br) {\n\t\t\tio_uring_unregister_buf_ring",
+        "\t\tif (!g->made || g->inc)\n\t\t\tcontinue;\n\t\tif (g->br) {\n\t\t\tio_uring_unregister_buf_ring",
+        ["test_internal"]),
+    "waitall-into-incremental-ring": (
+        "engine/src/buf.c",
+        "\t\treturn (flags & MSG_WAITALL) && s->loop->bg[URS_BG_SMALL].count",
+        "\t\treturn 0 && (flags & MSG_WAITALL) && s->loop->bg[URS_BG_SMALL].count",
+        ["test_recvbuf", "test_unix"]),
+    "incremental-waiters-not-chained": (
+        "engine/src/buf.c",
+        "\tif (g->wait.head && bufs_free(g))\n\t\twake_one(loop, g);",
+        "",
+        ["test_tcp"]),
+    "epoll-waiting-receive-keeps-buffer": (
+        "engine/src/epoll.c",
+        "\tif (park && claimed != URS_BUF_NONE && !urs__op_done(op)) {",
+        "\tif (0 && park && claimed != URS_BUF_NONE && !urs__op_done(op)) {",
+        ["test_recvbuf@epoll"]),
+    "epoll-no-buffer-hides-the-end": (
+        "engine/src/epoll.c",
+        "\treturn res > 0 || res == -EAGAIN ? -ENOBUFS : res;",
+        "\t(void)res;\n\treturn -ENOBUFS;",
+        ["test_recvbuf@epoll"]),
     "sock-free-keeps-callbacks": (
         "engine/src/sock.c",
         "\t\tif ((o->flags & OPF_BOUND) && !(o->flags & OPF_AWAITED))",
@@ -85,8 +140,8 @@ MUTANTS = {
         ["test_threads@epoll"]),
     "sendfile-bytes-stay-queued": (
         "engine/src/file_ops.c",
-        "\t\top->done += (size_t)res;\n\t\turs__ordered_sent(op, res);\n\t\tbreak;\n\tcase SF_SENDFILE:",
-        "\t\top->done += (size_t)res;\n\t\tbreak;\n\tcase SF_SENDFILE:",
+        "\t\tx->done += (size_t)res;\n\t\turs__ordered_sent(op, res);\n\t\tbreak;\n\tcase SF_SENDFILE:",
+        "\t\tx->done += (size_t)res;\n\t\tbreak;\n\tcase SF_SENDFILE:",
         ["test_sendfile", "test_examples"]),
     "getaddrinfo-from-another-thread": (
         "engine/src/resolve.c",
@@ -105,8 +160,8 @@ MUTANTS = {
         ["test_lifetime"]),
     "queued-cancel-keeps-turn-waiting": (
         "engine/src/uring.c",
-        "\treturn loop->inflight > loop->inflight_own || loop->backlog.n;",
-        "\treturn loop->inflight > loop->inflight_own || loop->backlog.n || loop->ncancels;",
+        "\treturn loop->inflight > loop->inflight_own || loop->backlog.head;",
+        "\treturn loop->inflight > loop->inflight_own || loop->backlog.head || loop->ncancels;",
         ["test_loop"]),
     "unclaimed-result-leaves-its-socket": (
         "engine/src/op.c",

@@ -839,12 +839,15 @@ static void test_cancel_accept_connect(void **state)
 /* ---------------------------------------------------------------- waits */
 
 /* Defect 5: a receive waiting for a buffer (the user holds them all) honours its timeout,
- * and a wait that nothing can end answers -ENOBUFS instead of blocking for ever. */
+ * and a wait that nothing can end answers -ENOBUFS instead of blocking for ever. One buffer
+ * per receive (no incremental ring: there two 1-byte receives would share one buffer;
+ * test_recvbuf exhausts those). */
 static void test_buffer_wait_timeout_and_stall(void **state)
 {
 	(void)state;
 	for (int ring = 0; ring < 2; ring++) {
-		urs_loop_opts o = { .buf_count = 2, .disable = ring ? 0 : URS_FEAT_BUF_RING };
+		urs_loop_opts o = { .buf_count = 2,
+				    .disable = URS_FEAT_BUF_INC | (ring ? 0 : URS_FEAT_BUF_RING) };
 		urs_loop *loop = tu_loop_new(&o);
 		urs_sock *p[2];
 		assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
@@ -891,7 +894,10 @@ static void test_dontwait_never_waits(void **state)
 	(void)state;
 	static char big[1 << 16];
 	for (int ring = 0; ring < 2; ring++) {
-		urs_loop_opts o = { .buf_count = 2, .disable = ring ? 0 : URS_FEAT_BUF_RING };
+		/* One buffer per receive: incremental buffers would share one between the two
+		 * held 1-byte receives (test_recvbuf exhausts those). */
+		urs_loop_opts o = { .buf_count = 2,
+				    .disable = URS_FEAT_BUF_INC | (ring ? 0 : URS_FEAT_BUF_RING) };
 		urs_loop *loop = tu_loop_new(&o);
 		urs_sock *p[2];
 		assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
@@ -956,7 +962,7 @@ static void await_in_cb(urs_result *r, void *user)
 static void test_await_error_fills_result(void **state)
 {
 	(void)state;
-	urs_loop_opts o = { .buf_count = 1 };
+	urs_loop_opts o = { .buf_count = 1, .disable = URS_FEAT_BUF_INC }; /* a buffer a receive */
 	urs_loop *loop = tu_loop_new(&o);
 	urs_sock *p[2];
 	assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);

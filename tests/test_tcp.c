@@ -268,9 +268,11 @@ static void test_batched_waits(void **state)
 	many_clients(&o, "[::1]:0", 40);
 }
 
-/* 4 small buffers, 16 streams: receives wait for buffers, every byte still arrives. */
+/* 4 small buffers, 16 streams: receives wait for buffers, every byte still arrives. The
+ * consumer holds what it gets until the loop makes no progress (every buffer held, or
+ * pieces of every buffer with incremental buffers), then releases it all. */
 struct holder {
-	urs_buf held[4];
+	urs_buf held[512];
 	int nheld;
 	size_t got[16];
 	uint32_t sum[16];
@@ -296,7 +298,7 @@ static void hold_chunk(urs_result *r, void *user)
 	h->got[hs->i] += r->buf.len;
 	/* Hold buffers for a while so that the others must wait. */
 	h->held[h->nheld++] = r->buf;
-	if (h->nheld == 2) {
+	if (h->nheld == 512) {
 		for (int k = 0; k < h->nheld; k++)
 			urs_buf_release(&h->held[k]);
 		h->nheld = 0;
@@ -350,8 +352,8 @@ static void exhaustion(unsigned disable)
 	}
 	urs_loop_stats st;
 	urs_loop_stats_get(loop, &st);
-	print_message("buffer exhaustion (disable=%#x): %lu waits for buffers, %lu re-arms\n", disable,
-		      (unsigned long)st.nobufs, (unsigned long)st.rearms);
+	print_message("buffer exhaustion (disable=%#x): %lu waits for buffers, %lu re-arms, %d eofs, %lu lent\n", disable,
+		      (unsigned long)st.nobufs, (unsigned long)st.rearms, h.eofs, (unsigned long)st.bufs_lent);
 	assert_true(st.nobufs > 0);
 	for (int i = 0; i < S; i++) {
 		tu_close(p[i][0]);

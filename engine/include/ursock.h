@@ -101,6 +101,11 @@ enum urs_feature {
 	URS_FEAT_FIXED_FILES = 1u << 15,    /* a registered file table (sparse, 5.19): every op
 					       on a socket names its slot, no fd lookup */
 	URS_FEAT_SPLICE = 1u << 16,         /* IORING_OP_SPLICE (5.7): urs_sendfile without a copy */
+	URS_FEAT_BUF_INC = 1u << 20,        /* IOU_PBUF_RING_INC (6.12): a stream's receives fill
+					       the loop's buffers piece by piece, so a small
+					       message does not take a whole buffer */
+	URS_FEAT_RECV_BUNDLE = 1u << 21,    /* IORING_RECVSEND_BUNDLE (6.10): one completion of a
+					       receive stream carries several buffers */
 	URS_FEAT_SEND_BUFS = 1u << 22,      /* the send pool (urs_sendbuf_get) is registered
 					       with the ring (io_uring_register_buffers, 5.1) at
 					       its first use; without it, plain memory */
@@ -179,8 +184,10 @@ typedef struct urs_loop_stats {
 	uint32_t ops_in_use;    /* ops taken from the pool, and one per socket not yet closing
 				   (its close, reserved: closing never fails for want of an op) */
 	uint32_t ops_max;       /* the pool's limit (urs_loop_opts.max_ops) */
-	uint32_t bufs_lent;     /* provided buffers held by the user, and send-pool buffers
-				   taken with urs_sendbuf_get and not yet sent or given back */
+	uint32_t bufs_lent;     /* urs_buf views the user holds: whole buffers, or pieces of
+				   them with URS_FEAT_BUF_INC (then it may exceed bufs_total),
+				   and send-pool buffers taken with urs_sendbuf_get and not yet
+				   sent or given back */
 	uint32_t bufs_total;    /* provided buffers of the loop (64 KiB message buffers
 				   included once the first is needed) */
 	uint32_t socks_open;    /* sockets not yet closed */
@@ -245,13 +252,16 @@ URS_API void urs_loop_stats_get(const urs_loop *loop, urs_loop_stats *out);
 
 /* A view of received bytes lent to the caller. data points into the loop's provided
  * buffers (or nowhere when len is 0 and no buffer was used). Give it back with
- * urs_buf_release; until then that buffer cannot receive again. The view is a value: a
- * copy kept after the release is stale, and releasing it is refused. */
+ * urs_buf_release; until then that buffer cannot receive again. With incremental buffers
+ * (URS_FEAT_BUF_INC) a view may be a piece of a buffer that other views share: the buffer
+ * receives again once every piece of it is released. The view is a value: a copy kept
+ * after the release is stale, and releasing it is refused. */
 typedef struct urs_buf {
 	char *data;
 	uint32_t len;
-	uint32_t id;     /* the buffer's index in its loop; URS_BUF_NONE when no buffer is held */
-	uint32_t gen;    /* which lending of that buffer this view is */
+	uint32_t id;     /* which lending (a buffer, or a piece of one) this is; URS_BUF_NONE when
+			    no buffer is held */
+	uint32_t gen;    /* which lending of that id this view is */
 	urs_loop *loop;
 } urs_buf;
 

@@ -21,6 +21,18 @@
 #ifndef IORING_FEAT_MIN_TIMEOUT /* 6.12: min_wait_usec in io_uring_getevents_arg (was pad) */
 #define IORING_FEAT_MIN_TIMEOUT (1U << 15)
 #endif
+#ifndef IORING_FEAT_RECVSEND_BUNDLE /* 6.10: recv/send with IORING_RECVSEND_BUNDLE */
+#define IORING_FEAT_RECVSEND_BUNDLE (1U << 14)
+#endif
+#ifndef IORING_RECVSEND_BUNDLE /* 6.10: in sqe->ioprio, one CQE for several buffers */
+#define IORING_RECVSEND_BUNDLE (1U << 4)
+#endif
+#ifndef IORING_CQE_F_BUF_MORE /* 6.12: an incremental buffer the kernel has not finished */
+#define IORING_CQE_F_BUF_MORE (1U << 4)
+#endif
+/* 6.12: io_uring_buf_reg.flags (liburing 2.3 calls the field "pad"): the kernel consumes a
+ * ring's buffers piece by piece. */
+#define URS_PBUF_RING_INC 2
 #ifndef IORING_ASYNC_CANCEL_ALL /* 5.19 */
 #define IORING_ASYNC_CANCEL_ALL (1U << 0)
 #endif

@@ -48,6 +48,21 @@ static int watch(urs_loop *loop, urs_sock *s)
 	return 0;
 }
 
+/* A receive found no buffer free: it waits for one (-ENOBUFS), as with a ring, where the
+ * kernel takes the buffer before it looks for data. But on a stream socket the end and an
+ * error need no buffer: a one-byte peek delivers them (bytes waiting stay in the socket).
+ * A message socket's peek could not tell an empty datagram from the end. */
+static int no_buffer(urs_loop *loop, struct urs_op *op)
+{
+	urs_sock *s = op->sock;
+	if (!s || s->fd < 0 || s->type != SOCK_STREAM || s->ep_rdrained)
+		return -ENOBUFS;
+	char c;
+	loop->stats.enters++;
+	int res = urs__sys((int)recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT));
+	return res > 0 || res == -EAGAIN ? -ENOBUFS : res;
+}
+
 /* One step of one op: done (a completion, as from the ring: returns 1), or parked until
  * its fd's edge or its time. */
 static int run_one(urs_loop *loop, struct urs_op *op)
@@ -61,16 +76,36 @@ static int run_one(urs_loop *loop, struct urs_op *op)
 			return 1;
 		}
 	}
+	/* A receive takes its buffer for the call only, and gives it back when the call finds
+	 * nothing: a socket waiting for data holds none, so idle connections pin no buffer
+	 * and the buffer just released (the top of the free stack) is the next one used,
+	 * its pages already resident. None free: no_buffer. */
+	bool fresh = (k->flags & KF_BUF) && op->bid == URS_BUF_NONE;
+	uint32_t claimed = URS_BUF_NONE;
 	uint32_t want = 0;
-	int res = k->exec(op, &want);
-	if (s && !(want & URS_EP_NOCALL))
-		loop->stats.enters++; /* the socket call exec made (a timer or nop makes none) */
-	want &= ~URS_EP_NOCALL;
-	if (res == -EAGAIN && want == URS_EP_TIMER) {
+	int res;
+	if (fresh && urs__buf_claim(op) < 0) {
+		res = no_buffer(loop, op);
+	} else {
+		if (fresh)
+			claimed = op->bid;
+		res = k->exec(op, &want);
+		if (s && !(want & URS_EP_NOCALL))
+			loop->stats.enters++; /* the socket call exec made (none for a timer) */
+		want &= ~URS_EP_NOCALL;
+	}
+	bool park = res == -EAGAIN && (want == URS_EP_TIMER ||
+				       (want && s && !urs__op_dontwait(op)));
+	/* Bytes a MSG_WAITALL receive keeps while it waits for more (its done) stay in it. */
+	if (park && claimed != URS_BUF_NONE && !urs__op_done(op)) {
+		op->bid = URS_BUF_NONE;
+		urs__buf_back(loop, claimed);
+	}
+	if (park && want == URS_EP_TIMER) {
 		urs__op_park(op, NULL); /* on the heap until op->deadline */
 		return 0;
 	}
-	if (res == -EAGAIN && want && s && !urs__op_dontwait(op)) {
+	if (park) {
 		urs__op_park(op, (want & EPOLLIN) ? &s->rwait : &s->wwait);
 		return 0;
 	}

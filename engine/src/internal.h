@@ -157,7 +157,11 @@ enum op_flag {
 	OPF_RETIRED = 1u << 9,  /* no longer counted on its socket */
 	OPF_CONT = 1u << 10,    /* the submission continues a step that just completed */
 	OPF_COUNTED = 1u << 11, /* its unsent bytes count in its socket's queued bytes */
-	OPF_ORPHAN = 1u << 12   /* decided with no consumer, then its socket closed or went:
+	OPF_BUNDLE = 1u << 12,  /* the current submission is a bundle: a completion may carry
+				   several buffers (IORING_RECVSEND_BUNDLE) */
+	OPF_LOST = 1u << 13,    /* bytes of it were received into buffers the loop lost track
+				   of: it ends -EBADR at the recovery instead of going again */
+	OPF_ORPHAN = 1u << 14   /* decided with no consumer, then its socket closed or went:
 				   no callback may be attached to it any more (urs_then -EBADF) */
 };
 
@@ -190,7 +194,8 @@ struct urs_op {
 	uint16_t flags;
 	uint16_t cflags;         /* the latest main CQE's flags; a buffer it names is in bid */
 	int res;                 /* the latest main CQE's result, then the decided result */
-	uint32_t bid;            /* a buffer this op holds, or URS_BUF_NONE */
+	uint32_t bid;            /* the lending slot of a piece of buffer this op holds (buf.c),
+				    or URS_BUF_NONE */
 	uint32_t x;              /* its side part (struct urs_opx, urs__op_x), 0: none */
 	uint32_t next, prev;     /* the free list, or its waiting queue */
 	uint32_t rnext;          /* the ready list (a decided op may still be in its queue
@@ -481,24 +486,52 @@ extern const struct urs_backend urs__be_uring, urs__be_epoll;
 
 /* ---------------------------------------------------------------- loop (loop.c) */
 
-/* Message buffers (group 1): 64 KiB of payload and room for a multishot recvmsg's header
- * and the sender's address, page-aligned. */
-enum { URS_BG_COUNT = 2, URS_MSG_MAX = 65536, URS_MSG_BUF = 65536 + 4096, URS_MSG_BUFS = 64 };
+/* The groups of provided buffers (buf.c): the loop's own (byte streams, and messages that
+ * fit when the loop's ring is not incremental), message buffers (64 KiB of payload and room
+ * for a multishot recvmsg's header and the sender's address, page-aligned), and, beside an
+ * incremental ring, plain buffers of the loop's size for messages that fit them. */
+enum { URS_BG_LOOP = 0, URS_BG_MSG = 1, URS_BG_SMALL = 2, URS_BG_COUNT = 3 };
+enum { URS_MSG_MAX = 65536, URS_MSG_BUF = 65536 + 4096, URS_MSG_BUFS = 64 };
 
-/* One group of provided buffers: ids first .. first + count - 1. */
+/* One group of provided buffers: ids first .. first + count - 1 (global ids; the ring names
+ * them by their index in the group). */
 struct urs_bufgroup {
 	char *base;
 	size_t map_len;
 	uint32_t size, count, first;
 	struct io_uring_buf_ring *br; /* its buffer ring (group id = its index), or NULL */
 	size_t br_map_len;
+	bool inc;                /* the ring is incremental (IOU_PBUF_RING_INC) */
+	uint16_t *at;            /* with a ring: the buffer (index in the group) added at each
+				    ring position (mod count), and per buffer the position it was */
+	uint16_t *pos;           /* last added at: the next buffers of a bundle, in ring order */
 	uint32_t *free;          /* without a ring: stack of free ids */
 	uint32_t nfree;
-	uint32_t in_ring;        /* with a ring: buffers the kernel can pick from */
+	uint32_t in_ring;        /* with a ring: buffers the kernel can pick from (also one it
+				    has partly filled) */
 	int ring_err;            /* why it has no ring */
-	bool made;               /* group 1 is made at its first use */
+	bool made;               /* groups 1 and 2 are made at their first use */
 	struct urs_opq wait;     /* receives waiting for a buffer of this group */
 };
+
+/* A buffer's state (per global id). A buffer goes back to its group when no piece of it is
+ * held (by an op's result or by the user) and the kernel is not filling it any more. */
+struct urs_bufstate {
+	uint32_t off;            /* incremental: bytes the kernel has filled this time round */
+	uint32_t pieces;         /* lending slots that name it */
+	bool more;               /* incremental: the kernel goes on filling it (BUF_MORE) */
+};
+
+/* One piece of a completion: res bytes in data, lending slot slot. */
+struct urs_piece {
+	uint32_t slot;
+	uint32_t len;
+	char *data;
+};
+
+/* A lending slot: what a urs_buf's id names. Slot i < nbufs is buffer i's own; pieces of a
+ * buffer beyond the first out at once (incremental rings) take extra slots. */
+enum { LEND_FREE = 0, LEND_OP = 1, LEND_USER = 2 };
 
 /* The send pool (sendbuf.c): ids URS_SENDBUF_TAG | index, so an urs_buf names a send
  * buffer or a receive buffer alone. */
@@ -590,11 +623,20 @@ struct urs_loop {
 	uint32_t nslots, nslot_free;
 	uint32_t slot_next;      /* slots from here on were never used */
 
-	/* provided buffers (buf.c): group 0 the loop's, group 1 message buffers */
+	/* provided buffers (buf.c): group 0 the loop's, group 1 message buffers, group 2 small
+	 * message buffers beside an incremental group 0 */
 	uint32_t buf_size, buf_count; /* group 0's, as the options said */
 	struct urs_bufgroup bg[URS_BG_COUNT];
-	uint8_t *buf_lent;       /* per buffer (global id): 1 while the user holds it */
-	uint32_t *buf_gen;       /* per buffer: generation of its latest lending */
+	uint32_t nbufs;          /* buffers of every group: ids 0 .. nbufs - 1 */
+	struct urs_bufstate *bstate; /* per buffer */
+	uint32_t nlend;          /* lending slots: nbufs, then the extra ones */
+	uint32_t *lend_gen;      /* per slot: generation of its latest lending */
+	uint8_t *lend_state;     /* per slot: LEND_* */
+	uint32_t *lend_bid;      /* per extra slot: the buffer it names */
+	uint32_t *lend_free;     /* extra slots free, a stack */
+	uint32_t nlend_free;
+	struct urs_piece *pieces; /* the pieces of the completion being handled */
+	bool buf_lost;           /* a completion named buffers the loop cannot find: recover */
 
 	struct urs_sendpool sp;  /* send buffers (sendbuf.c), made at first use */
 
@@ -708,25 +750,37 @@ void urs__buf_orphan(urs_loop *loop);
  * (op->bid holds it) or -ENOBUFS. */
 int urs__buf_claim(struct urs_op *op);
 /* Turns the buffer a receive got (from the CQE, or claimed) into op->bid (and its view,
- * bdata/blen, into the op's side part when it has one). Returns how many of its bytes are
- * the result: res, at most keep and the buffer's size; 0 when it holds none. */
+ * bdata/blen, into the op's side part when it has one): one piece of at most keep bytes.
+ * Returns how many of its bytes are the result; 0 when it holds none. */
 uint32_t urs__buf_take(struct urs_op *op, int res, uint32_t cflags, uint32_t keep);
-/* Every way a buffer returns to the loop: back to the kernel or the free stack, and a
- * waiting receive goes on. */
-void urs__buf_back(urs_loop *loop, uint32_t id);
-void urs__buf_lend(urs_loop *loop, urs_buf *b, uint32_t id, char *data, uint32_t len);
-/* Lends the buffer op holds (op->bid, its view in the side part) and forgets it. */
+/* Every piece a completion carries (a bundle: several buffers; an incremental buffer: the
+ * part of it this completion filled) into loop->pieces[0 .. n), each held for op (LEND_OP)
+ * until lent or given back. Returns n. */
+uint32_t urs__buf_pieces(struct urs_op *op, int res, uint32_t cflags);
+/* Before completions are handled: room for n pieces that may need an extra lending slot
+ * (at most one per completion). Returns how many completions may be handled (< n only
+ * when memory ran out). */
+uint32_t urs__buf_reserve(urs_loop *loop, uint32_t n);
+/* An op's piece (its lending slot) goes back unlent: when no other piece of its buffer is
+ * held and the kernel is done with it, the buffer returns to the kernel or the free stack,
+ * and a waiting receive goes on. */
+void urs__buf_back(urs_loop *loop, uint32_t slot);
+/* Lends the piece in slot (held for an op) to the user as b. */
+void urs__buf_lend(urs_loop *loop, urs_buf *b, uint32_t slot, char *data, uint32_t len);
+/* Lends the piece op holds (op->bid, its view in the side part) and forgets it. */
 void urs__buf_lend_op(struct urs_op *op, urs_buf *b);
-/* Lends the buffer op holds from its start, len bytes (an op without a side part). */
-void urs__buf_lend_taken(struct urs_op *op, urs_buf *b, uint32_t len);
 /* A receive found no buffer: it waits for one (or -EAGAIN when non-blocking). */
 enum op_next urs__buf_wait(struct urs_op *op);
 void urs__buf_rebuild(urs_loop *loop);
 /* Makes group bgid if it is not made yet (message buffers come at their first use). */
 int urs__buf_group_need(urs_loop *loop, unsigned bgid);
 /* The group a receive of up to want bytes on s takes: message buffers for a datagram or
- * seqpacket receive that wants more than the loop's buffer size. */
-unsigned urs__buf_group_for(const urs_sock *s, size_t want);
+ * seqpacket receive that wants more than the loop's buffer size; small message buffers
+ * for the others beside an incremental group 0 (the kernel would cut a datagram at the end
+ * of a partly filled buffer), and for a MSG_WAITALL stream receive there (the kernel does
+ * not account all of its bytes in an incremental buffer; kernel-notes/
+ * incremental-buffers.md). */
+unsigned urs__buf_group_for(const urs_sock *s, size_t want, int flags);
 struct urs_bufgroup *urs__bg_of_id(urs_loop *loop, uint32_t id);
 /* Receives waiting for a buffer, in every group. */
 uint32_t urs__buf_waiting(const urs_loop *loop);
@@ -749,7 +803,9 @@ static inline uint32_t urs__buf_room(const struct urs_op *op)
 /* buf.c: a lent receive buffer handed to a send: checked as urs_buf_release checks
  * (0 or its -errno), then no longer the user's (the op holds it; urs__buf_back at the end). */
 int urs__buf_check(const urs_buf *b);
-void urs__buf_unlend(urs_loop *loop, uint32_t id);
+void urs__buf_unlend(urs_loop *loop, uint32_t slot);
+/* The buffer the piece in slot lies in: its start and size (a send never reads past it). */
+void urs__buf_span(urs_loop *loop, uint32_t slot, char **base, size_t *size);
 /* A zombie loop (freed while the user held buffers) goes with the last of them. */
 void urs__buf_zombie_check(urs_loop *loop);
 

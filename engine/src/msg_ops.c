@@ -268,7 +268,7 @@ static urs_future start_msg(urs_sock *s, enum op_kind kind, const struct iovec *
 		return urs__future_err(ret);
 	unsigned bg = 0;
 	if (kind == OPK_RECVMSG) {
-		bg = urs__buf_group_for(s, bufsize);
+		bg = urs__buf_group_for(s, bufsize, flags);
 		if (bg && (ret = urs__buf_group_need(s->loop, bg)) < 0)
 			return urs__future_err(ret);
 	}

@@ -389,7 +389,9 @@ void urs__op_submit(struct urs_op *op)
 		urs__op_decide(op, -ETIMEDOUT);
 		return;
 	}
-	if ((k->flags & KF_BUF) && urs__buf_claim(op) < 0) {
+	/* Without a ring the kernel needs the buffer's address with the request; epoll takes
+	 * one only for the call itself (epoll.c). */
+	if ((k->flags & KF_BUF) && loop->be != &urs__be_epoll && urs__buf_claim(op) < 0) {
 		if (urs__buf_wait(op) == NEXT_DECIDE)
 			urs__op_decide(op, op->res);
 		return;
@@ -407,7 +409,7 @@ static void step(struct urs_op *op)
 	 * when nothing of it can happen twice, else its outcome is unknown. */
 	if (loop->recovering && op->res == -ECANCELED &&
 	    !(op->flags & (OPF_CANCEL | OPF_TIMEDOUT))) {
-		if (k->flags & KF_RETRY) {
+		if ((k->flags & KF_RETRY) && !(op->flags & OPF_LOST)) {
 			urs__op_park(op, &loop->backlog);
 		} else {
 			op->state = OP_WAITING;

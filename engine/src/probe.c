@@ -23,6 +23,7 @@ static const struct {
 	{ URS_FEAT_OP_LISTEN, "op_listen" },         { URS_FEAT_NODROP, "nodrop" },
 	{ URS_FEAT_MIN_WAIT, "min_wait" },         { URS_FEAT_MSG_RING, "msg_ring" },
 	{ URS_FEAT_FIXED_FILES, "fixed_files" },     { URS_FEAT_SPLICE, "splice" },
+	{ URS_FEAT_BUF_INC, "buf_inc" },             { URS_FEAT_RECV_BUNDLE, "recv_bundle" },
 	{ URS_FEAT_SEND_ZC, "send_zc" },             { URS_FEAT_SEND_BUFS, "send_bufs" },
 	{ URS_FEAT_FIXED_SEND, "fixed_send" },
 };
@@ -85,6 +86,8 @@ int urs__ring_setup(urs_loop *loop, const urs_loop_opts *opts)
 				loop->features |= URS_FEAT_NODROP;
 			if ((p.features & IORING_FEAT_MIN_TIMEOUT) && loop->batch > 1)
 				loop->features |= URS_FEAT_MIN_WAIT;
+			if (p.features & IORING_FEAT_RECVSEND_BUNDLE)
+				loop->features |= URS_FEAT_RECV_BUNDLE;
 			break;
 		}
 		if (ret != -EINVAL)
@@ -110,9 +113,10 @@ int urs__ring_setup(urs_loop *loop, const urs_loop_opts *opts)
 			loop->features |= URS_FEAT_SPLICE;
 		if (io_uring_opcode_supported(probe, IORING_OP_SEND_ZC))
 			loop->features |= URS_FEAT_SEND_ZC;
-		/* Candidates, confirmed by trying: buffer rings at registration (buf.c),
-		 * multishot in urs__probe_multishot. */
-		loop->features |= URS_FEAT_BUF_RING | URS_FEAT_ACCEPT_MULTI | URS_FEAT_RECV_MULTI;
+		/* Candidates, confirmed by trying: buffer rings, incremental or not, at
+		 * registration (buf.c), multishot in urs__probe_multishot. */
+		loop->features |= URS_FEAT_BUF_RING | URS_FEAT_BUF_INC | URS_FEAT_ACCEPT_MULTI |
+				  URS_FEAT_RECV_MULTI;
 		io_uring_free_probe(probe);
 	}
 	/* Registered buffers are as old as io_uring_register (5.1); the send pool registers
@@ -165,6 +169,9 @@ void urs__probe_multishot(urs_loop *loop)
 {
 	if (loop->be != &urs__be_uring)
 		return;
+	/* Bundles take their buffers from a ring. */
+	if (!loop->bg[URS_BG_LOOP].br)
+		loop->features &= ~URS_FEAT_RECV_BUNDLE;
 	unsigned want = loop->features & (URS_FEAT_ACCEPT_MULTI | URS_FEAT_RECV_MULTI);
 	loop->features &= ~(URS_FEAT_ACCEPT_MULTI | URS_FEAT_RECV_MULTI);
 	if ((want & URS_FEAT_RECV_MULTI) && loop->bg[0].br) {

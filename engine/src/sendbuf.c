@@ -282,8 +282,9 @@ int urs__sendbuf_take(urs_sock *s, urs_buf *b, size_t len, uint32_t *id, const c
 			return ret;
 		/* Its bytes from b->data, at most b->len of them, never past the buffer's end
 		 * whatever the caller wrote into its copy of the view. */
-		char *base = urs__buf_addr(loop, b->id);
-		size_t room = urs__bg_of_id(loop, b->id)->size;
+		char *base;
+		size_t room;
+		urs__buf_span(loop, b->id, &base, &room);
 		if (b->data < base || b->data > base + room)
 			return -EINVAL;
 		cap = (size_t)(base + room - b->data);

@@ -197,7 +197,7 @@ static urs_future start_op(urs_sock *s, enum op_kind kind, const void *data, siz
 	 * whole. */
 	unsigned bg = 0;
 	if (urs__kinds[kind]->flags & KF_BUF) {
-		bg = urs__buf_group_for(s, cb ? URS_MSG_BUF : len);
+		bg = urs__buf_group_for(s, cb ? URS_MSG_BUF : len, flags);
 		if (bg && (ret = urs__buf_group_need(s->loop, bg)) < 0)
 			return urs__future_err(ret);
 	}

@@ -369,34 +369,61 @@ const struct urs_op_kind urs__kind_recv_into = {
 
 /* A stream on a connected stream socket: one multishot recv where the kernel has it and no
  * timeout is set (a timeout is the idle time between chunks: one linked timeout per chunk
- * needs one request per chunk). */
+ * needs one request per chunk). With URS_FEAT_RECV_BUNDLE a completion may carry several
+ * buffers (kernel-notes/recv-bundles.md). */
 static int recv_stream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
 	urs_loop *loop = urs__op_loop(op);
+	bool bundle = (loop->features & URS_FEAT_RECV_BUNDLE) && urs__buf_select(op);
+	op->flags &= (uint16_t)~OPF_BUNDLE;
 	if ((loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(op) &&
 	    !urs__op_deadline(op) && !urs__op_nonblocking(op)) {
 		io_uring_prep_recv_multishot(sqe, op->sock->fd, NULL, 0, urs__op_msgflags(op));
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = op->bgroup;
 		op->flags |= OPF_MULTI;
-		return 0;
+	} else {
+		/* A bundle's size is the buffers' (0), not one buffer's. */
+		prep_recv_buf(op, sqe, bundle ? 0 : loop->buf_size,
+			      sock_flags(op, urs__op_msgflags(op)));
 	}
-	prep_recv_buf(op, sqe, loop->buf_size, sock_flags(op, urs__op_msgflags(op)));
+	if (bundle) {
+		sqe->ioprio |= IORING_RECVSEND_BUNDLE;
+		op->flags |= OPF_BUNDLE;
+	}
 	return 0;
 }
 
+/* One completion's bytes, as stream events: one per piece of buffer it filled (a bundle
+ * fills several; each is lent on its own, so each is released on its own). A callback that
+ * frees the socket or cancels the stream does not stop the rest of this completion: those
+ * bytes are already out of the socket, so they are delivered, or dropped with their buffers
+ * when nobody listens any more. */
 static void chunk(struct urs_op *op, int res, unsigned cflags)
 {
+	urs_loop *loop = urs__op_loop(op);
 	urs_result r;
-	memset(&r, 0, sizeof(r));
-	r.flags = URS_RES_MORE;
-	r.res = res;
-	r.buf.id = URS_BUF_NONE;
-	r.buf.loop = urs__op_loop(op);
-	uint32_t n = urs__buf_take(op, res, cflags, urs__op_loop(op)->buf_size);
-	if (op->bid != URS_BUF_NONE)
-		urs__buf_lend_taken(op, &r.buf, n);
-	urs__event(op, &r);
+	uint32_t n = urs__buf_pieces(op, res, cflags);
+	for (uint32_t i = 0; i < n; i++) {
+		/* Callbacks may not take pieces (no completion is handled inside one), but
+		 * copy before running them all the same. */
+		struct urs_piece p = loop->pieces[i];
+		memset(&r, 0, sizeof(r));
+		r.flags = URS_RES_MORE;
+		r.res = (int)p.len;
+		urs__buf_lend(loop, &r.buf, p.slot, p.data, p.len);
+		urs__event(op, &r);
+	}
+	if (!n) {
+		/* Bytes without a buffer we can hand over: the loop lost track of it (the
+		 * stream ends -EBADR at the recovery) or had no memory to lend it. */
+		memset(&r, 0, sizeof(r));
+		r.flags = URS_RES_MORE;
+		r.res = res > 0 ? (op->flags & OPF_LOST ? -EBADR : -ENOMEM) : res;
+		r.buf.id = URS_BUF_NONE;
+		r.buf.loop = loop;
+		urs__event(op, &r);
+	}
 }
 
 static void recv_stream_event(struct urs_op *op, int res, unsigned cflags)

@@ -332,7 +332,7 @@ static int enter_ext(urs_loop *loop, unsigned want, unsigned min_wait_us,
 static int ring_enter(urs_loop *loop, bool block, int64_t deadline)
 {
 	struct io_uring *ring = &loop->ring;
-	if (loop->fault_badr) {
+	if (loop->fault_badr || (loop->buf_lost && !loop->recovering)) {
 		loop->fault_badr = false;
 		recover(loop);
 	}
@@ -395,7 +395,12 @@ static int ring_reap(urs_loop *loop)
 		uint64_t ud[CQE_BATCH];
 		int res[CQE_BATCH];
 		uint32_t fl[CQE_BATCH];
-		unsigned n = io_uring_peek_batch_cqe(ring, cqes, CQE_BATCH);
+		/* Each completion may need one lending slot more (buf.c); without memory for
+		 * them the rest stay in the CQ for a later turn. */
+		unsigned room = urs__buf_reserve(loop, CQE_BATCH);
+		if (!room)
+			return total ? total : -ENOMEM;
+		unsigned n = io_uring_peek_batch_cqe(ring, cqes, room);
 		for (unsigned i = 0; i < n; i++) {
 			ud[i] = cqes[i]->user_data;
 			res[i] = cqes[i]->res;
@@ -412,7 +417,7 @@ static int ring_reap(urs_loop *loop)
 			total += dispatch(loop, ud[i], res[i], fl[i]);
 		}
 		loop->stats.cqes += n;
-		if (n < CQE_BATCH)
+		if (n < room)
 			break;
 	}
 	return total;
