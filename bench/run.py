@@ -179,7 +179,7 @@ class Bench:
         self.secs = 1.0 if self.quick else 3.0
         self.discarded = 0
         self.results = {"echo": [], "stream": [], "idle": [], "http": [], "paced": [], "file": [],
-                        "micro": {}, "threads": [], "features": {}, "memory": {}}
+                        "micro": {}, "threads": [], "features": {}, "memory": {}, "sendpool": {}}
         self.echo_sizes = [64] if self.quick else [64, 4096]
         self.echo_conns = [64, 512] if self.quick else [1, 64, 512, 4096]
         self.http_conns = [64] if self.quick else [64, 256, 1024]
@@ -200,6 +200,7 @@ class Bench:
             "threads": (self.reps * len(self.thread_servers()), per_run),
             "features": (self.reps * len(self.feature_sets()), per_run),
             "memory": (self.reps * 2, 2.5),
+            "sendpool": (max(self.reps, 3) * len(self.sendpool_servers()) * 4, per_run),
             "file": (self.reps * 2, per_run),
             # 7 benchmarks, each run until it has min_time of samples (a few tries)
             "micro": (2, 7 * 3 * self.micro_min_time + 0.5),
@@ -456,6 +457,12 @@ class Bench:
             "no recv_bundle (bundles)": "recv_bundle",
             "no min_wait (batched waits)": "min_wait",
             "no defer_taskrun": "defer_taskrun,single_issuer",
+            # stream_echo forwards receive buffers; these copy into the send pool instead, so
+            # that its switches have something to turn off: compare them with each other.
+            "send pool": ("", {"URS_ECHO_SEND": "pool"}),
+            "send pool, no send_bufs (registered send buffers)": ("send_bufs", {"URS_ECHO_SEND": "pool"}),
+            "send pool, zero-copy forced": ("", {"URS_ECHO_SEND": "pool", "URS_ZC_THRESHOLD": "1"}),
+            "send pool, zero-copy forced, no send_zc": ("send_zc", {"URS_ECHO_SEND": "pool", "URS_ZC_THRESHOLD": "1"}),
         }
 
     def features(self):
@@ -465,7 +472,13 @@ class Bench:
         se = [f"{self.b}/examples/stream_echo", "127.0.0.1:0"]
         for rep in range(self.reps):
             for name, off in self.feature_sets().items():
-                env = {"URSOCK_DISABLE": off} if off else None
+                extra = {}
+                if isinstance(off, tuple):
+                    off, extra = off
+                env = dict(extra)
+                if off:
+                    env["URSOCK_DISABLE"] = off
+                env = env or None
                 r = self.measured("features", f"echo 64 B x {nc}, ursock {name}, run {rep + 1} of {self.reps}",
                                   lambda: Server(name, se, env=env),
                                   lambda s: [f"{self.b}/bench/echo_client", "--addr", f"127.0.0.1:{s.port}",
@@ -477,6 +490,46 @@ class Bench:
                 print(f"  features {name:28s} {r['cpu_us_per_msg']:6.2f} us CPU/msg  "
                       f"{fmt(r['syscalls_per_msg'], 3)} syscalls/msg", flush=True)
         self.results["features"] = {"conns": nc, "runs": runs}
+
+    def sendpool_servers(self):
+        """stream_echo forwarding each received buffer (its default), and copying it into a
+        registered send buffer with zero-copy off and forced on (URS_ZC_THRESHOLD)."""
+        return {
+            "forward receive buffer": {},
+            "send pool, zero-copy off": {"URS_ECHO_SEND": "pool", "URS_ZC_THRESHOLD": "4294967295"},
+            "send pool, zero-copy forced": {"URS_ECHO_SEND": "pool", "URS_ZC_THRESHOLD": "1"},
+        }
+
+    def sendpool(self):
+        """Where zero-copy from registered send buffers starts to pay: streaming 64 KiB writes
+        and echo 4 KiB x 64 connections, each way of sending interleaved, three runs even when
+        quick (the difference is small beside the noise of one run)."""
+        se = [f"{self.b}/examples/stream_echo", "127.0.0.1:0"]
+        loads = {
+            "stream 64 KiB writes": (["--mode", "stream"], "bytes_per_s"),
+            "echo 4 KiB x 64": (["-c", "64", "-s", "4096"], "cpu_us_per_msg"),
+            "echo 8 KiB x 64": (["-c", "64", "-s", "8192"], "cpu_us_per_msg"),
+            "echo 16 KiB x 64": (["-c", "64", "-s", "16384"], "cpu_us_per_msg"),
+        }
+        res = {}
+        for rep in range(max(self.reps, 3)):
+            for load, (args, key) in loads.items():
+                for name, env in self.sendpool_servers().items():
+                    r = self.measured("sendpool", f"send pool: {load}, {name}, run {rep + 1}",
+                                      lambda: Server(name, se, env=env),
+                                      lambda s: [f"{self.b}/bench/echo_client", "--addr", f"127.0.0.1:{s.port}",
+                                                 *args, "-d", str(self.secs)],
+                                      lambda out: json.loads(out.strip().splitlines()[-1]) if out.strip() else None)
+                    if "msgs" in r:
+                        r["cpu_us_per_msg"] = r["server_cpu"] * 1e6 / max(r["msgs"], 1)
+                    if "bytes_per_s" in r:
+                        r["cpu_ns_per_kib"] = r["server_cpu"] * 1e9 / max(r["bytes_per_s"] * self.secs / 1024, 1)
+                    res.setdefault(load, {}).setdefault(name, []).append(r)
+                    print(f"  send pool {load:22s} {name:28s} " +
+                          (f"{r['bytes_per_s'] / 1e9:6.3f} GB/s {r['cpu_ns_per_kib']:7.1f} ns CPU/KiB"
+                           if key == "bytes_per_s" else
+                           f"{r.get('rate', 0):10.0f} msg/s {r['cpu_us_per_msg']:6.2f} us CPU/msg"), flush=True)
+        self.results["sendpool"] = res
 
     def memory(self):
         """RSS of a default loop (bench/loop_rss) and of an idle http_echo -t 2."""
@@ -809,6 +862,30 @@ def report(res, out, mach, discarded, quick):
         for name, runs in f["runs"].items():
             L.append(f"| {name} | {mm(runs, 'rate', 0)} | {mm(runs, 'cpu_us_per_msg')} | "
                      f"{fmt(ratio(runs, base, 'cpu_us_per_msg') if base else None, 3)} | {mm(runs, 'syscalls_per_msg', 3)} |")
+    if res.get("sendpool"):
+        L.append("\n## Send buffers: forwarding, the registered pool, zero-copy (stream_echo)\n")
+        L.append("stream_echo hands each received buffer back out (`urs_sendall_buf` on the receive buffer), or copies "
+                 "it into a registered send buffer (`URS_ECHO_SEND=pool`) sent with zero-copy off or forced on "
+                 "(`URS_ZC_THRESHOLD`); interleaved runs.\n")
+        L.append("| load | sending | GB/s or msg/s | server CPU (ns/KiB or us/msg) |\n|---|---|---|---|")
+        for load, by in res["sendpool"].items():
+            for name, runs in by.items():
+                if load.startswith("stream"):
+                    L.append(f"| {load} | {name} | {mm(runs, 'bytes_per_s', 3, 1e-9)} | {mm(runs, 'cpu_ns_per_kib', 1)} |")
+                else:
+                    L.append(f"| {load} | {name} | {mm(runs, 'rate', 0)} | {mm(runs, 'cpu_us_per_msg')} |")
+    if res.get("sendpool"):
+        L.append("\n## Send buffers: forwarding, the registered pool, zero-copy (stream_echo)\n")
+        L.append("stream_echo hands each received buffer back out (`urs_sendall_buf` on the receive buffer), or copies "
+                 "it into a registered send buffer (`URS_ECHO_SEND=pool`) sent with zero-copy off or forced on "
+                 "(`URS_ZC_THRESHOLD`); interleaved runs.\n")
+        L.append("| load | sending | GB/s or msg/s | server CPU (ns/KiB or us/msg) |\n|---|---|---|---|")
+        for load, by in res["sendpool"].items():
+            for name, runs in by.items():
+                if load.startswith("stream"):
+                    L.append(f"| {load} | {name} | {mm(runs, 'bytes_per_s', 3, 1e-9)} | {mm(runs, 'cpu_ns_per_kib', 1)} |")
+                else:
+                    L.append(f"| {load} | {name} | {mm(runs, 'rate', 0)} | {mm(runs, 'cpu_us_per_msg')} |")
     mem = res.get("memory") or {}
     if mem:
         L.append("\n## Memory\n\n| what | KiB (RSS) |\n|---|---|")
@@ -864,7 +941,7 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--out", default=os.path.join("build", "bench-report"))
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default="echo,paced,stream,idle,http,file,threads,features,memory,micro")
+    ap.add_argument("--only", default="echo,paced,stream,idle,http,file,threads,features,sendpool,memory,micro")
     ap.add_argument("--from", dest="source", metavar="RESULTS_JSON",
                     help="no run: render report.md and the plots again from a results.json")
     args = ap.parse_args()

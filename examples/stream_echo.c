@@ -10,10 +10,15 @@
  *
  * The first line on stdout is "listening on <address>" with the real port; SIGINT or
  * SIGTERM stop it cleanly (exit 0). Each connection streams its received chunks (multishot
- * recv into the loop's provided buffers) and sends each buffer back as it is, releasing it
- * when its send completes: no copy and no malloc per message. A connection's state is freed
- * in its close callback, the last callback on its socket, so a peer that resets in the
- * middle of anything cannot make a callback see freed memory. */
+ * recv into the loop's provided buffers) and hands each buffer as it is to urs_sendall_buf,
+ * which takes it and gives it back to the loop when the kernel is done with it: no copy,
+ * no malloc and no bookkeeping per message. URS_ECHO_SEND=pool copies each chunk into a
+ * registered send buffer instead (urs_sendbuf_get), so the send uses the kernel's
+ * fixed-buffer forms and, at or above URS_ZC_THRESHOLD bytes (the loop's zc_threshold),
+ * zero-copy: the benchmark's way to measure what those buy (README: it does not pay on
+ * loopback). A connection's state is freed in its close callback, the last callback on its
+ * socket, so a peer that resets in the middle of anything cannot make a callback see freed
+ * memory. */
 #include "ursock.h"
 
 #include <signal.h>
@@ -25,8 +30,6 @@
 
 struct conn {
 	urs_sock *sock;
-	urs_buf *held;        /* buffers being sent back, oldest first (a ring of cap entries) */
-	uint32_t head, n, cap;
 	bool closing;
 	bool paused;          /* over the high water mark: not reading (see on_mark) */
 	bool rx_live;         /* its receive stream is armed */
@@ -41,6 +44,7 @@ enum { HIGH_MARK = 256 << 10, LOW_MARK = 64 << 10 };
 
 static urs_loop *loop;
 static struct conn *conns;
+static bool send_pool; /* URS_ECHO_SEND=pool */
 static volatile sig_atomic_t stopping;
 
 static void on_signal(int sig) { (void)sig; stopping = 1; }
@@ -58,7 +62,6 @@ static void on_closed(urs_result *r, void *user)
 	if (c->next)
 		c->next->prev = c->prev;
 	urs_sock_free(c->sock);
-	free(c->held);
 	free(c);
 }
 
@@ -74,35 +77,13 @@ static void conn_close(struct conn *c, bool abort)
 		urs_cancel(f); /* queued echoes are dropped, the peer gets a reset */
 }
 
-/* A send finished: the buffer it sent goes back to the loop. Sends on a socket resolve in
- * order, so it is the oldest one; when one fails, those behind it fail too (-EPIPE) and
- * come back here one by one. */
+/* A send finished; its buffer went back to the loop by itself. When one fails, those
+ * behind it fail too (-EPIPE). */
 static void on_sent(urs_result *r, void *user)
 {
 	struct conn *c = user;
-	urs_buf_release(&c->held[c->head]);
-	c->head = (c->head + 1) % c->cap;
-	c->n--;
 	if (r->res < 0)
 		conn_close(c, true);
-}
-
-static bool hold(struct conn *c, const urs_buf *b)
-{
-	if (c->n == c->cap) {
-		uint32_t cap = c->cap ? 2 * c->cap : 8;
-		urs_buf *h = malloc(cap * sizeof(*h));
-		if (!h)
-			return false;
-		for (uint32_t i = 0; i < c->n; i++)
-			h[i] = c->held[(c->head + i) % c->cap];
-		free(c->held);
-		c->held = h;
-		c->head = 0;
-		c->cap = cap;
-	}
-	c->held[(c->head + c->n++) % c->cap] = *b;
-	return true;
 }
 
 static void on_chunk(urs_result *r, void *user);
@@ -151,15 +132,19 @@ static void on_chunk(urs_result *r, void *user)
 		conn_close(c, true);
 		return;
 	}
-	if (c->closing || !hold(c, &r->buf)) {
+	if (c->closing) {
 		urs_buf_release(&r->buf);
 		return;
 	}
-	if (urs_then(urs_sendall(c->sock, r->buf.data, r->buf.len, 0), on_sent, c) < 0) {
-		c->n--; /* never started: its buffer is the newest held */
-		urs_buf_release(&c->held[(c->head + c->n) % c->cap]);
+	urs_buf out = r->buf;
+	uint32_t len = r->buf.len;
+	if (send_pool && urs_sendbuf_get(loop, &out) == 0) {
+		memcpy(out.data, r->buf.data, len);
+		urs_buf_release(&r->buf);
+	} /* else (or with the pool empty) the received buffer itself goes back out */
+	/* The send takes the buffer in every outcome, also when it fails at once. */
+	if (urs_then(urs_sendall_buf(c->sock, &out, len, 0), on_sent, c) < 0)
 		conn_close(c, true);
-	}
 }
 
 static void on_conn(urs_result *r, void *user)
@@ -187,6 +172,13 @@ int main(int argc, char **argv)
 	/* Batched waits: up to 32 completions per wake, at most 50 us later than the first
 	 * (kernel 6.12+; plain waits elsewhere). URS_BATCH=N:US overrides, 0:0 turns it off. */
 	urs_loop_opts opts = { .buf_count = 1024, .buf_size = 16384, .batch = 32, .batch_wait_us = 50 };
+	const char *zc = getenv("URS_ZC_THRESHOLD");
+	if (zc)
+		opts.zc_threshold = (unsigned)strtoul(zc, NULL, 0);
+	const char *how = getenv("URS_ECHO_SEND");
+	send_pool = how && !strcmp(how, "pool");
+	if (send_pool)
+		opts.send_buf_count = 1024; /* one per receive buffer: 16 MiB, pinned at first use */
 	const char *batch = getenv("URS_BATCH");
 	if (batch && sscanf(batch, "%u:%u", &opts.batch, &opts.batch_wait_us) != 2)
 		opts.batch = 0;

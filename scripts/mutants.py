@@ -189,6 +189,26 @@ MUTANTS = {
         "\trc=$?\n\tout=$(cat \"$log\")",
         "\tout=$(URSOCK_BACKEND=$backend timeout -k 10 \"$per_test_timeout\" \"$t\" 2>&1)\n\trc=$?",
         ["test_runner"]),
+    "zc-buffer-back-before-notification": (
+        "engine/src/op.c",
+        "\t    !urs__sendbuf_owed(op)) {",
+        "\t    1) {",
+        ["test_sendbuf"]),
+    "sent-buffer-never-returns": (
+        "engine/src/stream_ops.c",
+        "KF_RETRY | KF_COUNT | KF_X | KF_SEND,",
+        "KF_RETRY | KF_COUNT | KF_X,",
+        ["test_sendbuf", "test_sendbuf@epoll"]),
+    "sendbuf-stale-copy-accepted": (
+        "engine/src/sendbuf.c",
+        "\tif (b->gen != p->gen[i])",
+        "\tif (0 && b->gen != p->gen[i])",
+        ["test_sendbuf", "test_sendbuf@epoll"]),
+    "zc-chosen-on-unix": (
+        "engine/src/sendbuf.c",
+        "s->type == SOCK_STREAM &&\n\t\t    (s->family == AF_INET || s->family == AF_INET6)) {",
+        "s->type == SOCK_STREAM) {",
+        ["test_sendbuf"]),
 }
 
 

@@ -455,7 +455,11 @@ static void test_feature_string(void **state)
 	char want[64];
 	snprintf(want, sizeof(want), "backend=%s", tu_backend(loop));
 	assert_int_equal(strncmp(f, want, strlen(want)), 0);
-	assert_null(strstr(f, "send_zc"));
+	/* Each bit is listed when, and only when, the loop has it. */
+	assert_int_equal(strstr(f, " send_zc") != NULL,
+			 (urs_loop_features(loop) & URS_FEAT_SEND_ZC) != 0);
+	assert_int_equal(strstr(f, " send_bufs") != NULL,
+			 (urs_loop_features(loop) & URS_FEAT_SEND_BUFS) != 0);
 	tu_loop_done(loop);
 	urs_loop_opts o = { .disable = URS_FEAT_BUF_RING };
 	loop = tu_loop_new(&o);

@@ -93,7 +93,8 @@ enum urs_feature {
 	URS_FEAT_OP_SOCKET = 1u << 8,       /* IORING_OP_SOCKET (5.19) */
 	URS_FEAT_OP_BIND = 1u << 9,         /* IORING_OP_BIND (6.11) */
 	URS_FEAT_OP_LISTEN = 1u << 10,      /* IORING_OP_LISTEN (6.11) */
-	URS_FEAT_SEND_ZC = 1u << 11,        /* IORING_OP_SEND_ZC (6.0): not used yet */
+	URS_FEAT_SEND_ZC = 1u << 11,        /* IORING_OP_SEND_ZC (6.0): a send from the send
+					       pool at or above zc_threshold bytes, on TCP */
 	URS_FEAT_NODROP = 1u << 12,         /* IORING_FEAT_NODROP (5.5): CQ overflow keeps CQEs */
 	URS_FEAT_MIN_WAIT = 1u << 13,       /* IORING_FEAT_MIN_TIMEOUT (6.12): batched waits */
 	URS_FEAT_MSG_RING = 1u << 14,       /* IORING_OP_MSG_RING (5.18): wakes between loops */
@@ -103,8 +104,13 @@ enum urs_feature {
 	URS_FEAT_BUF_INC = 1u << 20,        /* IOU_PBUF_RING_INC (6.12): a stream's receives fill
 					       the loop's buffers piece by piece, so a small
 					       message does not take a whole buffer */
-	URS_FEAT_RECV_BUNDLE = 1u << 21     /* IORING_RECVSEND_BUNDLE (6.10): one completion of a
+	URS_FEAT_RECV_BUNDLE = 1u << 21,    /* IORING_RECVSEND_BUNDLE (6.10): one completion of a
 					       receive stream carries several buffers */
+	URS_FEAT_SEND_BUFS = 1u << 22,      /* the send pool (urs_sendbuf_get) is registered
+					       with the ring (io_uring_register_buffers, 5.1) at
+					       its first use; without it, plain memory */
+	URS_FEAT_FIXED_SEND = 1u << 23      /* a plain IORING_OP_SEND takes a registered buffer
+					       (IORING_RECVSEND_FIXED_BUF; probed by trying) */
 };
 
 typedef struct urs_loop_opts {
@@ -127,10 +133,21 @@ typedef struct urs_loop_opts {
 	 * or URS_BACKEND_EPOLL: that one only. With AUTO, URSOCK_BACKEND=epoll|uring in the
 	 * environment picks one, so an unmodified program can be switched. */
 	unsigned backend;
+	/* The send pool (urs_sendbuf_get): send_buf_count buffers of send_buf_size bytes, made
+	 * and registered with the ring at the first urs_sendbuf_get (an idle loop pays
+	 * nothing; registration pins the whole pool in memory). 0 = 64 buffers of 16 KiB; at
+	 * most 16384 buffers of at most 1 GiB. */
+	unsigned send_buf_count;
+	unsigned send_buf_size;
+	/* A send from the pool of at least zc_threshold bytes on a TCP socket goes zero-copy
+	 * (IORING_OP_SEND_ZC), smaller ones as a plain send. 0 = the default (65536: measured
+	 * on loopback, where zero-copy copies anyway, see README); 1 = always; UINT_MAX =
+	 * never. */
+	unsigned zc_threshold;
 	/* Room to grow without breaking the ABI (docs/ABI.md): must be zero (a zeroed or
 	 * designated-initializer struct is), else urs_loop_new answers -EINVAL — so a program
 	 * that sets an option this library does not know fails instead of being ignored. */
-	unsigned reserved[16];
+	unsigned reserved[13];
 } urs_loop_opts;
 
 enum urs_backend_kind {
@@ -168,7 +185,9 @@ typedef struct urs_loop_stats {
 				   (its close, reserved: closing never fails for want of an op) */
 	uint32_t ops_max;       /* the pool's limit (urs_loop_opts.max_ops) */
 	uint32_t bufs_lent;     /* urs_buf views the user holds: whole buffers, or pieces of
-				   them with URS_FEAT_BUF_INC (then it may exceed bufs_total) */
+				   them with URS_FEAT_BUF_INC (then it may exceed bufs_total),
+				   and send-pool buffers taken with urs_sendbuf_get and not yet
+				   sent or given back */
 	uint32_t bufs_total;    /* provided buffers of the loop (64 KiB message buffers
 				   included once the first is needed) */
 	uint32_t socks_open;    /* sockets not yet closed */
@@ -248,11 +267,27 @@ typedef struct urs_buf {
 
 #define URS_BUF_NONE 0xffffffffu
 
-/* Gives a lent buffer back to its loop; a receive waiting for buffers goes on. Returns 0,
+/* Gives a lent buffer back to its loop (a receive buffer, or an unused send buffer from
+ * urs_sendbuf_get); a receive waiting for buffers goes on. Returns 0,
  * or -EALREADY for a view already given back (also a stale copy of it), -EINVAL for one
  * never lent (a forged id or generation); an error changes nothing. Releasing an empty
  * view (id == URS_BUF_NONE) is a no-op returning 0. */
 URS_API int urs_buf_release(urs_buf *buf);
+
+/* Send buffers: a pool of memory the loop owns (urs_loop_opts.send_buf_count/size),
+ * registered with the ring so the kernel needs no page lookup per send (and zero-copy
+ * sends at or above zc_threshold bytes on TCP). Borrow one, fill buf->data, then hand it
+ * to urs_send_buf, urs_sendall_buf or urs_sendto_buf, which take it: it returns to the
+ * pool by itself once the kernel is done with its memory (after a zero-copy send's
+ * notification), whatever the outcome. An unused one goes back with urs_buf_release. The
+ * handle is an urs_buf with id and generation: a copy kept after the buffer left you is
+ * stale, and every call refuses it. */
+
+/* Borrows a send buffer: fills *out (data, len = its capacity in bytes, id, gen, loop)
+ * and returns 0. The pool is made, and on io_uring registered, at the first call. Returns
+ * -ENOBUFS when every buffer is lent or sending (never waits: send, or release one),
+ * -EINVAL for NULL, -EXDEV from another thread, -ENOMEM when the pool cannot be made. */
+URS_API int urs_sendbuf_get(urs_loop *loop, urs_buf *out);
 
 /* ---------------------------------------------------------------- futures */
 
@@ -486,6 +521,26 @@ URS_API urs_future urs_sendall(urs_sock *sock, const void *data, size_t len, int
 /* Sends a datagram to addr; resolves to the bytes sent. */
 URS_API urs_future urs_sendto(urs_sock *sock, const void *data, size_t len, int flags,
 			      const urs_addr *addr);
+/* Sends the first len bytes of buf (a send buffer from urs_sendbuf_get, or a receive
+ * buffer lent to you by a recv — its bytes from buf->data, at most buf->len: an echo
+ * forwards what it received without a copy), as urs_send does, in the same ordered queue.
+ * The call takes the buffer: *buf is emptied (id = URS_BUF_NONE) and the buffer returns to
+ * its pool when the kernel is done, whatever the result — also when the call fails at once
+ * for any reason but those about the handle itself. Those change nothing (the buffer stays
+ * yours): -EINVAL for a NULL sock or buf, an empty or forged handle, -EALREADY for a buffer already sent
+ * or given back (a stale copy), -EXDEV for a buffer of another loop than sock's, or from
+ * another thread. Then -EMSGSIZE for len beyond the buffer (the buffer is taken), and
+ * every error of urs_send. Whether the call took the buffer shows in *buf: emptied when it
+ * did (the same -EINVAL may mean either: a forged handle, or no data on a stream). A send from a registered buffer uses the kernel's fixed-buffer
+ * forms where it has them (URS_FEAT_FIXED_SEND, URS_FEAT_SEND_ZC); a zero-copy send
+ * resolves after its notification, so the sends queued behind it wait for that too. */
+URS_API urs_future urs_send_buf(urs_sock *sock, urs_buf *buf, size_t len, int flags);
+/* urs_sendall from a buffer, with urs_send_buf's rules for the buffer. */
+URS_API urs_future urs_sendall_buf(urs_sock *sock, urs_buf *buf, size_t len, int flags);
+/* urs_sendto from a buffer, with urs_send_buf's rules for the buffer (a plain sendmsg from
+ * its memory: no fixed-buffer form of it is used). */
+URS_API urs_future urs_sendto_buf(urs_sock *sock, urs_buf *buf, size_t len, int flags,
+				  const urs_addr *addr);
 /* Python's sendfile: count bytes (0: up to the end) of the regular file fd from offset to
  * a stream socket, with no copy through user space (IORING_OP_SPLICE through a pipe; a read
  * and a send where the kernel has no splice; sendfile(2) on epoll). One of the ordered

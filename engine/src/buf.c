@@ -356,6 +356,7 @@ void urs__buf_orphan(urs_loop *loop)
 {
 	for (unsigned i = 0; i < URS_BG_COUNT; i++)
 		ring_fini(loop, &loop->bg[i], i);
+	urs__sendbuf_orphan(loop);
 }
 
 void urs__buf_fini(urs_loop *loop)
@@ -370,6 +371,7 @@ void urs__buf_fini(urs_loop *loop)
 		g->free = NULL;
 		g->made = false;
 	}
+	urs__sendbuf_fini(loop);
 	free(loop->bstate);
 	free(loop->lend_gen);
 	free(loop->lend_state);
@@ -604,12 +606,8 @@ void urs__buf_rebuild(urs_loop *loop)
 	}
 }
 
-URS_API int urs_buf_release(urs_buf *b)
+int urs__buf_check(const urs_buf *b)
 {
-	if (!b)
-		return -EINVAL;
-	if (b->id == URS_BUF_NONE)
-		return 0;
 	urs_loop *loop = b->loop;
 	if (!loop || b->id >= loop->nlend)
 		return -EINVAL;
@@ -624,19 +622,54 @@ URS_API int urs_buf_release(urs_buf *b)
 		return (int32_t)(cur - b->gen) > 0 ? -EALREADY : -EINVAL;
 	if (loop->lend_state[slot] != LEND_USER)
 		return -EALREADY;
+	return 0;
+}
+
+void urs__buf_unlend(urs_loop *loop, uint32_t slot)
+{
+	/* The op that sends it holds the piece now (LEND_OP): urs__buf_back at its end. */
+	loop->lend_state[slot] = LEND_OP;
+	loop->stats.bufs_lent--;
+}
+
+void urs__buf_span(urs_loop *loop, uint32_t slot, char **base, size_t *size)
+{
+	uint32_t id = slot_bid(loop, slot);
+	*base = urs__buf_addr(loop, id);
+	*size = urs__bg_of_id(loop, id)->size;
+}
+
+URS_API int urs_buf_release(urs_buf *b)
+{
+	if (!b)
+		return -EINVAL;
+	if (b->id == URS_BUF_NONE)
+		return 0;
+	if (urs__is_sendbuf(b->id))
+		return urs__sendbuf_release(b);
+	int ret = urs__buf_check(b);
+	if (ret < 0)
+		return ret;
+	urs_loop *loop = b->loop;
+	uint32_t slot = b->id;
 	loop->stats.bufs_lent--;
 	b->id = URS_BUF_NONE;
 	b->data = NULL;
 	b->len = 0;
 	if (loop->zombie) {
-		/* The loop is gone; the last buffer given back takes what was left of it. */
 		loop->lend_state[slot] = LEND_FREE;
-		if (!loop->stats.bufs_lent) {
-			urs__buf_fini(loop);
-			free(loop);
-		}
+		urs__buf_zombie_check(loop);
 		return 0;
 	}
 	piece_done(loop, slot);
 	return 0;
+}
+
+void urs__buf_zombie_check(urs_loop *loop)
+{
+	/* The loop is gone; the last buffer given back takes what was left of it. */
+	if (!loop->stats.bufs_lent) {
+		urs__buf_fini(loop);
+		free(loop);
+	}
 }

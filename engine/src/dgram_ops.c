@@ -387,7 +387,7 @@ static enum op_next sendto_complete(struct urs_op *op, int res, unsigned cflags)
  * takes its turn in the ordered queue like the others. */
 const struct urs_op_kind urs__kind_sendto = {
 	.name = "sendto",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY | KF_X | KF_M,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY | KF_X | KF_M | KF_SEND,
 	.start = urs__ordered_start,
 	.prepare = sendto_prepare,
 	.exec = sendto_exec,

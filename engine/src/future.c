@@ -24,7 +24,7 @@ static struct urs_op *lookup(urs_future f, int *err)
 		return NULL;
 	}
 	struct urs_op *op = f.loop ? urs__op_at(f.loop, f.idx) : NULL;
-	if (!op || op->gen != f.gen || op->state == OP_FREE) {
+	if (!op || op->gen != f.gen || op->state == OP_FREE || op->state == OP_LINGER) {
 		*err = -EINVAL;
 		return NULL;
 	}
@@ -59,7 +59,8 @@ static void build(struct urs_op *op, urs_result *r)
 	r->flags = op->rflags;
 	r->buf.id = URS_BUF_NONE;
 	r->buf.loop = loop;
-	if (op->bid != URS_BUF_NONE) {
+	/* (a send's buffer is its own: one still there is owed a zero-copy notification) */
+	if (op->bid != URS_BUF_NONE && !(urs__kind(op)->flags & KF_SEND)) {
 		if (op->x) {
 			urs__buf_lend_op(op, &r->buf);
 		} else { /* a stream's buffer is lent with its event: none is left at its end */

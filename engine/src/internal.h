@@ -66,7 +66,9 @@ enum kind_flag {
 				    timeout or an error cut it after some went, as send(2) (and
 				    a MSG_WAITALL receive on epoll, as recv(2)) */
 	KF_X = 1u << 9,          /* has a side part (struct urs_opx) from its start */
-	KF_M = 1u << 10          /* and an addresses part (struct urs_opm) */
+	KF_M = 1u << 10,         /* and an addresses part (struct urs_opm) */
+	KF_SEND = 1u << 11       /* a send: the buffer in op->bid (send pool or a forwarded
+				    receive buffer) goes back at its decision, whatever the result */
 };
 
 struct urs_op;
@@ -132,7 +134,9 @@ enum op_state {
 	OP_KERNEL,   /* submitted: the kernel owes it kpending CQEs */
 	OP_STEPPING, /* the kernel is done with a submission and its kind's complete() runs:
 			a callback it runs may ask for a cancel, which complete() then honours */
-	OP_DONE      /* decided: the result waits for its consumer (or the ready list) */
+	OP_DONE,     /* decided: the result waits for its consumer (or the ready list) */
+	OP_LINGER    /* consumed, but a zero-copy send's notification is still owed: its
+			memory waits for it (sendbuf.c), then the op goes to the pool */
 };
 
 /* Which of an op's SQEs a CQE answers: its own, its linked timeout's, or a cancel request
@@ -529,6 +533,32 @@ struct urs_piece {
  * buffer beyond the first out at once (incremental rings) take extra slots. */
 enum { LEND_FREE = 0, LEND_OP = 1, LEND_USER = 2 };
 
+/* The send pool (sendbuf.c): ids URS_SENDBUF_TAG | index, so an urs_buf names a send
+ * buffer or a receive buffer alone. */
+#define URS_SENDBUF_TAG 0x40000000u
+enum { SB_FREE = 0, SB_USER = 1, SB_SENDING = 2 };
+/* The op sending from a buffer: its current step is a SEND_ZC (its result CQE comes with
+ * IORING_CQE_F_MORE, the notification after it); the socket refused zero-copy (plain sends
+ * from then on). Kept with the buffer, not the op, whose flags are full. */
+enum { SBZ_STEP = 1, SBZ_REFUSED = 2 };
+struct urs_sendpool {
+	char *base;
+	size_t map_len;
+	uint32_t count, size;    /* as the options said */
+	uint32_t zc_threshold;
+	uint32_t *gen;           /* per buffer: generation of its latest lending */
+	uint8_t *state;          /* per buffer: SB_* */
+	uint16_t *owed;          /* per buffer: zero-copy notifications still to come */
+	uint8_t *zc;             /* per buffer, while an op sends from it: SBZ_* */
+	uint32_t notifs_owed;    /* their sum: the loop is not idle while any is owed */
+	uint32_t *free;          /* stack of free indexes */
+	uint32_t nfree;
+	bool made, registered;
+	int reg_err;             /* why it is not registered (io_uring, not disabled) */
+	uint64_t zc_sends, fixed_sends; /* submissions of each form (tests read them) */
+	uint64_t zc_results;     /* zero-copy result CQEs seen (their notifications follow) */
+};
+
 struct urs_heap {
 	struct urs_op **v;
 	uint32_t n, cap;
@@ -555,6 +585,7 @@ struct urs_loop {
 	uint32_t nposts, cap_posts, cap_run;
 	struct io_uring ring;
 	unsigned features;
+	unsigned disabled;       /* urs_loop_opts.disable and URSOCK_DISABLE */
 	unsigned ring_flags;
 	unsigned batch, batch_wait_us;
 	unsigned last_reaped;    /* completions handled by the previous turn: how busy we are */
@@ -606,6 +637,8 @@ struct urs_loop {
 	uint32_t nlend_free;
 	struct urs_piece *pieces; /* the pieces of the completion being handled */
 	bool buf_lost;           /* a completion named buffers the loop cannot find: recover */
+
+	struct urs_sendpool sp;  /* send buffers (sendbuf.c), made at first use */
 
 	/* resolver (resolve.c): urs_resolver_config */
 	char *dns_servers;       /* c-ares's "host:port,..." list, or NULL: resolv.conf */
@@ -766,6 +799,59 @@ static inline uint32_t urs__buf_room(const struct urs_op *op)
 {
 	return urs__op_loop(op)->bg[op->bgroup].size;
 }
+
+/* buf.c: a lent receive buffer handed to a send: checked as urs_buf_release checks
+ * (0 or its -errno), then no longer the user's (the op holds it; urs__buf_back at the end). */
+int urs__buf_check(const urs_buf *b);
+void urs__buf_unlend(urs_loop *loop, uint32_t slot);
+/* The buffer the piece in slot lies in: its start and size (a send never reads past it). */
+void urs__buf_span(urs_loop *loop, uint32_t slot, char **base, size_t *size);
+/* A zombie loop (freed while the user held buffers) goes with the last of them. */
+void urs__buf_zombie_check(urs_loop *loop);
+
+/* sendbuf.c */
+void urs__sendbuf_init(urs_loop *loop, const urs_loop_opts *opts);
+/* The loop goes: unregister (orphan: the user still holds some) / free everything. */
+void urs__sendbuf_orphan(urs_loop *loop);
+void urs__sendbuf_fini(urs_loop *loop);
+/* A send-pool buffer back (to the free stack) or a forwarded receive buffer back. */
+void urs__sendbuf_back(urs_loop *loop, uint32_t id);
+/* urs_buf_release of a send-pool buffer. */
+int urs__sendbuf_release(urs_buf *b);
+/* Takes the buffer b names from its holder for a send of len bytes on s (*id, *data: what
+ * the op holds and sends). -EINVAL/-EALREADY/-EXDEV/-EBADF about the handle change
+ * nothing; after 0 or -EMSGSIZE the buffer is the engine's (the caller gives it back on an
+ * error: urs__sendbuf_back). */
+int urs__sendbuf_take(urs_sock *s, urs_buf *b, size_t len, uint32_t *id, const char **data);
+static inline bool urs__is_sendbuf(uint32_t id)
+{
+	return id != URS_BUF_NONE && (id & URS_SENDBUF_TAG);
+}
+/* Fills the SQE of a send step of p[0..n) on the op's socket: the fixed-buffer forms
+ * when the op sends from a registered pool buffer (SEND_ZC at or above the threshold on
+ * TCP, SEND with a fixed buffer where the kernel takes it), else a plain send. */
+void urs__sendbuf_prep(struct urs_op *op, struct io_uring_sqe *sqe, const char *p, unsigned n,
+		       int mf);
+/* A send step's result: true when the socket refused zero-copy (the step goes again as a
+ * plain send). */
+bool urs__sendbuf_zc_refused(struct urs_op *op, int res);
+/* A zero-copy send's result CQE came (IORING_CQE_F_MORE): one notification more is owed on
+ * its buffer. */
+void urs__sendbuf_zc_result(struct urs_op *op);
+/* Is op's current step a zero-copy send (a CQE with IORING_CQE_F_MORE is its result)? */
+static inline bool urs__sendbuf_zc_step(const struct urs_op *op, const urs_loop *loop)
+{
+	return urs__is_sendbuf(op->bid) && loop->sp.zc &&
+	       (loop->sp.zc[op->bid & ~URS_SENDBUF_TAG] & SBZ_STEP);
+}
+/* Its notification came (IORING_CQE_F_NOTIF): the buffer may go back once the op is done
+ * with it; a lingering op goes to the pool. */
+void urs__sendbuf_notif(struct urs_op *op);
+/* At the op's decision / when it would go to the pool: is its buffer still owed a
+ * notification (then it stays with the op)? */
+bool urs__sendbuf_owed(const struct urs_op *op);
+/* The kernel lost completions (-EBADR): notifications owed will never come. */
+void urs__sendbuf_notifs_lost(urs_loop *loop);
 
 /* timer.c */
 void urs__deadline_set(struct urs_op *op);

@@ -77,7 +77,7 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 	/* An op with a linked timeout needs two SQEs in one submission. */
 	if (!is_pow2(o.buf_count) || o.buf_count > 32768 || o.buf_size > (1u << 30) ||
 	    o.sq_entries < 2 || o.sq_entries > 32768 || o.backend > URS_BACKEND_EPOLL || o.cq_entries < o.sq_entries || o.cq_entries > 65536 ||
-	    o.max_ops > (1u << 28))
+	    o.max_ops > (1u << 28) || o.send_buf_count > 16384 || o.send_buf_size > (1u << 30))
 		return -EINVAL;
 
 	urs_loop *loop = calloc(1, sizeof(*loop));
@@ -93,6 +93,8 @@ URS_API int urs_loop_new(urs_loop **out, const urs_loop_opts *opts)
 		return ret;
 	}
 	loop->max_ops = o.max_ops;
+	loop->disabled = o.disable;
+	urs__sendbuf_init(loop, &o);
 	loop->batch = o.batch;
 	loop->batch_wait_us = o.batch_wait_us;
 	loop->stats.ops_max = o.max_ops;
@@ -218,7 +220,13 @@ URS_API int urs_loop_run(urs_loop *loop, urs_run_mode mode)
 /* Runs turns until nothing is pending or in flight (teardown). */
 static void drain(urs_loop *loop)
 {
-	while (loop->active || loop->ready || loop->be->can_wake(loop)) {
+	/* Not for zero-copy notifications: one owed on a socket already closed gracefully
+	 * comes only when its peer has read everything, maybe never. The kernel keeps the
+	 * pages it sends from until then, whatever we unmap, and the ring's exit waits for it
+	 * on its own. */
+	while (loop->active || loop->ready ||
+	       (loop->be->can_wake(loop) &&
+		loop->inflight > loop->inflight_own + loop->sp.notifs_owed)) {
 		if (urs__loop_turn(loop, 1) < 0)
 			break;
 	}

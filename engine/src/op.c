@@ -320,6 +320,10 @@ struct urs_op *urs__op_at(urs_loop *loop, uint32_t idx)
 /* Back to the pool; the generation moves on so every old handle goes stale. */
 void urs__op_free(urs_loop *loop, struct urs_op *op)
 {
+	if (urs__sendbuf_owed(op)) {
+		op->state = OP_LINGER; /* its notification frees it (urs__sendbuf_notif) */
+		return;
+	}
 	if (op->x) {
 		struct urs_opx *x = urs__op_x(op);
 		if (x->m)
@@ -449,6 +453,13 @@ void urs__op_complete(struct urs_op *op, unsigned part, int res, uint32_t cflags
 		 * timeout that lost to its op's completion says -ECANCELED. */
 		if (res != -ECANCELED)
 			op->flags |= OPF_TIMEDOUT;
+	} else if ((cflags & IORING_CQE_F_MORE) && urs__sendbuf_zc_step(op, urs__op_loop(op))) {
+		/* A zero-copy send's result: the op goes on or is decided now (a timeout or
+		 * cancel must not wait for the peer to acknowledge), while its buffer waits
+		 * for the notification that follows (urs__sendbuf_notif). */
+		urs__sendbuf_zc_result(op);
+		op->res = res;
+		op->cflags = cflags;
 	} else if (cflags & IORING_CQE_F_MORE) {
 		urs__kind(op)->event(op, res, cflags);
 		return;
@@ -483,7 +494,7 @@ void urs__op_decide(struct urs_op *op, int res)
 {
 	urs_loop *loop = urs__op_loop(op);
 	const struct urs_op_kind *k = urs__kind(op);
-	if (op->state == OP_DONE || op->state == OP_FREE)
+	if (op->state == OP_DONE || op->state == OP_FREE || op->state == OP_LINGER)
 		return; /* decided once only, whatever asks again */
 	if (res < 0 && res != -ETIMEDOUT) {
 		if ((op->flags & OPF_TIMEDOUT) && !(op->flags & OPF_CANCEL) &&
@@ -503,10 +514,13 @@ void urs__op_decide(struct urs_op *op, int res)
 	loop->active--;
 	/* A buffer that carries nothing (an error, a cancel, EOF, an empty datagram, or one
 	 * claimed for a step that never ran) goes back now. */
-	if (op->bid != URS_BUF_NONE && res <= 0) {
+	if (op->bid != URS_BUF_NONE && (res <= 0 || (k->flags & KF_SEND)) &&
+	    !urs__sendbuf_owed(op)) {
+		/* ...and a send's buffer goes back whatever the result, unless a zero-copy
+		 * notification is still owed on it: then it goes back when that comes. */
 		uint32_t id = op->bid;
 		op->bid = URS_BUF_NONE;
-		urs__buf_back(loop, id);
+		urs__sendbuf_back(loop, id);
 	}
 	/* On the ready list first: its callback runs before those of the ops its decision
 	 * moves on (the queue behind a failed send). */

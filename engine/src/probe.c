@@ -24,6 +24,8 @@ static const struct {
 	{ URS_FEAT_MIN_WAIT, "min_wait" },         { URS_FEAT_MSG_RING, "msg_ring" },
 	{ URS_FEAT_FIXED_FILES, "fixed_files" },     { URS_FEAT_SPLICE, "splice" },
 	{ URS_FEAT_BUF_INC, "buf_inc" },             { URS_FEAT_RECV_BUNDLE, "recv_bundle" },
+	{ URS_FEAT_SEND_ZC, "send_zc" },             { URS_FEAT_SEND_BUFS, "send_bufs" },
+	{ URS_FEAT_FIXED_SEND, "fixed_send" },
 };
 
 /* "fixed_files,buf_ring" (commas or spaces; "all") -> feature bits. -EINVAL for a name we
@@ -109,12 +111,18 @@ int urs__ring_setup(urs_loop *loop, const urs_loop_opts *opts)
 			loop->features |= URS_FEAT_MSG_RING;
 		if (io_uring_opcode_supported(probe, IORING_OP_SPLICE))
 			loop->features |= URS_FEAT_SPLICE;
+		if (io_uring_opcode_supported(probe, IORING_OP_SEND_ZC))
+			loop->features |= URS_FEAT_SEND_ZC;
 		/* Candidates, confirmed by trying: buffer rings, incremental or not, at
 		 * registration (buf.c), multishot in urs__probe_multishot. */
 		loop->features |= URS_FEAT_BUF_RING | URS_FEAT_BUF_INC | URS_FEAT_ACCEPT_MULTI |
 				  URS_FEAT_RECV_MULTI;
 		io_uring_free_probe(probe);
 	}
+	/* Registered buffers are as old as io_uring_register (5.1); the send pool registers
+	 * at its first use and drops the bit if refused (sendbuf.c). fixed_send is probed
+	 * there too. */
+	loop->features |= URS_FEAT_SEND_BUFS;
 	loop->features &= ~off;
 	return 0;
 }
@@ -205,6 +213,13 @@ void urs__features_str(urs_loop *loop)
 		if (w < 0 || (size_t)w >= cap - n)
 			break;
 		n += (size_t)w;
+	}
+	if (loop->sp.reg_err && n < cap) {
+		w = snprintf(loop->feat_str + n, cap - n, " no_send_bufs(register: %s)",
+			     strerrorname_np(-loop->sp.reg_err) ? strerrorname_np(-loop->sp.reg_err)
+								 : "error");
+		if (w > 0)
+			n += (size_t)w;
 	}
 	if (loop->buf_ring_err && n < cap)
 		snprintf(loop->feat_str + n, cap - n, " no_buf_ring(register: %s)",

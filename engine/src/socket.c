@@ -175,8 +175,19 @@ URS_API int urs_getsockopt(const urs_sock *s, int level, int name, void *val, so
 /* Every async method ends here: take an op, fill it, start it. data/len are the buffer (or
  * a receive size), flags the msg flags (shutdown: how), addr the target or NULL; cb makes
  * it a stream with that callback. */
+/* Starts an op of kind on s. bid: a buffer the op holds from the start (a send from a
+ * buffer), or URS_BUF_NONE; a call that fails here gives it back. */
+static urs_future start_op(urs_sock *s, enum op_kind kind, const void *data, size_t len,
+			   int flags, const urs_addr *addr, urs_cb cb, void *user, uint32_t bid);
+
 static urs_future start_io(urs_sock *s, enum op_kind kind, const void *data, size_t len,
 			   int flags, const urs_addr *addr, urs_cb cb, void *user)
+{
+	return start_op(s, kind, data, len, flags, addr, cb, user, URS_BUF_NONE);
+}
+
+static urs_future start_op(urs_sock *s, enum op_kind kind, const void *data, size_t len,
+			   int flags, const urs_addr *addr, urs_cb cb, void *user, uint32_t bid)
 {
 	int ret = urs__sock_check(s);
 	if (ret < 0)
@@ -195,6 +206,7 @@ static urs_future start_io(urs_sock *s, enum op_kind kind, const void *data, siz
 	if (ret < 0)
 		return urs__future_err(ret);
 	op->bgroup = (uint8_t)bg;
+	op->bid = bid;
 	struct urs_opx *x = urs__op_x(op);
 	if (x) {
 		x->data = data;
@@ -360,6 +372,53 @@ URS_API urs_future urs_sendto(urs_sock *s, const void *data, size_t len, int fla
 	if (ret < 0)
 		return urs__future_err(ret);
 	return start_io(s, OPK_SENDTO, data, len, flags, a, NULL, NULL);
+}
+
+/* The buffer sends: take the buffer (errors about the handle change nothing), then the
+ * checks and the start of the plain call; any failure from here gives the buffer back. */
+static urs_future send_buf(urs_sock *s, enum op_kind kind, urs_buf *b, size_t len, int flags,
+			   const urs_addr *a)
+{
+	uint32_t id;
+	const char *data;
+	int ret = urs__sendbuf_take(s, b, len, &id, &data);
+	if (ret == -EMSGSIZE)
+		goto give_back;
+	if (ret < 0)
+		return urs__future_err(ret);
+	ret = urs__sock_check(s);
+	if (ret == 0 && kind == OPK_SENDTO)
+		ret = urs__addr_check(s, a);
+	if (ret == 0 && len == 0 && s->type == SOCK_STREAM)
+		ret = -EINVAL; /* nothing to send on a stream */
+	if (ret == 0 && len > INT_MAX)
+		ret = -EMSGSIZE;
+	if (ret < 0)
+		goto give_back;
+	urs_future f = start_op(s, kind, data, len, flags, kind == OPK_SENDTO ? a : NULL, NULL,
+				NULL, id);
+	if (f.loop)
+		return f; /* the op holds the buffer: back at its decision */
+	ret = f.gen; /* no op was made */
+give_back:
+	urs__sendbuf_back(b->loop, id); /* take left b->loop */
+	return urs__future_err(ret);
+}
+
+URS_API urs_future urs_send_buf(urs_sock *s, urs_buf *b, size_t len, int flags)
+{
+	return send_buf(s, OPK_SEND, b, len, flags, NULL);
+}
+
+URS_API urs_future urs_sendall_buf(urs_sock *s, urs_buf *b, size_t len, int flags)
+{
+	return send_buf(s, OPK_SENDALL, b, len, flags, NULL);
+}
+
+URS_API urs_future urs_sendto_buf(urs_sock *s, urs_buf *b, size_t len, int flags,
+				  const urs_addr *a)
+{
+	return send_buf(s, OPK_SENDTO, b, len, flags, a);
 }
 
 URS_API urs_future urs_shutdown(urs_sock *s, int how)

@@ -483,7 +483,7 @@ static int send_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 	 * kernel continue a short one itself (5.19+). */
 	if (op->sock->type == SOCK_STREAM && !(mf & MSG_DONTWAIT))
 		mf |= MSG_WAITALL;
-	io_uring_prep_send(sqe, op->sock->fd, x->data + x->done, n, mf);
+	urs__sendbuf_prep(op, sqe, x->data + x->done, n, mf);
 	return 0;
 }
 
@@ -507,6 +507,8 @@ enum op_next urs__send_complete(struct urs_op *op, int res, unsigned cflags)
 {
 	struct urs_opx *x = urs__op_x(op);
 	(void)cflags;
+	if (urs__sendbuf_zc_refused(op, res))
+		return NEXT_AGAIN; /* nothing went: again as a plain send */
 	if (res > 0)
 		x->done += (size_t)res;
 	urs__ordered_sent(op, res);
@@ -524,6 +526,8 @@ static enum op_next sendall_complete(struct urs_op *op, int res, unsigned cflags
 {
 	struct urs_opx *x = urs__op_x(op);
 	(void)cflags;
+	if (urs__sendbuf_zc_refused(op, res))
+		return NEXT_AGAIN; /* nothing went: again as a plain send */
 	if (res > 0)
 		x->done += (size_t)res;
 	urs__ordered_sent(op, res);
@@ -539,7 +543,7 @@ static enum op_next sendall_complete(struct urs_op *op, int res, unsigned cflags
 
 const struct urs_op_kind urs__kind_send = {
 	.name = "send",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY | KF_COUNT | KF_X,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY | KF_COUNT | KF_X | KF_SEND,
 	.start = urs__ordered_start,
 	.prepare = send_prepare,
 	.exec = send_exec,
@@ -550,7 +554,7 @@ const struct urs_op_kind urs__kind_send = {
 
 const struct urs_op_kind urs__kind_sendall = {
 	.name = "sendall",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY | KF_X,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_ORDERED | KF_RETRY | KF_X | KF_SEND,
 	.start = urs__ordered_start,
 	.prepare = send_prepare,
 	.exec = send_exec,

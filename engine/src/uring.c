@@ -247,6 +247,7 @@ static void barrier_passed(urs_loop *loop)
 				urs__op_decide(op, -EBADR);
 			}
 		}
+	urs__sendbuf_notifs_lost(loop);
 	loop->recovering = false;
 	loop->inflight = 0;
 	loop->inflight_own = 0;
@@ -284,6 +285,13 @@ static int dispatch(urs_loop *loop, uint64_t ud, int res, uint32_t cflags)
 		return 0;
 	}
 	struct urs_op *op = urs__op_at(loop, (uint32_t)(ud >> 2) & 0x3fffffff);
+	if ((cflags & IORING_CQE_F_NOTIF) && op && op->gen == (int32_t)(ud >> 32) &&
+	    op->state != OP_FREE) {
+		/* A zero-copy send's notification: for its buffer, whatever the op does now
+		 * (a next step, decided, or lingering for this). */
+		urs__sendbuf_notif(op);
+		return 0;
+	}
 	if (!op || op->state != OP_KERNEL || op->gen != (int32_t)(ud >> 32) || !op->kpending) {
 		loop->stats.stale_cqes++;
 		return 0;
