@@ -874,18 +874,6 @@ def report(res, out, mach, discarded, quick):
                     L.append(f"| {load} | {name} | {mm(runs, 'bytes_per_s', 3, 1e-9)} | {mm(runs, 'cpu_ns_per_kib', 1)} |")
                 else:
                     L.append(f"| {load} | {name} | {mm(runs, 'rate', 0)} | {mm(runs, 'cpu_us_per_msg')} |")
-    if res.get("sendpool"):
-        L.append("\n## Send buffers: forwarding, the registered pool, zero-copy (stream_echo)\n")
-        L.append("stream_echo hands each received buffer back out (`urs_sendall_buf` on the receive buffer), or copies "
-                 "it into a registered send buffer (`URS_ECHO_SEND=pool`) sent with zero-copy off or forced on "
-                 "(`URS_ZC_THRESHOLD`); interleaved runs.\n")
-        L.append("| load | sending | GB/s or msg/s | server CPU (ns/KiB or us/msg) |\n|---|---|---|---|")
-        for load, by in res["sendpool"].items():
-            for name, runs in by.items():
-                if load.startswith("stream"):
-                    L.append(f"| {load} | {name} | {mm(runs, 'bytes_per_s', 3, 1e-9)} | {mm(runs, 'cpu_ns_per_kib', 1)} |")
-                else:
-                    L.append(f"| {load} | {name} | {mm(runs, 'rate', 0)} | {mm(runs, 'cpu_us_per_msg')} |")
     mem = res.get("memory") or {}
     if mem:
         L.append("\n## Memory\n\n| what | KiB (RSS) |\n|---|---|")
