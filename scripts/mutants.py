@@ -14,7 +14,7 @@ MUTANTS = {
     "cancelled-queued-send-stays-queued": (
         "engine/src/op.c",
         "\t\turs__op_decide(op, -ECANCELED); /* leaves its queue and the heap there */\n",
-        "\t\tstruct urs_opq *keep = op->q;\n\t\turs__op_unpark(op);\n"
+        "\t\tstruct urs_opq *keep = queue_of(op);\n\t\turs__op_unpark(op);\n"
         "\t\turs__op_decide(op, -ECANCELED);\n\t\tif (keep)\n\t\t\turs__opq_push(keep, op);\n",
         ["test_lifetime"]),
     "cancelled-sendall-keeps-sending": (
