@@ -303,6 +303,9 @@ static struct watch *watch_of(struct rs *rs, int fd)
 
 /* ---------------------------------------------------------------- c-ares's sockets */
 
+/* c-ares's socket hooks (ares_set_socket_functions) report a failure as ARES_SOCKET_BAD
+ * with errno set, as socket(2) does: errno here is c-ares's contract, not ours, and never
+ * reaches a ursock caller (a failed lookup resolves to its -errno through the op). */
 static ares_socket_t sock_open(int family, int type, int proto, void *user)
 {
 	struct rs *rs = user;
