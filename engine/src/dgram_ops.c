@@ -328,7 +328,7 @@ static int rstream_exec(struct urs_op *op, uint32_t *want)
 
 const struct urs_op_kind urs__kind_recvfrom_stream = {
 	.name = "recvfrom_stream",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_STREAM | KF_RETRY | KF_X | KF_M,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_STREAM | KF_RETRY | KF_X | KF_M | KF_OWN,
 	.prepare = rstream_prepare,
 	.exec = rstream_exec,
 	.event = rstream_event,

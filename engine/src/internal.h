@@ -13,6 +13,7 @@
 #include <linux/time_types.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <sys/uio.h>
 
 /* ---------------------------------------------------------------- op kinds */
@@ -67,8 +68,10 @@ enum kind_flag {
 				    a MSG_WAITALL receive on epoll, as recv(2)) */
 	KF_X = 1u << 9,          /* has a side part (struct urs_opx) from its start */
 	KF_M = 1u << 10,         /* and an addresses part (struct urs_opm) */
-	KF_SEND = 1u << 11       /* a send: the buffer in op->bid (send pool or a forwarded
+	KF_SEND = 1u << 11,      /* a send: the buffer in op->bid (send pool or a forwarded
 				    receive buffer) goes back at its decision, whatever the result */
+	KF_OWN = 1u << 12        /* a receive stream: takes its socket's own op cell when that
+				    is free (sockmem.c), else one from the pool */
 };
 
 struct urs_op;
@@ -129,7 +132,7 @@ extern const struct urs_op_kind urs__kind_nop, urs__kind_sleep, urs__kind_close,
 /* ---------------------------------------------------------------- ops (op.c) */
 
 enum op_state {
-	OP_FREE,     /* in the pool */
+	OP_FREE,     /* in the pool (or a socket's own cell, unused) */
 	OP_WAITING,  /* started, waiting outside the kernel: a queue of ours or a turn */
 	OP_KERNEL,   /* submitted: the kernel owes it kpending CQEs */
 	OP_STEPPING, /* the kernel is done with a submission and its kind's complete() runs:
@@ -203,12 +206,17 @@ struct urs_op {
 	uint32_t snext;          /* its socket's op list (singly linked, oldest first) */
 };
 
-/* Slot 0 of every chunk of ops: chunks are aligned to their size, so an op finds it. */
+/* Slot 0 of every chunk of ops: chunks are aligned to their size, so an op finds it. A
+ * chunk of the pool holds ops only; a chunk of sockets (sockmem.c) is one too, its ops being
+ * its sockets' own (struct urs_sockcell), so an op in either finds its loop and index the
+ * same way, and an index names either through the loop's one table of chunks. */
 struct urs_opchunk {
-	urs_loop *loop;
+	urs_loop *loop;          /* NULL once the loop left a chunk of sockets to its husks */
 	uint32_t first;          /* the index of slot 0 */
-	uint32_t n;              /* its ops: slots 1..n (fewer than OP_CHUNK - 1 only in the last
-				    chunk, when max_ops ends there) */
+	uint32_t n;              /* the pool's: its ops, slots 1..n (fewer than OP_CHUNK - 1 only
+				    in the last chunk, when max_ops ends there); sockets': the
+				    last slot of a socket cell ever handed out */
+	bool socks;              /* a chunk of sockets: not the pool's */
 };
 enum { OP_CHUNK = 1024 };
 static inline struct urs_opchunk *urs__op_chunk(const struct urs_op *op)
@@ -277,7 +285,9 @@ static inline void *urs__slab_at(const struct urs_slab *s, uint32_t idx)
 }
 
 /* The pool: ops come from chunks grown on demand up to max_ops, never freed before the
- * loop, so a handle's index always names memory. */
+ * loop, so a handle's index always names memory. A socket's own op (KF_OWN kinds) is not
+ * the pool's and not counted in ops_in_use: its cell lives as long as its socket's chunk,
+ * which outlives the loop's ops. */
 int urs__op_new(urs_loop *loop, enum op_kind kind, urs_sock *sock, struct urs_op **out);
 /* A socket's close: reserve counts it (-EBUSY when the pool is full, -ENOMEM) and makes
  * room for it; urs__op_reserved takes that op, which never fails; unreserve gives the
@@ -285,7 +295,16 @@ int urs__op_new(urs_loop *loop, enum op_kind kind, urs_sock *sock, struct urs_op
 int urs__op_reserve(urs_loop *loop);
 void urs__op_unreserve(urs_loop *loop);
 struct urs_op *urs__op_reserved(urs_loop *loop, enum op_kind kind, urs_sock *sock);
-struct urs_op *urs__op_at(urs_loop *loop, uint32_t idx);
+/* The op a future or a CQE names, or NULL when idx names no op cell (a header, a socket). */
+struct urs_op *urs__op_at(const urs_loop *loop, uint32_t idx);
+/* Every op cell of the loop, the pool's and its sockets' own, from *pos = 0 on (NULL at the
+ * end): what a walk over every op (teardown, the recovery barrier) must see. */
+struct urs_op *urs__op_iter(const urs_loop *loop, uint32_t *pos);
+/* A new chunk (its header h, OP_CHUNK slots) joins the loop's table of chunks: h->loop and
+ * h->first are set. -ENOMEM leaves the table as it was. */
+int urs__op_chunk_add(urs_loop *loop, struct urs_opchunk *h);
+/* An op goes back: to the pool, or, a socket's own, to its socket cell (and the cell to the
+ * slab if the socket was released meanwhile). */
 void urs__op_free(urs_loop *loop, struct urs_op *op);
 void urs__pool_init(urs_loop *loop);
 void urs__pool_free(urs_loop *loop);
@@ -378,6 +397,8 @@ struct urs_sock {
 	bool wm_listed : 1;      /* in the loop's list of crossings to report */
 	bool wm_now : 1;         /* the state now */
 	bool wm_bounced : 1;     /* it left the reported one and came back */
+	bool release_owed : 1;   /* released while its own op was still in use: that op's free
+				    gives the cell back (sockmem.c) */
 	uint32_t files;          /* FILE streams from urs_makefile still open on it */
 	uint32_t nops;           /* live ops naming this socket (not its close) */
 	int64_t timeout_ns;      /* < 0 none, 0 non-blocking, > 0 a deadline per op */
@@ -394,8 +415,33 @@ struct urs_sock {
 	void *wm_user;
 };
 
+/* A socket's cell in its slab: the socket, then its own op, the cell of its receive stream
+ * (KF_OWN), so that a connection idle in a stream costs one 192-byte cell and no op of the
+ * pool. The op's slot in the chunk is a multiple of 64 bytes, so it is an op like any other
+ * (urs__op_loop, urs__op_idx). Its generation survives the socket's reuse: only the socket
+ * part is cleared. */
+struct urs_sockcell {
+	urs_sock sock;
+	struct urs_op own;
+};
+enum {
+	SOCKCELL_SLOTS = sizeof(struct urs_sockcell) / sizeof(struct urs_op),
+	SOCKCELL_OWN = offsetof(struct urs_sockcell, own) / sizeof(struct urs_op)
+};
+static inline struct urs_op *urs__sock_own(urs_sock *s)
+{
+	return &((struct urs_sockcell *)(void *)s)->own;
+}
+/* The socket whose cell holds op, a socket's own op (its chunk's socks). */
+static inline urs_sock *urs__own_sock(struct urs_op *op)
+{
+	return (urs_sock *)(void *)((char *)op - offsetof(struct urs_sockcell, own));
+}
+
 /* sockmem.c: the loop's socket slab. An object comes zeroed (inuse set) or NULL; release
- * works on a husk too; orphan leaves the slab to its last husk. iter walks the loop's
+ * works on a husk too, and while the socket's own op is still in use it only marks the
+ * socket (release_owed): the op's free gives the cell back; orphan leaves the slab to its
+ * last husk. iter walks the loop's
  * live sockets (not dead, not husks) from *pos = 0 on. */
 int urs__socks_init(urs_loop *loop);
 urs_sock *urs__sock_alloc(urs_loop *loop);
@@ -667,11 +713,6 @@ static inline struct urs_op *urs__sock_ops(const urs_sock *s)
 static inline struct urs_op *urs__sock_next(const struct urs_op *op)
 {
 	return urs__op_ptr(urs__op_loop(op), op->snext);
-}
-/* How many ops chunk c holds (slots 1..n). */
-static inline uint32_t urs__op_chunk_n(const urs_loop *loop, uint32_t c)
-{
-	return ((const struct urs_opchunk *)(const void *)loop->chunks[c])->n;
 }
 static inline uint32_t urs__op_ref(const struct urs_op *op)
 {

@@ -247,21 +247,17 @@ URS_API int urs_loop_free(urs_loop *loop)
 	/* Every socket closes at once and every op is cancelled; each future resolves
 	 * (callbacks see -ECANCELED and may free what they own). */
 	urs__sock_teardown_start(loop);
-	for (uint32_t c = 0; c < loop->nchunks; c++)
-		for (uint32_t i = 1; i <= urs__op_chunk_n(loop, c); i++) {
-			struct urs_op *op = &loop->chunks[c][i];
-			if (op->state == OP_WAITING || op->state == OP_KERNEL)
-				urs__op_cancel(op);
-		}
+	uint32_t pos = 0;
+	for (struct urs_op *op; (op = urs__op_iter(loop, &pos));)
+		if (op->state == OP_WAITING || op->state == OP_KERNEL)
+			urs__op_cancel(op);
 	drain(loop);
 	/* Results nobody consumed: their buffers go back, their sockets are freed. */
-	for (uint32_t c = 0; c < loop->nchunks; c++)
-		for (uint32_t i = 1; i <= urs__op_chunk_n(loop, c); i++) {
-			struct urs_op *op = &loop->chunks[c][i];
-			if (op->state == OP_DONE && !(op->flags & OPF_READY)) {
-				op->flags = (uint16_t)((op->flags & ~OPF_BOUND) | OPF_DETACHED);
-				urs__future_resolved(op);
-			}
+	pos = 0;
+	for (struct urs_op *op; (op = urs__op_iter(loop, &pos));)
+		if (op->state == OP_DONE && !(op->flags & OPF_READY)) {
+			op->flags = (uint16_t)((op->flags & ~OPF_BOUND) | OPF_DETACHED);
+			urs__future_resolved(op);
 		}
 	drain(loop);
 	urs__sock_teardown(loop);

@@ -135,6 +135,23 @@ struct urs_op *urs__opq_pop(urs_loop *loop, struct urs_opq *q)
 
 /* ---------------------------------------------------------------- the pool */
 
+int urs__op_chunk_add(urs_loop *loop, struct urs_opchunk *h)
+{
+	struct urs_op **chunks = realloc(loop->chunks, (loop->nchunks + 1) * sizeof(*chunks));
+	if (!chunks)
+		return -ENOMEM;
+	loop->chunks = chunks;
+	h->loop = loop;
+	h->first = loop->nchunks * OP_CHUNK;
+	chunks[loop->nchunks++] = (struct urs_op *)(void *)h;
+	return 0;
+}
+
+static const struct urs_opchunk *chunk_hdr(const urs_loop *loop, uint32_t c)
+{
+	return (const struct urs_opchunk *)(const void *)loop->chunks[c];
+}
+
 /* A chunk is OP_CHUNK slots aligned to its size: slot 0 is its header (the loop, the
  * chunk's first index), so an op needs neither its loop nor its index in its cache line,
  * and index 0 of every chunk names no op. Its memory is zero from the kernel, and an op's
@@ -147,43 +164,54 @@ static int pool_grow(urs_loop *loop)
 	uint32_t n = loop->max_ops - loop->nops_alloc;
 	if (n > OP_CHUNK - 1)
 		n = OP_CHUNK - 1;
-	struct urs_op **chunks = realloc(loop->chunks, (loop->nchunks + 1) * sizeof(*chunks));
-	if (!chunks)
-		return -ENOMEM;
-	loop->chunks = chunks;
 	struct urs_op *c = urs__chunk_map(OP_CHUNK * sizeof(struct urs_op));
 	if (!c)
 		return -ENOMEM;
 	struct urs_opchunk *h = (struct urs_opchunk *)(void *)c;
-	h->loop = loop;
-	h->first = loop->nchunks * OP_CHUNK;
+	if (urs__op_chunk_add(loop, h) < 0) {
+		urs__chunk_unmap(c, OP_CHUNK * sizeof(struct urs_op));
+		return -ENOMEM;
+	}
 	h->n = n;
-	chunks[loop->nchunks] = c;
 	if (!loop->op_fresh)
 		loop->op_fresh = h->first + 1;
-	loop->nchunks++;
 	loop->nops_alloc += n;
 	return 0;
+}
+
+/* An op cell made ready for a new op; its generation goes on from the cell's last (a cell
+ * never used is zero from the kernel: generation 1). */
+static void op_init(struct urs_op *op)
+{
+	int32_t gen = op->gen > 0 ? op->gen : 1;
+	memset(op, 0, sizeof(*op));
+	op->gen = gen;
+	op->bid = URS_BUF_NONE;
 }
 
 /* A free op: one used before, else the next never used (pool_room made sure there is). */
 static struct urs_op *take(urs_loop *loop)
 {
 	struct urs_op *op = loop->free_ops;
-	int32_t gen = 1;
 	if (op) {
 		loop->free_ops = urs__op_ptr(loop, op->next);
-		gen = op->gen;
 	} else {
-		op = urs__op_ptr(loop, loop->op_fresh);
-		uint32_t c = loop->op_fresh / OP_CHUNK, next = loop->op_fresh + 1;
-		if (loop->op_fresh % OP_CHUNK >= urs__op_chunk_n(loop, c))
-			next = (c + 1) * OP_CHUNK + 1; /* slot 1 of the next chunk, grown by then */
-		loop->op_fresh = next;
+		uint32_t c = loop->op_fresh / OP_CHUNK, slot = loop->op_fresh % OP_CHUNK;
+		if (slot == 0) { /* past the last slot of chunk c - 1 */
+			c--;
+			slot = OP_CHUNK;
+		}
+		if (slot > chunk_hdr(loop, c)->n) {
+			/* This chunk is used up: slot 1 of the pool's next chunk, grown by now
+			 * (pool_room), past chunks of sockets added in between. */
+			do
+				c++;
+			while (chunk_hdr(loop, c)->socks);
+			loop->op_fresh = c * OP_CHUNK + 1;
+		}
+		op = urs__op_ptr(loop, loop->op_fresh++);
 	}
-	memset(op, 0, sizeof(*op));
-	op->gen = gen;
-	op->bid = URS_BUF_NONE;
+	op_init(op);
 	return op;
 }
 
@@ -202,14 +230,22 @@ int urs__op_new(urs_loop *loop, enum op_kind kind, urs_sock *sock, struct urs_op
 {
 	if (loop->tearing_down)
 		return -ECANCELED;
-	/* ops_in_use counts the closes reserved too: they are owed a cell each. */
-	if (loop->stats.ops_in_use >= loop->max_ops)
-		return -EBUSY;
-	int ret = pool_room(loop, loop->stats.ops_in_use + 1);
-	if (ret < 0)
-		return ret;
-	struct urs_op *op = take(loop);
-	loop->stats.ops_in_use++;
+	struct urs_op *op;
+	int ret;
+	if ((urs__kinds[kind]->flags & KF_OWN) && sock && urs__sock_own(sock)->state == OP_FREE) {
+		/* The socket's first receive stream: the socket paid for its cell. */
+		op = urs__sock_own(sock);
+		op_init(op);
+	} else {
+		/* ops_in_use counts the closes reserved too: they are owed a cell each. */
+		if (loop->stats.ops_in_use >= loop->max_ops)
+			return -EBUSY;
+		ret = pool_room(loop, loop->stats.ops_in_use + 1);
+		if (ret < 0)
+			return ret;
+		op = take(loop);
+		loop->stats.ops_in_use++;
+	}
 	op->kind = (uint8_t)kind;
 	/* The side parts it will need: its kind's, and a deadline on a socket with a timeout
 	 * (urs_settimeout gives them to the socket's ops already running). */
@@ -305,19 +341,41 @@ int urs__op_need_m(struct urs_op *op)
 	return 0;
 }
 
-struct urs_op *urs__op_at(urs_loop *loop, uint32_t idx)
+struct urs_op *urs__op_at(const urs_loop *loop, uint32_t idx)
 {
 	if (idx / OP_CHUNK >= loop->nchunks)
 		return NULL;
 	struct urs_op *c = loop->chunks[idx / OP_CHUNK];
+	const struct urs_opchunk *h = (const struct urs_opchunk *)(const void *)c;
 	uint32_t slot = idx % OP_CHUNK;
-	/* Slot 0 is the header; slots past max_ops in the last chunk name no op. */
-	if (slot == 0 || slot > ((struct urs_opchunk *)(void *)c)->n)
+	/* Slot 0 is the header; slots past max_ops in the last chunk name no op. In a chunk
+	 * of sockets only the own op of a cell handed out is one: the header's cell and the
+	 * sockets themselves are not. */
+	if (slot == 0 || slot > h->n)
+		return NULL;
+	if (h->socks && (slot < SOCKCELL_SLOTS || slot % SOCKCELL_SLOTS != SOCKCELL_OWN))
 		return NULL;
 	return &c[slot];
 }
 
-/* Back to the pool; the generation moves on so every old handle goes stale. */
+struct urs_op *urs__op_iter(const urs_loop *loop, uint32_t *pos)
+{
+	for (uint32_t i = *pos + 1; i / OP_CHUNK < loop->nchunks; i++) {
+		if (i % OP_CHUNK > chunk_hdr(loop, i / OP_CHUNK)->n) {
+			i = (i / OP_CHUNK + 1) * OP_CHUNK; /* on to the next chunk's slot 0 */
+			continue;
+		}
+		struct urs_op *op = urs__op_at(loop, i);
+		if (op) {
+			*pos = i;
+			return op;
+		}
+	}
+	return NULL;
+}
+
+/* Back to the pool, or to its socket's cell; the generation moves on so every old handle
+ * goes stale. */
 void urs__op_free(urs_loop *loop, struct urs_op *op)
 {
 	if (urs__sendbuf_owed(op)) {
@@ -333,6 +391,14 @@ void urs__op_free(urs_loop *loop, struct urs_op *op)
 	}
 	op->state = OP_FREE;
 	op->gen = op->gen == INT32_MAX ? 1 : op->gen + 1;
+	if (urs__op_chunk(op)->socks) {
+		/* A socket's own op: its socket may have been released while it lived
+		 * (a result awaited or claimed after urs_sock_free): the cell goes now. */
+		urs_sock *s = urs__own_sock(op);
+		if (s->release_owed)
+			urs__sock_release(s);
+		return;
+	}
 	op->next = urs__op_ref(loop->free_ops);
 	loop->free_ops = op;
 	loop->stats.ops_in_use--;
@@ -349,7 +415,8 @@ void urs__pool_free(urs_loop *loop)
 	urs__slab_fini(&loop->xs);
 	urs__slab_fini(&loop->ms);
 	for (uint32_t c = 0; c < loop->nchunks; c++)
-		urs__chunk_unmap(loop->chunks[c], OP_CHUNK * sizeof(struct urs_op));
+		if (!chunk_hdr(loop, c)->socks) /* the socket slab's go with the slab */
+			urs__chunk_unmap(loop->chunks[c], OP_CHUNK * sizeof(struct urs_op));
 	free(loop->chunks);
 	free(loop->cancels);
 	free(loop->cancel_gens);

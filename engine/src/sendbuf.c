@@ -385,14 +385,13 @@ void urs__sendbuf_notifs_lost(urs_loop *loop)
 	struct urs_sendpool *p = &loop->sp;
 	if (!p->notifs_owed)
 		return;
-	for (uint32_t c = 0; c < loop->nchunks; c++)
-		for (uint32_t i = 1; i <= urs__op_chunk_n(loop, c); i++) {
-			struct urs_op *op = &loop->chunks[c][i];
-			if (op->state == OP_FREE || !urs__sendbuf_owed(op))
-				continue;
-			uint32_t b = op->bid & ~URS_SENDBUF_TAG;
-			p->notifs_owed -= p->owed[b];
-			p->owed[b] = 0;
-			notif_settle(op);
-		}
+	uint32_t pos = 0;
+	for (struct urs_op *op; (op = urs__op_iter(loop, &pos));) {
+		if (op->state == OP_FREE || !urs__sendbuf_owed(op))
+			continue;
+		uint32_t b = op->bid & ~URS_SENDBUF_TAG;
+		p->notifs_owed -= p->owed[b];
+		p->owed[b] = 0;
+		notif_settle(op);
+	}
 }

@@ -463,7 +463,7 @@ static int recv_stream_exec(struct urs_op *op, uint32_t *want)
 
 const struct urs_op_kind urs__kind_recv_stream = {
 	.name = "recv_stream",
-	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_STREAM | KF_RETRY,
+	.flags = KF_SOCK | KF_TIMEOUT | KF_BUF | KF_STREAM | KF_RETRY | KF_OWN,
 	.prepare = recv_stream_prepare,
 	.exec = recv_stream_exec,
 	.event = recv_stream_event,

@@ -238,14 +238,12 @@ static int ring_arm_wake(urs_loop *loop);
  * another in the kernel under the walk. */
 static void barrier_passed(urs_loop *loop)
 {
-	for (uint32_t c = 0; c < loop->nchunks; c++)
-		for (uint32_t i = 1; i <= urs__op_chunk_n(loop, c); i++) {
-			struct urs_op *op = &loop->chunks[c][i];
-			if (op->state == OP_KERNEL) {
-				op->kpending = 0;
-				op->state = OP_WAITING;
-				urs__op_decide(op, -EBADR);
-			}
+	uint32_t pos = 0;
+	for (struct urs_op *op; (op = urs__op_iter(loop, &pos));)
+		if (op->state == OP_KERNEL) {
+			op->kpending = 0;
+			op->state = OP_WAITING;
+			urs__op_decide(op, -EBADR);
 		}
 	urs__sendbuf_notifs_lost(loop);
 	loop->recovering = false;
