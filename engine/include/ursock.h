@@ -120,7 +120,10 @@ typedef struct urs_loop_opts {
 	unsigned buf_count;   /* provided buffers, a power of two; 0 = 1024 */
 	unsigned buf_size;    /* bytes per provided buffer; 0 = 4096 */
 	unsigned max_ops;     /* ops at once, including one reserved per socket for its close;
-				 0 = 65536. More answers -EBUSY, never a hang. */
+				 0 = 65536. More answers -EBUSY, never a hang. A socket's
+				 first receive stream at a time (urs_recv_stream,
+				 urs_recvfrom_stream) is not counted: it lives in the socket's
+				 own cell, paid for by the socket */
 	unsigned disable;     /* urs_feature bits not to use even where the kernel has them;
 				 URSOCK_DISABLE=name,name in the environment adds to it */
 	/* Batched waits (servers): a wait asks for up to batch completions but returns as soon
@@ -182,7 +185,8 @@ typedef struct urs_loop_stats {
 	uint64_t cq_overflows;  /* turns that found the CQ overflowed (the kernel kept them) */
 	uint64_t cq_dropped;    /* times the kernel lost completions (-EBADR); see urs_loop_run */
 	uint32_t ops_in_use;    /* ops taken from the pool, and one per socket not yet closing
-				   (its close, reserved: closing never fails for want of an op) */
+				   (its close, reserved: closing never fails for want of an op);
+				   a receive stream in its socket's own cell is not one */
 	uint32_t ops_max;       /* the pool's limit (urs_loop_opts.max_ops) */
 	uint32_t bufs_lent;     /* urs_buf views the user holds: whole buffers, or pieces of
 				   them with URS_FEAT_BUF_INC (then it may exceed bufs_total),
