@@ -470,6 +470,14 @@ void stall_check(uint8_t b)
 		 * buffers ran dry waits for data, not for a buffer (the loop is not stuck). */
 		if ((M.features & URS_FEAT_BUF_RING || epoll_backend()) && !rc->starved)
 			return;
+		/* On epoll the read side's end (a FIN, a reset from a peer freed with bytes
+		 * unread, its own SHUT_RD) ends a receive without a buffer (stream_ops.c,
+		 * ep_rdend): with its peer gone or unknown it may not be waiting at all. */
+		if (epoll_backend() && rc->ep >= 0) {
+			int peer = M.ep[rc->ep].peer;
+			if (peer < 0 || M.ep[peer].freed || M.ep[peer].closing || M.ep[rc->ep].rcv_shut)
+				return;
+		}
 		if (!bufwait || rc->st == ST_DROPPED || !live(rc->ep) || M.ep[rc->ep].closing ||
 		    (rc->st == ST_THEN && rc->script != SC_HOLD) || (rc->flags & MSG_DONTWAIT) ||
 		    M.ep[rc->ep].timeout == 0)
