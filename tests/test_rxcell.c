@@ -3,8 +3,9 @@
  * takes no op of the pool, a second one at once does; streams beyond max_ops; a stale
  * future to an old stream whose cell a new socket reuses; the socket freed or closed from
  * the stream's callbacks; the loop freed with streams live; the cell kept while its op
- * still waits on the ready list; a peer's reset; datagram streams. White-box where the
- * cell itself is the point (tests link the static library and see internal.h). */
+ * still waits on the ready list; a peer's reset; datagram streams; the pool's chunks
+ * beside the sockets'. White-box where the cell itself is the point (tests link the static
+ * library and see internal.h). */
 #define _GNU_SOURCE
 #include "testutil.h"
 
@@ -480,6 +481,49 @@ static void test_op_at_names_only_own_cells(void **state)
 	tu_loop_done(loop);
 }
 
+static void sleep_cb(urs_result *r, void *user)
+{
+	int *n = user;
+	if (r->res == -ECANCELED)
+		n[0]++;
+}
+
+/* The pool's chunks and the sockets' chunks share the loop's table: ops taken past a full
+ * chunk of the pool go to the pool's next chunk, over a chunk of sockets added between
+ * them, never into it (its header, its sockets). */
+static void test_pool_grows_past_socket_chunks(void **state)
+{
+	(void)state;
+	enum { SLEEPS = OP_CHUNK + 100 };
+	urs_loop *loop = tu_loop_new(NULL);
+	static urs_future f[SLEEPS];
+	int cancelled = 0;
+	f[0] = urs_sleep(loop, 3600); /* the pool's first chunk... */
+	assert_int_equal(urs_then(f[0], sleep_cb, &cancelled), 0);
+	urs_sock *p[2];
+	assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0); /* ...then one of sockets */
+	uint32_t sock_chunk = urs__op_idx(urs__sock_own(p[0])) / OP_CHUNK;
+	struct rx x = { .s = p[1] };
+	urs_future rs = urs_recv_stream(p[1], rx_cb, &x);
+	for (int i = 1; i < SLEEPS; i++) {
+		f[i] = urs_sleep(loop, 3600);
+		assert_int_equal(urs_future_error(f[i]), 0);
+		assert_int_equal(urs_then(f[i], sleep_cb, &cancelled), 0);
+		assert_true(f[i].idx / OP_CHUNK != sock_chunk);
+	}
+	/* The sockets and their stream are intact. */
+	tu_await_eq(urs_send(p[0], "still", 5, 0), 5, NULL);
+	run_until(loop, &x.bytes, 5);
+	for (int i = 0; i < SLEEPS; i++)
+		assert_int_equal(urs_cancel(f[i]), 0);
+	run_until(loop, &cancelled, SLEEPS);
+	assert_int_equal(urs_cancel(rs), 0);
+	run_until(loop, &x.ended, 1);
+	tu_close(p[0]);
+	tu_close(p[1]);
+	tu_loop_done(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_peer_reset_mid_stream),
 		cmocka_unit_test(test_datagram_streams_in_own_cell),
 		cmocka_unit_test(test_op_at_names_only_own_cells),
+		cmocka_unit_test(test_pool_grows_past_socket_chunks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
