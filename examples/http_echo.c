@@ -31,6 +31,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/openat2.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -487,8 +489,6 @@ static void conn_adopt(struct worker *w, urs_sock *sock)
 	http_conn_init(&c->h, &limits);
 	if (root_fd >= 0)
 		c->h.files = &files;
-	int one = 1;
-	urs_setsockopt(c->s, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
 	urs_sock_watermarks(c->s, limits.max_output, limits.max_output / 4, on_mark, c);
 	c->next = w->conns;
 	if (w->conns)
@@ -611,6 +611,11 @@ static int worker_listen(struct worker *w)
 		w->failed = "setsockopt SO_REUSEPORT";
 	else if ((ret = urs_bind(w->l, &w->addr)) < 0)
 		w->failed = "bind";
+	/* Answers go out at once (no Nagle wait for the peer's ACK); accepted TCP sockets
+	 * inherit TCP_NODELAY from the listener, so no call per connection. */
+	else if (w->addr.u.sa.sa_family != AF_UNIX &&
+		 (ret = urs_setsockopt(w->l, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one))) < 0)
+		w->failed = "setsockopt TCP_NODELAY";
 	else if ((ret = urs_listen(w->l, 4096)) < 0)
 		w->failed = "listen";
 	else if ((ret = urs_getsockname(w->l, &w->addr)) < 0)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* White-box checks of engine internals no public call can reach: the loop's CQ size, the
  * recovery when the kernel drops completions (-EBADR, forced through a test hook), and the
- * accept stream's decision on errors of a policy (-EPERM), a socket refusing zero-copy
- * sends, a zero-copy notification lost. Tests link the static library, so they see
+ * accept stream's decision on errors of a policy (-EPERM), a stale cancel, a socket
+ * refusing zero-copy sends, a zero-copy notification lost. Tests link the static library, so they see
  * internal.h. */
 #include "testutil.h"
 
@@ -380,6 +380,72 @@ static void test_zc_notif_lost(void **state)
 	tu_loop_done(loop);
 }
 
+/* The child of test_stale_cancel_never_waits: 0 when the turn answered -ENOBUFS at once. */
+static int stale_cancel_child(void)
+{
+	urs_loop_opts o = { .buf_count = 2, .disable = URS_FEAT_BUF_INC };
+	urs_loop *loop;
+	if (urs_loop_new(&loop, &o) < 0)
+		return 2;
+	urs_sock *p[2];
+	if (urs_socketpair(loop, SOCK_STREAM, p) < 0)
+		return 3;
+	/* The user holds both provided buffers; a receive then waits for one with no
+	 * deadline and nothing in the kernel: the stall the loop reports (-ENOBUFS). */
+	urs_result held[2];
+	for (int i = 0; i < 2; i++) {
+		if (urs_await(urs_send(p[0], "x", 1, 0), NULL) != 1 ||
+		    urs_await(urs_recv(p[1], 16, 0), &held[i]) != 1)
+			return 4;
+	}
+	/* A receive into the caller's memory, in the kernel, whose cancel waits in
+	 * loop->cancels (as when a recovery is under way: ring_cancel keeps it for later). */
+	char room[8];
+	urs_future a = urs_recv_into(p[0], room, sizeof(room), 0);
+	urs_loop_run(loop, URS_RUN_NOWAIT);
+	struct urs_op *op = urs__op_at(loop, a.idx);
+	if (!op || op->state != OP_KERNEL)
+		return 5;
+	int32_t gen = op->gen;
+	loop->recovering = true;
+	if (urs_cancel(a) < 0)
+		return 6;
+	loop->recovering = false;
+	if (loop->ncancels != 1)
+		return 7;
+	/* The cancel goes; the receive ends -ECANCELED and its cell goes back to the pool. */
+	if (urs_await(a, NULL) != -ECANCELED || op->gen == gen)
+		return 8;
+	/* What a cancel answered -ENOENT leaves behind when its op's own CQE comes later in
+	 * the same reap: an entry for an op that has ended, until the next flush. */
+	urs_future f = urs_recv(p[1], 16, 0);
+	/* The kernel answers -ENOBUFS (no buffer to select): the receive waits for one. */
+	if (urs_await(f, NULL) != -ENOBUFS)
+		return 9;
+	loop->cancels[0] = op;
+	loop->cancel_gens[0] = gen;
+	loop->ncancels = 1;
+	/* Nothing can come: the turn must say so, not wait for the stale cancel. */
+	if (urs_loop_run(loop, URS_RUN_ONCE) != -ENOBUFS)
+		return 10;
+	urs_buf_release(&held[0].buf);
+	urs_buf_release(&held[1].buf);
+	urs_loop_free(loop);
+	return 0;
+}
+
+/* A cancel waiting in loop->cancels for an op that has already ended is no reason to
+ * block: counted as something to come, it would make the turn wait for ever (run in a
+ * child, stopped by PID if it hangs). */
+static void test_stale_cancel_never_waits(void **state)
+{
+	(void)state;
+	urs_loop *probe = tu_loop_new(NULL);
+	tu_require_ring(probe);
+	tu_loop_done(probe);
+	tu_child_ok(stale_cancel_child, 10000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -390,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_zc_refused_falls_back),
 		cmocka_unit_test(test_zc_refused_datagram),
 		cmocka_unit_test(test_zc_notif_lost),
+		cmocka_unit_test(test_stale_cancel_never_waits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,8 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -395,6 +397,56 @@ static void test_half_close(void **state)
 	tu_loop_done(loop);
 }
 
+static void got_conn(urs_result *r, void *user)
+{
+	if ((r->flags & URS_RES_MORE) && r->res == 0)
+		*(urs_sock **)user = r->sock;
+}
+
+/* The example servers set TCP_NODELAY once, on the listener: a connection accepted through
+ * ursock (a direct descriptor with its fd beside it on io_uring) has it too, and so does one
+ * from an accept stream. */
+static void test_accepted_inherit_nodelay(void **state)
+{
+	(void)state;
+	urs_loop *loop = tu_loop_new(NULL);
+	urs_addr a;
+	urs_sock *l = tu_listener(loop, "127.0.0.1:0", &a);
+	int one = 1, v = 0;
+	socklen_t len = sizeof(v);
+	assert_int_equal(urs_setsockopt(l, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
+	urs_sock *c[2], *s;
+	assert_int_equal(urs_socket(loop, AF_INET, SOCK_STREAM, 0, &c[0]), 0);
+	urs_future acc = urs_accept(l);
+	tu_await_eq(urs_connect(c[0], &a), 0, NULL);
+	urs_result r;
+	tu_await_eq(acc, 0, &r);
+	s = r.sock;
+	assert_int_equal(urs_getsockopt(s, IPPROTO_TCP, TCP_NODELAY, &v, &len), 0);
+	assert_int_equal(v, 1);
+	tu_close(s);
+	/* The client socket was never set: the option is the listener's, not a default. */
+	v = 1;
+	assert_int_equal(urs_getsockopt(c[0], IPPROTO_TCP, TCP_NODELAY, &v, &len), 0);
+	assert_int_equal(v, 0);
+	urs_sock *got = NULL;
+	acc = urs_accept_stream(l, got_conn, &got);
+	assert_int_equal(urs_socket(loop, AF_INET, SOCK_STREAM, 0, &c[1]), 0);
+	tu_await_eq(urs_connect(c[1], &a), 0, NULL);
+	while (!got)
+		assert_true(urs_loop_run(loop, URS_RUN_ONCE) >= 0);
+	v = 0;
+	assert_int_equal(urs_getsockopt(got, IPPROTO_TCP, TCP_NODELAY, &v, &len), 0);
+	assert_int_equal(v, 1);
+	urs_cancel(acc);
+	urs_loop_run(loop, URS_RUN_UNTIL_IDLE);
+	tu_close(got);
+	tu_close(c[0]);
+	tu_close(c[1]);
+	tu_close(l);
+	tu_loop_done(loop);
+}
+
 static void test_connection_refused(void **state)
 {
 	(void)state;
@@ -609,6 +661,7 @@ int main(void)
 		cmocka_unit_test(test_send_order),
 		cmocka_unit_test(test_emfile_then_recovery),
 		cmocka_unit_test(test_stream_calls_per_message),
+		cmocka_unit_test(test_accepted_inherit_nodelay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <openssl/sha.h>
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -132,6 +135,26 @@ void tu_reap(int pid)
 	int status = 0;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+void tu_child_ok(int (*fn)(void), int timeout_ms)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(fn());
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	assert_true(pfd >= 0);
+	struct pollfd p = { .fd = pfd, .events = POLLIN };
+	int ready = poll(&p, 1, timeout_ms);
+	if (ready <= 0)
+		kill(pid, SIGKILL);
+	close(pfd);
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(ready > 0); /* it ended by itself */
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 int tu_example_dir(char *out, size_t size)

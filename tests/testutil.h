@@ -34,6 +34,10 @@ const char *tu_backend(urs_loop *loop);
 void tu_require_ring(urs_loop *loop);
 /* Waits for a child process the test started and asserts it exited 0. */
 void tu_reap(int pid);
+/* Runs fn in a forked child and asserts it ended by itself within timeout_ms (else it is
+ * stopped by PID: a hang fails the test instead of the suite) with exit status 0; fn's
+ * return value is that status. */
+void tu_child_ok(int (*fn)(void), int timeout_ms);
 /* Fills buf with a deterministic pattern from seed. */
 void tu_fill(void *buf, size_t len, uint32_t seed);
 /* The built examples beside this test binary ($BUILD/tests/../examples) into out. Returns 0
