@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* White-box checks of engine internals no public call can reach: the loop's CQ size, the
  * recovery when the kernel drops completions (-EBADR, forced through a test hook), and the
- * accept stream's decision on errors of a policy (-EPERM). Tests link the static library,
- * so they see internal.h. */
+ * accept stream's decision on errors of a policy (-EPERM), a stale cancel, a socket
+ * refusing zero-copy sends, a zero-copy notification lost. Tests link the static library, so they see
+ * internal.h. */
 #include "testutil.h"
 
 #include "../engine/src/internal.h"
@@ -153,6 +154,232 @@ static void test_accept_eperm_backs_off(void **state)
 	tu_loop_done(loop);
 }
 
+/* ---------------------------------------------------------------- zero-copy faults */
+
+/* A loop whose pool is made and sends zero-copy from one byte up; false (loop freed) where
+ * it has no SEND_ZC from a registered pool. */
+static bool zc_loop(urs_loop **out, unsigned count)
+{
+	urs_loop_opts o = { .send_buf_count = count, .send_buf_size = 8192, .zc_threshold = 1 };
+	urs_loop *loop = tu_loop_new(&o);
+	tu_require_ring(loop);
+	urs_buf b;
+	assert_int_equal(urs_sendbuf_get(loop, &b), 0); /* makes the pool */
+	assert_int_equal(urs_buf_release(&b), 0);
+	if (!(urs_loop_features(loop) & URS_FEAT_SEND_ZC) || !loop->sp.registered) {
+		print_message("no zero-copy from registered buffers here: skipping\n");
+		urs_loop_free(loop);
+		return false;
+	}
+	*out = loop;
+	return true;
+}
+
+/* How many buffers the pool can lend now (borrows them all, gives them back). */
+static unsigned pool_free(urs_loop *loop)
+{
+	urs_buf b[64];
+	unsigned n = 0;
+	while (n < 64 && urs_sendbuf_get(loop, &b[n]) == 0)
+		n++;
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(urs_buf_release(&b[i]), 0);
+	return n;
+}
+
+/* Runs the loop until no notification is owed (bounded: a nop each turn keeps it moving,
+ * so one never counted off fails here instead of hanging). */
+static void notifs_drain(urs_loop *loop)
+{
+	for (int i = 0; loop->sp.notifs_owed && i < 1000; i++)
+		tu_await_eq(urs_nop(loop), 0, NULL);
+	assert_int_equal(loop->sp.notifs_owed, 0);
+}
+
+/* Sends len bytes of pattern seed from a pool buffer on s; f: its future. */
+static urs_future send_pattern(urs_loop *loop, urs_sock *s, size_t len, uint32_t seed,
+			       char *want)
+{
+	urs_buf b;
+	assert_int_equal(urs_sendbuf_get(loop, &b), 0);
+	tu_fill(b.data, len, seed);
+	memcpy(want, b.data, len);
+	return urs_sendall_buf(s, &b, len, 0);
+}
+
+static void read_exact(int fd, char *out, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = read(fd, out + got, n - got);
+		assert_true(k > 0);
+		got += (size_t)k;
+	}
+}
+
+/* SEND_ZC answers -EOPNOTSUPP (a Unix stream has no zero-copy; the test hook lets the loop
+ * try it there, so the refusal is the kernel's own): the step goes again as a plain send,
+ * the bytes of it and of the send queued behind it arrive whole and in order, the buffers
+ * come back, and the socket's later sends skip zero-copy. */
+static void test_zc_refused_falls_back(void **state)
+{
+	(void)state;
+	urs_loop *loop;
+	if (!zc_loop(&loop, 4))
+		skip();
+	loop->fault_zc_any = true;
+	urs_sock *p[2];
+	assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
+	/* A refusal not remembered would be asked again for ever: fail, not hang. */
+	assert_int_equal(urs_settimeout(p[0], 10.0), 0);
+	uint64_t zc0 = loop->sp.zc_sends, ref0 = loop->sp.zc_refusals;
+	static char want[3][8192], got[8192];
+	urs_future a = send_pattern(loop, p[0], 3000, 1, want[0]);
+	urs_future b = send_pattern(loop, p[0], 2000, 2, want[1]);
+	tu_await_eq(a, 0, NULL);
+	tu_await_eq(b, 0, NULL);
+	assert_int_equal(loop->sp.zc_sends, zc0 + 1);    /* the first tried it... */
+	assert_int_equal(loop->sp.zc_refusals, ref0 + 1); /* ...was refused; the second did not */
+	int fd = urs_fileno(p[1]);
+	read_exact(fd, got, 3000);
+	assert_memory_equal(got, want[0], 3000);
+	read_exact(fd, got, 2000);
+	assert_memory_equal(got, want[1], 2000);
+	tu_await_eq(send_pattern(loop, p[0], 8192, 3, want[2]), 0, NULL);
+	assert_int_equal(loop->sp.zc_sends, zc0 + 1);
+	read_exact(fd, got, 8192);
+	assert_memory_equal(got, want[2], 8192);
+	notifs_drain(loop);
+	assert_int_equal(pool_free(loop), 4);
+	/* Another socket is asked afresh. */
+	urs_sock *q[2];
+	assert_int_equal(urs_socketpair(loop, SOCK_STREAM, q), 0);
+	tu_await_eq(send_pattern(loop, q[0], 10, 4, want[0]), 0, NULL);
+	assert_int_equal(loop->sp.zc_sends, zc0 + 2);
+	assert_int_equal(loop->sp.zc_refusals, ref0 + 2);
+	read_exact(urs_fileno(q[1]), got, 10);
+	assert_memory_equal(got, want[0], 10);
+	notifs_drain(loop);
+	assert_int_equal(pool_free(loop), 4);
+	tu_close(p[0]);
+	tu_close(p[1]);
+	tu_close(q[0]);
+	tu_close(q[1]);
+	tu_loop_done(loop);
+}
+
+/* The same for a datagram: a Unix datagram socket refuses SEND_ZC with an address; the
+ * datagram goes again as a plain send to that address and arrives whole, from its sender. */
+static void test_zc_refused_datagram(void **state)
+{
+	(void)state;
+	urs_loop *loop;
+	if (!zc_loop(&loop, 2))
+		skip();
+	loop->fault_zc_any = true;
+	urs_sock *tx, *rx;
+	assert_int_equal(urs_socket(loop, AF_UNIX, SOCK_DGRAM, 0, &tx), 0);
+	assert_int_equal(urs_settimeout(tx, 10.0), 0); /* as above */
+	assert_int_equal(urs_socket(loop, AF_UNIX, SOCK_DGRAM, 0, &rx), 0);
+	urs_addr auto_name = { .u.un.sun_family = AF_UNIX, .len = sizeof(sa_family_t) };
+	assert_int_equal(urs_bind(rx, &auto_name), 0); /* an abstract name of the kernel's */
+	assert_int_equal(urs_bind(tx, &auto_name), 0);
+	urs_addr to, from;
+	assert_int_equal(urs_getsockname(rx, &to), 0);
+	assert_int_equal(urs_getsockname(tx, &from), 0);
+	uint64_t zc0 = loop->sp.zc_sends, ref0 = loop->sp.zc_refusals;
+	for (uint32_t i = 0; i < 2; i++) {
+		urs_buf b;
+		assert_int_equal(urs_sendbuf_get(loop, &b), 0);
+		tu_fill(b.data, 5000, i);
+		char want[5000];
+		memcpy(want, b.data, sizeof(want));
+		tu_await_eq(urs_sendto_buf(tx, &b, 5000, 0, &to), 5000, NULL);
+		urs_result r;
+		tu_await_eq(urs_recvfrom(rx, 8192, 0), 5000, &r);
+		assert_memory_equal(r.buf.data, want, 5000);
+		assert_int_equal(r.addr.len, from.len);
+		assert_memory_equal(&r.addr.u, &from.u, from.len);
+		urs_buf_release(&r.buf);
+		/* Only the first tried zero-copy. */
+		assert_int_equal(loop->sp.zc_sends, zc0 + 1);
+		assert_int_equal(loop->sp.zc_refusals, ref0 + 1);
+	}
+	notifs_drain(loop);
+	assert_int_equal(pool_free(loop), 2);
+	tu_close(tx);
+	tu_close(rx);
+	tu_loop_done(loop);
+}
+
+/* A zero-copy send's notification is lost: the kernel drops the CQE and says -EBADR (the
+ * notification is held back by one hook, then thrown away as fault_drop_cqes throws one).
+ * The recovery gives the buffer back exactly once (the pool lends exactly its count), the
+ * lingering op goes to the pool, nothing stays owed, and the pool keeps working. */
+static void test_zc_notif_lost(void **state)
+{
+	(void)state;
+	urs_loop *loop;
+	if (!zc_loop(&loop, 2))
+		skip();
+	urs_sock *c, *s;
+	tu_tcp_pair(loop, "127.0.0.1:0", &c, &s);
+	urs_loop_stats st;
+	urs_loop_stats_get(loop, &st);
+	uint32_t ops0 = st.ops_in_use;
+	uint64_t dropped0 = st.cq_dropped;
+	static char want[8192], got[8192];
+	uint64_t zc0 = loop->sp.zc_sends;
+	loop->fault_hold_notifs = true;
+	tu_await_eq(send_pattern(loop, c, 4000, 7, want), 0, NULL);
+	assert_int_equal(loop->sp.zc_sends, zc0 + 1);
+	urs_result r;
+	size_t n = 0;
+	while (n < 4000) {
+		int k = urs_await(urs_recv(s, 4000 - n, 0), &r);
+		assert_true(k > 0);
+		memcpy(got + n, r.buf.data, (size_t)k);
+		n += (size_t)k;
+		urs_buf_release(&r.buf);
+	}
+	assert_memory_equal(got, want, 4000);
+	for (int i = 0; !loop->nheld && i < 1000; i++)
+		tu_await_eq(urs_nop(loop), 0, NULL);
+	assert_int_equal(loop->nheld, 1);
+	assert_int_equal(loop->sp.notifs_owed, 1);
+	assert_int_equal(pool_free(loop), 1);
+	urs_loop_stats_get(loop, &st);
+	assert_int_equal(st.ops_in_use, ops0 + 1); /* the send lingers for its notification */
+	/* Lost: the kernel will say -EBADR. */
+	loop->nheld = 0;
+	loop->fault_hold_notifs = false;
+	loop->fault_badr = true;
+	notifs_drain(loop);
+	urs_loop_stats_get(loop, &st);
+	assert_int_equal(st.cq_dropped, dropped0 + 1);
+	assert_int_equal(st.ops_in_use, ops0);
+	assert_int_equal(pool_free(loop), 2);
+	/* The pool and the zero-copy path go on: both buffers out at once, both back. */
+	static char want2[8192];
+	urs_future f1 = send_pattern(loop, c, 8192, 8, want);
+	urs_future f2 = send_pattern(loop, c, 100, 9, want2);
+	tu_await_eq(f1, 0, NULL);
+	tu_await_eq(f2, 0, NULL);
+	assert_int_equal(loop->sp.zc_sends, zc0 + 3);
+	int fd = urs_fileno(s);
+	read_exact(fd, got, 8192);
+	assert_memory_equal(got, want, 8192);
+	read_exact(fd, got, 100);
+	assert_memory_equal(got, want2, 100);
+	notifs_drain(loop);
+	assert_int_equal(pool_free(loop), 2);
+	urs_loop_stats_get(loop, &st);
+	assert_int_equal(st.ops_in_use, ops0);
+	tu_close(c);
+	tu_close(s);
+	tu_loop_done(loop);
+}
+
 /* The child of test_stale_cancel_never_waits: 0 when the turn answered -ENOBUFS at once. */
 static int stale_cancel_child(void)
 {
@@ -226,6 +453,9 @@ int main(void)
 		cmocka_unit_test(test_dropped_cqe_recovery),
 		cmocka_unit_test(test_dropped_cqe_incremental_buffer),
 		cmocka_unit_test(test_accept_eperm_backs_off),
+		cmocka_unit_test(test_zc_refused_falls_back),
+		cmocka_unit_test(test_zc_refused_datagram),
+		cmocka_unit_test(test_zc_notif_lost),
 		cmocka_unit_test(test_stale_cancel_never_waits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

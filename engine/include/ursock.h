@@ -280,7 +280,7 @@ URS_API int urs_buf_release(urs_buf *buf);
 
 /* Send buffers: a pool of memory the loop owns (urs_loop_opts.send_buf_count/size),
  * registered with the ring so the kernel needs no page lookup per send (and zero-copy
- * sends at or above zc_threshold bytes on TCP). Borrow one, fill buf->data, then hand it
+ * sends at or above zc_threshold bytes on TCP and UDP). Borrow one, fill buf->data, then hand it
  * to urs_send_buf, urs_sendall_buf or urs_sendto_buf, which take it: it returns to the
  * pool by itself once the kernel is done with its memory (after a zero-copy send's
  * notification), whatever the outcome. An unused one goes back with urs_buf_release. The
@@ -541,8 +541,15 @@ URS_API urs_future urs_sendto(urs_sock *sock, const void *data, size_t len, int 
 URS_API urs_future urs_send_buf(urs_sock *sock, urs_buf *buf, size_t len, int flags);
 /* urs_sendall from a buffer, with urs_send_buf's rules for the buffer. */
 URS_API urs_future urs_sendall_buf(urs_sock *sock, urs_buf *buf, size_t len, int flags);
-/* urs_sendto from a buffer, with urs_send_buf's rules for the buffer (a plain sendmsg from
- * its memory: no fixed-buffer form of it is used). */
+/* urs_sendto from a buffer, with urs_send_buf's rules for the buffer (-EMSGSIZE also for a
+ * datagram longer than the socket carries, from the kernel; the buffer comes back). On a
+ * datagram socket (UDP, IPv4 and IPv6) a datagram from a registered buffer of zc_threshold
+ * bytes or more goes zero-copy (IORING_OP_SEND_ZC from the fixed buffer, with the address):
+ * the future resolves at its result, the buffer returns at the kernel's notification. A
+ * smaller one goes as a send with the address (from the fixed buffer where the kernel takes
+ * one, URS_FEAT_FIXED_SEND). A socket that refuses zero-copy (-EOPNOTSUPP, -EINVAL: other
+ * families, older kernels) sends that datagram and every later one plainly. Other socket
+ * types, epoll and an unregistered pool send with sendmsg from the buffer's memory. */
 URS_API urs_future urs_sendto_buf(urs_sock *sock, urs_buf *buf, size_t len, int flags,
 				  const urs_addr *addr);
 /* Python's sendfile: count bytes (0: up to the end) of the regular file fd from offset to

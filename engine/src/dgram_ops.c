@@ -367,8 +367,12 @@ static int sendto_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
 	struct urs_opx *x = urs__op_x(op);
 	struct urs_opm *m = urs__op_m(op);
+	int mf = dg_flags(op, x->msgflags) | MSG_NOSIGNAL;
+	/* A datagram is one step: x->len is at most INT_MAX (send_buf). */
+	if (m->addr.len && urs__sendbuf_prep_to(op, sqe, x->data, (unsigned)x->len, mf, &m->addr))
+		return 0;
 	msg_to(op);
-	io_uring_prep_sendmsg(sqe, op->sock->fd, &m->msg, dg_flags(op, x->msgflags) | MSG_NOSIGNAL);
+	io_uring_prep_sendmsg(sqe, op->sock->fd, &m->msg, mf);
 	return 0;
 }
 
@@ -376,6 +380,8 @@ static enum op_next sendto_complete(struct urs_op *op, int res, unsigned cflags)
 {
 	struct urs_opx *x = urs__op_x(op);
 	(void)cflags;
+	if (urs__sendbuf_zc_refused(op, res))
+		return NEXT_AGAIN; /* nothing went: again as a plain send */
 	if (res > 0)
 		x->done = (size_t)res;
 	urs__ordered_sent(op, res);

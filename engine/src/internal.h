@@ -399,6 +399,7 @@ struct urs_sock {
 	bool wm_bounced : 1;     /* it left the reported one and came back */
 	bool release_owed : 1;   /* released while its own op was still in use: that op's free
 				    gives the cell back (sockmem.c) */
+	bool zc_off : 1;         /* it refused a zero-copy send: its sends go plain from then on */
 	uint32_t files;          /* FILE streams from urs_makefile still open on it */
 	uint32_t nops;           /* live ops naming this socket (not its close) */
 	int64_t timeout_ns;      /* < 0 none, 0 non-blocking, > 0 a deadline per op */
@@ -584,9 +585,10 @@ enum { LEND_FREE = 0, LEND_OP = 1, LEND_USER = 2 };
 #define URS_SENDBUF_TAG 0x40000000u
 enum { SB_FREE = 0, SB_USER = 1, SB_SENDING = 2 };
 /* The op sending from a buffer: its current step is a SEND_ZC (its result CQE comes with
- * IORING_CQE_F_MORE, the notification after it); the socket refused zero-copy (plain sends
- * from then on). Kept with the buffer, not the op, whose flags are full. */
-enum { SBZ_STEP = 1, SBZ_REFUSED = 2 };
+ * IORING_CQE_F_MORE, the notification after it). Kept with the buffer, not the op, whose
+ * flags are full. A socket that refused zero-copy says so itself (urs_sock.zc_off). */
+enum { SBZ_STEP = 1 };
+enum { URS_HELD_MAX = 8 }; /* notifications a test may hold back (fault_hold_notifs) */
 struct urs_sendpool {
 	char *base;
 	size_t map_len;
@@ -600,9 +602,11 @@ struct urs_sendpool {
 	uint32_t *free;          /* stack of free indexes */
 	uint32_t nfree;
 	bool made, registered;
+	bool send_addr;          /* a plain IORING_OP_SEND takes a destination address */
 	int reg_err;             /* why it is not registered (io_uring, not disabled) */
 	uint64_t zc_sends, fixed_sends; /* submissions of each form (tests read them) */
 	uint64_t zc_results;     /* zero-copy result CQEs seen (their notifications follow) */
+	uint64_t zc_refusals;    /* zero-copy steps a socket refused (sent again plain) */
 };
 
 struct urs_heap {
@@ -697,9 +701,20 @@ struct urs_loop {
 	/* test hooks (tests link the static library and set these through internal.h) */
 	unsigned fault_drop_cqes;  /* drop this many CQEs, then report -EBADR as the kernel */
 	bool fault_badr;
+	bool fault_zc_any;         /* try zero-copy on every socket family (the kernel refuses) */
+	bool fault_hold_notifs;    /* keep zero-copy notifications aside (urs__fault_release_notifs) */
+	uint8_t nheld;
+	struct urs_held_cqe {
+		uint64_t ud;
+		int32_t res;
+		uint32_t flags;
+	} held[URS_HELD_MAX];
 	uint64_t cancel_retries;   /* cancel requests asked again after missing their op */
 	char feat_str[512];
 };
+
+/* Test hook: the notifications held by fault_hold_notifs come now, in order; holding stops. */
+void urs__fault_release_notifs(urs_loop *loop);
 
 /* The op an index names (in a list: 0 is none). */
 static inline struct urs_op *urs__op_ptr(const urs_loop *loop, uint32_t idx)
@@ -873,8 +888,15 @@ static inline bool urs__is_sendbuf(uint32_t id)
  * TCP, SEND with a fixed buffer where the kernel takes it), else a plain send. */
 void urs__sendbuf_prep(struct urs_op *op, struct io_uring_sqe *sqe, const char *p, unsigned n,
 		       int mf);
+/* Fills the SQE of a datagram to a from p[0..n) when the op sends from a registered pool
+ * buffer on a datagram socket: SEND_ZC from the fixed buffer at or above the threshold,
+ * else SEND with the address (fixed where the kernel takes it). False: the caller sends it
+ * as a SENDMSG (no pool buffer, no registration, a connected type, or a kernel whose SEND
+ * takes no address). */
+bool urs__sendbuf_prep_to(struct urs_op *op, struct io_uring_sqe *sqe, const char *p,
+			  unsigned n, int mf, const urs_addr *a);
 /* A send step's result: true when the socket refused zero-copy (the step goes again as a
- * plain send). */
+ * plain send, and so do the socket's later sends). */
 bool urs__sendbuf_zc_refused(struct urs_op *op, int res);
 /* A zero-copy send's result CQE came (IORING_CQE_F_MORE): one notification more is owed on
  * its buffer. */

@@ -18,6 +18,7 @@
  * registered-send-buffers.md). */
 #include "internal.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -35,6 +36,35 @@ void urs__sendbuf_init(urs_loop *loop, const urs_loop_opts *opts)
 	p->zc_threshold = opts->zc_threshold ? opts->zc_threshold : SB_ZC;
 }
 
+/* One send of a byte on a throwaway ring with one registered 64-byte buffer: from that
+ * buffer (fixed) or plain, to addr or not. Answers whether it went. */
+static bool probe_send(int fd, bool fixed, const struct sockaddr *addr, socklen_t alen)
+{
+	bool ok = false;
+	struct io_uring ring;
+	static char byte[64];
+	if (io_uring_queue_init(2, &ring, 0) < 0)
+		return false;
+	struct iovec iov = { byte, sizeof(byte) };
+	if (!fixed || io_uring_register_buffers(&ring, &iov, 1) == 0) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+		io_uring_prep_send(sqe, fd, byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (fixed) {
+			sqe->ioprio |= IORING_RECVSEND_FIXED_BUF;
+			sqe->buf_index = 0;
+		}
+		if (addr)
+			io_uring_prep_send_set_addr(sqe, addr, (__u16)alen);
+		struct io_uring_cqe *cqe;
+		if (io_uring_submit_and_wait(&ring, 1) == 1 && io_uring_peek_cqe(&ring, &cqe) == 0) {
+			ok = cqe->res == 1;
+			io_uring_cqe_seen(&ring, cqe);
+		}
+	}
+	io_uring_queue_exit(&ring);
+	return ok;
+}
+
 /* Does a plain IORING_OP_SEND take IORING_RECVSEND_FIXED_BUF? Older kernels answer
  * -EINVAL (6.18 does); newer ones send. Asked once per process on a throwaway ring and a
  * socketpair, since the loop's own ring may be busy with the caller's ops. */
@@ -45,30 +75,35 @@ static bool probe_fixed_send(void)
 	if (k)
 		return k == 1;
 	bool ok = false;
-	struct io_uring ring;
-	static char byte[64];
-	int sv[2] = { -1, -1 };
-	if (io_uring_queue_init(2, &ring, 0) < 0)
-		goto out;
-	struct iovec iov = { byte, sizeof(byte) };
-	if (io_uring_register_buffers(&ring, &iov, 1) == 0 &&
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-		io_uring_prep_send(sqe, sv[0], byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-		sqe->ioprio |= IORING_RECVSEND_FIXED_BUF;
-		sqe->buf_index = 0;
-		struct io_uring_cqe *cqe;
-		if (io_uring_submit_and_wait(&ring, 1) == 1 && io_uring_peek_cqe(&ring, &cqe) == 0) {
-			ok = cqe->res == 1;
-			io_uring_cqe_seen(&ring, cqe);
-		}
-	}
-	if (sv[0] >= 0) {
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+		ok = probe_send(sv[0], true, NULL, 0);
 		close(sv[0]);
 		close(sv[1]);
 	}
-	io_uring_queue_exit(&ring);
-out:
+	atomic_store(&known, ok ? 1 : 2);
+	return ok;
+}
+
+/* Does a plain IORING_OP_SEND take a destination address (sqe->addr2, as SEND_ZC has
+ * since 6.0)? Kernels before it answer -EINVAL, and a datagram from the pool then goes as
+ * a SENDMSG. Asked once per process: a UDP socket on loopback sends a byte to itself. */
+static bool probe_send_addr(void)
+{
+	static _Atomic int known; /* 0 unknown, 1 yes, 2 no */
+	int k = atomic_load(&known);
+	if (k)
+		return k == 1;
+	bool ok = false;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(sin);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &alen) == 0)
+		ok = probe_send(fd, false, (struct sockaddr *)&sin, alen);
+	if (fd >= 0)
+		close(fd);
 	atomic_store(&known, ok ? 1 : 2);
 	return ok;
 }
@@ -114,6 +149,7 @@ static int pool_make(urs_loop *loop)
 			p->registered = true;
 			if (!(loop->disabled & URS_FEAT_FIXED_SEND) && probe_fixed_send())
 				loop->features |= URS_FEAT_FIXED_SEND;
+			p->send_addr = probe_send_addr();
 		} else {
 			p->reg_err = ret;
 			loop->features &= ~(URS_FEAT_SEND_BUFS | URS_FEAT_SEND_ZC);
@@ -305,6 +341,15 @@ int urs__sendbuf_take(urs_sock *s, urs_buf *b, size_t len, uint32_t *id, const c
 	return len > cap ? -EMSGSIZE : 0;
 }
 
+/* May this step of op go zero-copy: the loop has SEND_ZC, the step is big enough, the
+ * socket is an IP one (the others have no zero-copy: the kernel answers -EOPNOTSUPP) that
+ * never refused it. A test hook lets any family try, so the kernel's refusal is seen. */
+static bool zc_wanted(urs_loop *loop, const urs_sock *s, unsigned n)
+{
+	return (loop->features & URS_FEAT_SEND_ZC) && n >= loop->sp.zc_threshold && !s->zc_off &&
+	       (s->family == AF_INET || s->family == AF_INET6 || loop->fault_zc_any);
+}
+
 void urs__sendbuf_prep(struct urs_op *op, struct io_uring_sqe *sqe, const char *p, unsigned n,
 		       int mf)
 {
@@ -314,9 +359,7 @@ void urs__sendbuf_prep(struct urs_op *op, struct io_uring_sqe *sqe, const char *
 		unsigned idx = op->bid & ~URS_SENDBUF_TAG;
 		uint8_t *zc = &loop->sp.zc[idx];
 		*zc &= (uint8_t)~SBZ_STEP;
-		if ((loop->features & URS_FEAT_SEND_ZC) && n >= loop->sp.zc_threshold &&
-		    !(*zc & SBZ_REFUSED) && s->type == SOCK_STREAM &&
-		    (s->family == AF_INET || s->family == AF_INET6)) {
+		if (s->type == SOCK_STREAM && zc_wanted(loop, s, n)) {
 			io_uring_prep_send_zc_fixed(sqe, s->fd, p, n, mf, 0, idx);
 			*zc |= SBZ_STEP;
 			loop->sp.zc_sends++;
@@ -333,12 +376,47 @@ void urs__sendbuf_prep(struct urs_op *op, struct io_uring_sqe *sqe, const char *
 	io_uring_prep_send(sqe, s->fd, p, n, mf);
 }
 
+bool urs__sendbuf_prep_to(struct urs_op *op, struct io_uring_sqe *sqe, const char *p,
+			  unsigned n, int mf, const urs_addr *a)
+{
+	urs_loop *loop = urs__op_loop(op);
+	urs_sock *s = op->sock;
+	if (!urs__is_sendbuf(op->bid) || !loop->sp.registered || s->type != SOCK_DGRAM)
+		return false;
+	unsigned idx = op->bid & ~URS_SENDBUF_TAG;
+	uint8_t *zc = &loop->sp.zc[idx];
+	*zc &= (uint8_t)~SBZ_STEP;
+	if (zc_wanted(loop, s, n)) {
+		io_uring_prep_send_zc_fixed(sqe, s->fd, p, n, mf, 0, idx);
+		io_uring_prep_send_set_addr(sqe, &a->u.sa, (__u16)a->len);
+		*zc |= SBZ_STEP;
+		loop->sp.zc_sends++;
+		return true;
+	}
+	if (!loop->sp.send_addr)
+		return false;
+	io_uring_prep_send(sqe, s->fd, p, n, mf);
+	io_uring_prep_send_set_addr(sqe, &a->u.sa, (__u16)a->len);
+	if (loop->features & URS_FEAT_FIXED_SEND) {
+		sqe->ioprio |= IORING_RECVSEND_FIXED_BUF;
+		sqe->buf_index = (__u16)idx;
+		loop->sp.fixed_sends++;
+	}
+	return true;
+}
+
+/* -EOPNOTSUPP: the socket has no zero-copy (SOCK_SUPPORT_ZC unset: not TCP or UDP);
+ * -EINVAL: this kernel does not take the zero-copy form as asked (an address on it, a flag).
+ * Either way nothing went, and a plain send of the same step says what the send itself
+ * answers; the socket is not asked again. */
 bool urs__sendbuf_zc_refused(struct urs_op *op, int res)
 {
 	urs_loop *loop = urs__op_loop(op);
-	if (res != -EOPNOTSUPP || !urs__sendbuf_zc_step(op, loop))
+	if ((res != -EOPNOTSUPP && res != -EINVAL) || !urs__sendbuf_zc_step(op, loop))
 		return false;
-	loop->sp.zc[op->bid & ~URS_SENDBUF_TAG] = SBZ_REFUSED;
+	loop->sp.zc[op->bid & ~URS_SENDBUF_TAG] &= (uint8_t)~SBZ_STEP;
+	op->sock->zc_off = true;
+	loop->sp.zc_refusals++;
 	return true;
 }
 

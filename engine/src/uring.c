@@ -380,6 +380,14 @@ static int ring_enter(urs_loop *loop, bool block, int64_t deadline)
 	return ret < 0 ? ret : 0;
 }
 
+void urs__fault_release_notifs(urs_loop *loop)
+{
+	loop->fault_hold_notifs = false;
+	for (unsigned i = 0; i < loop->nheld; i++)
+		dispatch(loop, loop->held[i].ud, loop->held[i].res, loop->held[i].flags);
+	loop->nheld = 0;
+}
+
 /* Copies a batch of CQEs out and frees their slots before any handler runs, so a handler
  * (a user callback) may submit freely. */
 static int ring_reap(urs_loop *loop)
@@ -410,6 +418,12 @@ static int ring_reap(urs_loop *loop)
 				/* Test hook: the kernel lost this CQE and will say -EBADR. */
 				loop->fault_drop_cqes--;
 				loop->fault_badr = true;
+				continue;
+			}
+			if (loop->fault_hold_notifs && (fl[i] & IORING_CQE_F_NOTIF) &&
+			    loop->nheld < URS_HELD_MAX) {
+				/* Test hook: a notification late, as a slow network makes it. */
+				loop->held[loop->nheld++] = (struct urs_held_cqe){ ud[i], res[i], fl[i] };
 				continue;
 			}
 			total += dispatch(loop, ud[i], res[i], fl[i]);
