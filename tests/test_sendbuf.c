@@ -1122,6 +1122,213 @@ static void test_random_outcomes(void **state)
 	tu_loop_done(loop);
 }
 
+/* ---------------------------------------------------------------- hostile review */
+
+/* A zero-copy datagram the kernel answers -EOPNOTSUPP or -EINVAL for a reason of its own
+ * (a flag UDP has no use for: MSG_OOB; an address too short for the family) is the
+ * caller's error, not the socket refusing zero-copy: the error is returned as it is, the
+ * buffer comes back, and the socket's next datagram still goes zero-copy. */
+static void test_sendto_buf_caller_error_keeps_zc(void **state)
+{
+	(void)state;
+	urs_loop *loop = pool_loop(2, 4096, 1);
+	urs_sock *tx, *rx;
+	urs_addr to, from;
+	assert_true(dgram_pair(loop, AF_INET, &tx, &rx, &to, &from));
+	assert_int_equal(pool_free_count(loop), 2);
+	if (!have_zc(loop)) {
+		tu_close(tx);
+		tu_close(rx);
+		tu_loop_done(loop);
+		skip();
+	}
+	for (int how = 0; how < 2; how++) {
+		urs_buf b;
+		assert_int_equal(urs_sendbuf_get(loop, &b), 0);
+		memset(b.data, 'o', 64);
+		urs_addr shortto = to;
+		if (how == 1)
+			shortto.len = sizeof(sa_family_t) + 2; /* family and port: no address */
+		int want = how == 0 ? -EOPNOTSUPP : -EINVAL;
+		tu_await_eq(urs_sendto_buf(tx, &b, 64, how == 0 ? MSG_OOB : 0, &shortto), want,
+			    NULL);
+		settle(loop);
+		assert_int_equal(pool_free_count(loop), 2);
+		assert_false(tx->zc_off);
+		/* The next good datagram still goes zero-copy, and arrives whole. */
+		uint64_t zc0 = loop->sp.zc_sends;
+		sendto_check(loop, tx, rx, &to, &from, 300, 7 + (uint32_t)how);
+		assert_int_equal(loop->sp.zc_sends, zc0 + 1);
+		settle(loop);
+	}
+	tu_close(tx);
+	tu_close(rx);
+	tu_loop_done(loop);
+}
+
+/* The peer unreachable (ICMP port unreachable on loopback, reported with IP_RECVERR): the
+ * datagram that meets the pending error resolves -ECONNREFUSED, zero-copy or plain, its
+ * buffer comes back (a zero-copy one after its notification), the socket still sends. */
+static void icmp_case(unsigned zc)
+{
+	urs_loop *loop = pool_loop(2, 4096, zc);
+	urs_sock *tx, *rx;
+	urs_addr to, from;
+	assert_true(dgram_pair(loop, AF_INET, &tx, &rx, &to, &from));
+	int one = 1;
+	assert_int_equal(urs_setsockopt(tx, IPPROTO_IP, IP_RECVERR, &one, sizeof(one)), 0);
+	/* A closed port: a socket bound and closed. */
+	urs_sock *gone;
+	urs_addr dead;
+	assert_int_equal(urs_socket(loop, AF_INET, SOCK_DGRAM, 0, &gone), 0);
+	assert_int_equal(urs_addr_parse(&dead, "127.0.0.1:0"), 0);
+	assert_int_equal(urs_bind(gone, &dead), 0);
+	assert_int_equal(urs_getsockname(gone, &dead), 0);
+	tu_close(gone);
+	int refused = 0;
+	for (int i = 0; i < 4 && !refused; i++) {
+		urs_buf b;
+		assert_int_equal(urs_sendbuf_get(loop, &b), 0);
+		memset(b.data, 'i', 200);
+		urs_result r;
+		urs_future f = urs_sendto_buf(tx, &b, 200, 0, &dead);
+		int ret = urs_await(f, &r);
+		assert_int_equal(ret, r.res);
+		assert_true(r.res == 200 || r.res == -ECONNREFUSED);
+		refused = r.res == -ECONNREFUSED;
+		settle(loop);
+		assert_int_equal(pool_free_count(loop), 2);
+	}
+	assert_true(refused);
+	assert_false(tx->zc_off);
+	sendto_check(loop, tx, rx, &to, &from, 500, 11);
+	settle(loop);
+	assert_int_equal(pool_free_count(loop), 2);
+	tu_close(tx);
+	tu_close(rx);
+	tu_loop_done(loop);
+}
+
+static void test_sendto_buf_unreachable(void **state)
+{
+	(void)state;
+	icmp_case(1);
+	icmp_case(UINT32_MAX);
+}
+
+/* Misuse of urs_sendto_buf: len 0 (an empty datagram: it goes), a stale handle, another
+ * loop's buffer (refused, the handle unchanged), a NULL address on a connected UDP socket
+ * (-EINVAL, the buffer back), TCP with an address (the address is ignored by TCP: the
+ * bytes go to the peer), a husk. Every buffer comes back to its pool. */
+static void test_sendto_buf_misuse(void **state)
+{
+	(void)state;
+	urs_loop_opts oo = { .send_buf_count = 1, .send_buf_size = 4096, .zc_threshold = 1 };
+	urs_loop *other;
+	assert_int_equal(urs_loop_new(&other, &oo), 0);
+	urs_loop *loop = pool_loop(2, 4096, 1);
+	urs_sock *tx, *rx;
+	urs_addr to, from;
+	assert_true(dgram_pair(loop, AF_INET, &tx, &rx, &to, &from));
+	urs_buf b, ob;
+	/* len 0 */
+	assert_int_equal(urs_sendbuf_get(loop, &b), 0);
+	tu_await_eq(urs_sendto_buf(tx, &b, 0, 0, &to), 0, NULL);
+	urs_result r;
+	tu_await_eq(urs_recvfrom(rx, 100, 0), 0, &r);
+	urs_buf_release(&r.buf);
+	settle(loop);
+	assert_int_equal(pool_free_count(loop), 2);
+	/* another loop's buffer */
+	assert_int_equal(urs_sendbuf_get(other, &ob), 0);
+	urs_buf keep = ob;
+	assert_int_equal(urs_future_error(urs_sendto_buf(tx, &ob, 10, 0, &to)), -EXDEV);
+	assert_memory_equal(&ob, &keep, sizeof(ob));
+	assert_int_equal(urs_buf_release(&ob), 0);
+	assert_int_equal(pool_free_count(other), 1);
+	/* stale */
+	assert_int_equal(urs_sendbuf_get(loop, &b), 0);
+	keep = b;
+	tu_await_eq(urs_sendto_buf(tx, &b, 10, 0, &to), 10, NULL);
+	assert_int_equal(urs_future_error(urs_sendto_buf(tx, &keep, 10, 0, &to)), -EALREADY);
+	tu_await_eq(urs_recvfrom(rx, 100, 0), 10, &r);
+	urs_buf_release(&r.buf);
+	settle(loop);
+	assert_int_equal(pool_free_count(loop), 2);
+	/* connected UDP, NULL address: -EINVAL, the buffer back; urs_send_buf sends. */
+	tu_await_eq(urs_connect(tx, &to), 0, NULL);
+	assert_int_equal(urs_sendbuf_get(loop, &b), 0);
+	assert_int_equal(urs_future_error(urs_sendto_buf(tx, &b, 10, 0, NULL)), -EINVAL);
+	assert_int_equal(pool_free_count(loop), 2);
+	assert_int_equal(urs_sendbuf_get(loop, &b), 0);
+	memcpy(b.data, "connected!", 10);
+	tu_await_eq(urs_send_buf(tx, &b, 10, 0), 10, NULL);
+	tu_await_eq(urs_recvfrom(rx, 100, 0), 10, &r);
+	assert_memory_equal(r.buf.data, "connected!", 10);
+	urs_buf_release(&r.buf);
+	settle(loop);
+	assert_int_equal(pool_free_count(loop), 2);
+	/* TCP with an address */
+	urs_sock *c, *s;
+	tu_tcp_pair(loop, "127.0.0.1:0", &c, &s);
+	assert_int_equal(urs_sendbuf_get(loop, &b), 0);
+	memcpy(b.data, "tcp-bytes", 9);
+	tu_await_eq(urs_sendto_buf(c, &b, 9, 0, &to), 9, NULL);
+	tu_await_eq(urs_recv(s, 100, 0), 9, &r);
+	assert_memory_equal(r.buf.data, "tcp-bytes", 9);
+	urs_buf_release(&r.buf);
+	settle(loop);
+	assert_int_equal(pool_free_count(loop), 2);
+	tu_close(c);
+	tu_close(s);
+	tu_close(tx);
+	tu_close(rx);
+	tu_loop_done(loop);
+	assert_int_equal(urs_loop_free(other), 0);
+}
+
+/* A zero-copy datagram whose notification is held, its future cancelled (too late: it
+ * resolved) and the loop freed with the notification owed: the loop waits for it or gives
+ * the buffer up with its memory, nothing leaks or is read after its unmap (SAN=1), no hang. */
+static void test_sendto_buf_loop_free_notif_owed(void **state)
+{
+	(void)state;
+	urs_loop *loop = pool_loop(2, 4096, 1);
+	urs_sock *tx, *rx;
+	urs_addr to, from;
+	assert_true(dgram_pair(loop, AF_INET, &tx, &rx, &to, &from));
+	assert_int_equal(pool_free_count(loop), 2);
+	if (!have_zc(loop)) {
+		tu_close(tx);
+		tu_close(rx);
+		tu_loop_done(loop);
+		skip();
+	}
+	loop->fault_hold_notifs = true;
+	urs_buf b;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(urs_sendbuf_get(loop, &b), 0);
+		memset(b.data, 'n', 128);
+		urs_future f = urs_sendto_buf(tx, &b, 128, 0, &to);
+		if (i == 0) {
+			tu_await_eq(f, 128, NULL);
+			assert_int_equal(urs_cancel(f), -EINVAL); /* resolved and consumed */
+		} else {
+			assert_int_equal(urs_cancel(f), 0); /* cancelled in flight, or not yet sent */
+			urs_result r;
+			int ret = urs_await(f, &r);
+			assert_true(ret == 128 || ret == -ECANCELED);
+		}
+	}
+	for (int i = 0; loop->nheld < 1 && i < 1000; i++)
+		tu_await_eq(urs_nop(loop), 0, NULL);
+	assert_true(loop->nheld >= 1);
+	assert_true(loop->sp.notifs_owed >= 1);
+	urs_sock_free(tx);
+	urs_sock_free(rx);
+	assert_int_equal(urs_loop_free(loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1148,6 +1355,10 @@ int main(void)
 		cmocka_unit_test(test_sendto_buf_disabled),
 		cmocka_unit_test(test_lazy_and_features),
 		cmocka_unit_test(test_random_outcomes),
+		cmocka_unit_test(test_sendto_buf_caller_error_keeps_zc),
+		cmocka_unit_test(test_sendto_buf_unreachable),
+		cmocka_unit_test(test_sendto_buf_misuse),
+		cmocka_unit_test(test_sendto_buf_loop_free_notif_owed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -587,7 +587,8 @@ enum { SB_FREE = 0, SB_USER = 1, SB_SENDING = 2 };
 /* The op sending from a buffer: its current step is a SEND_ZC (its result CQE comes with
  * IORING_CQE_F_MORE, the notification after it). Kept with the buffer, not the op, whose
  * flags are full. A socket that refused zero-copy says so itself (urs_sock.zc_off). */
-enum { SBZ_STEP = 1 };
+enum { SBZ_STEP = 1, SBZ_TRIAL = 2 }; /* TRIAL: this step is the plain retry of a refused
+					   zero-copy one (urs__sendbuf_zc_refused) */
 enum { URS_HELD_MAX = 8 }; /* notifications a test may hold back (fault_hold_notifs) */
 struct urs_sendpool {
 	char *base;

@@ -359,7 +359,7 @@ void urs__sendbuf_prep(struct urs_op *op, struct io_uring_sqe *sqe, const char *
 		unsigned idx = op->bid & ~URS_SENDBUF_TAG;
 		uint8_t *zc = &loop->sp.zc[idx];
 		*zc &= (uint8_t)~SBZ_STEP;
-		if (s->type == SOCK_STREAM && zc_wanted(loop, s, n)) {
+		if (s->type == SOCK_STREAM && !(*zc & SBZ_TRIAL) && zc_wanted(loop, s, n)) {
 			io_uring_prep_send_zc_fixed(sqe, s->fd, p, n, mf, 0, idx);
 			*zc |= SBZ_STEP;
 			loop->sp.zc_sends++;
@@ -386,7 +386,7 @@ bool urs__sendbuf_prep_to(struct urs_op *op, struct io_uring_sqe *sqe, const cha
 	unsigned idx = op->bid & ~URS_SENDBUF_TAG;
 	uint8_t *zc = &loop->sp.zc[idx];
 	*zc &= (uint8_t)~SBZ_STEP;
-	if (zc_wanted(loop, s, n)) {
+	if (!(*zc & SBZ_TRIAL) && zc_wanted(loop, s, n)) {
 		io_uring_prep_send_zc_fixed(sqe, s->fd, p, n, mf, 0, idx);
 		io_uring_prep_send_set_addr(sqe, &a->u.sa, (__u16)a->len);
 		*zc |= SBZ_STEP;
@@ -408,14 +408,24 @@ bool urs__sendbuf_prep_to(struct urs_op *op, struct io_uring_sqe *sqe, const cha
 /* -EOPNOTSUPP: the socket has no zero-copy (SOCK_SUPPORT_ZC unset: not TCP or UDP);
  * -EINVAL: this kernel does not take the zero-copy form as asked (an address on it, a flag).
  * Either way nothing went, and a plain send of the same step says what the send itself
- * answers; the socket is not asked again. */
+ * answers. The same errors also come from the send itself (MSG_OOB on UDP, an address too
+ * short for the family): the socket is not asked again only once the plain step went where
+ * the zero-copy one was refused (SBZ_TRIAL), never for the caller's error. */
 bool urs__sendbuf_zc_refused(struct urs_op *op, int res)
 {
 	urs_loop *loop = urs__op_loop(op);
-	if ((res != -EOPNOTSUPP && res != -EINVAL) || !urs__sendbuf_zc_step(op, loop))
+	if (!urs__is_sendbuf(op->bid) || !loop->sp.zc)
 		return false;
-	loop->sp.zc[op->bid & ~URS_SENDBUF_TAG] &= (uint8_t)~SBZ_STEP;
-	op->sock->zc_off = true;
+	uint8_t *zc = &loop->sp.zc[op->bid & ~URS_SENDBUF_TAG];
+	if (!(*zc & SBZ_STEP)) {
+		if ((*zc & SBZ_TRIAL) && res >= 0)
+			op->sock->zc_off = true; /* plain went, zero-copy did not: the socket's */
+		*zc &= (uint8_t)~SBZ_TRIAL;
+		return false;
+	}
+	if (res != -EOPNOTSUPP && res != -EINVAL)
+		return false;
+	*zc = (uint8_t)((*zc & ~SBZ_STEP) | SBZ_TRIAL);
 	loop->sp.zc_refusals++;
 	return true;
 }
