@@ -548,7 +548,8 @@ URS_API urs_future urs_sendall_buf(urs_sock *sock, urs_buf *buf, size_t len, int
  * the future resolves at its result, the buffer returns at the kernel's notification. A
  * smaller one goes as a send with the address (from the fixed buffer where the kernel takes
  * one, URS_FEAT_FIXED_SEND). A socket that refuses zero-copy (-EOPNOTSUPP, -EINVAL: other
- * families, older kernels) sends that datagram and every later one plainly. Other socket
+ * families, older kernels) sends that datagram and every later one plainly; an error of the
+ * call itself (MSG_OOB on UDP, an address too short) is returned and changes nothing. Other socket
  * types, epoll and an unregistered pool send with sendmsg from the buffer's memory. */
 URS_API urs_future urs_sendto_buf(urs_sock *sock, urs_buf *buf, size_t len, int flags,
 				  const urs_addr *addr);
