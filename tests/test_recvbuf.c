@@ -689,6 +689,77 @@ static void test_epoll_end_without_buffer(void **state)
 
 /* The two features have names for URSOCK_DISABLE and urs_loop_features_str, and the
  * environment turns them off as the mask does. */
+struct collect {
+	char data[256];
+	size_t len;
+};
+
+static void collect_cb(urs_result *r, void *user)
+{
+	struct collect *c = user;
+	if (r->res > 0 && c->len + (size_t)r->res <= sizeof(c->data)) {
+		memcpy(c->data + c->len, r->buf.data, (size_t)r->res);
+		c->len += (size_t)r->res;
+	}
+	urs_buf_release(&r->buf);
+}
+
+/* A receive with a timeout completes in two CQEs (its own, then its linked timeout's), and
+ * another receive's completion from the same incremental buffer may come between them:
+ * where each piece lies follows the order the kernel filled the buffer, not the order the
+ * ops' complete() ran. Here A's 35 bytes go first into the shared buffer and B's next; B
+ * used to be handed A's bytes (the loop placed B at the buffer's start). Every mode, and
+ * both receive forms: a single receive and a stream (a stream with a timeout is one
+ * request per chunk). */
+static void test_timed_receive_beside_another(void **state)
+{
+	(void)state;
+	static const char a_msg[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";        /* 35 */
+	char b_msg[93];
+	memset(b_msg, 'B', sizeof(b_msg));
+	for (size_t m = 0; m < NMODES; m++)
+		for (int stream = 0; stream < 2; stream++) {
+			urs_loop_opts o = { .buf_count = 2, .buf_size = 64, .disable = modes[m] };
+			urs_loop *loop = tu_loop_new(&o);
+			urs_sock *a[2], *b[2];
+			assert_int_equal(urs_socketpair(loop, SOCK_STREAM, a), 0);
+			assert_int_equal(urs_socketpair(loop, SOCK_STREAM, b), 0);
+			send_all(a[0], a_msg, 35);
+			send_all(b[0], b_msg, sizeof(b_msg));
+			assert_int_equal(urs_settimeout(a[1], 5.0), 0);
+			urs_result ra, rb;
+			if (!stream) {
+				urs_future fa = urs_recv(a[1], 64, 0), fb = urs_recv(b[1], 64, 0);
+				int nb = urs_await(fb, &rb);
+				tu_await_eq(fa, 35, &ra);
+				assert_true(nb > 0);
+				assert_null(memchr(rb.buf.data, 'A', (size_t)nb));
+				assert_memory_equal(ra.buf.data, a_msg, 35);
+				urs_buf_release(&ra.buf);
+				urs_buf_release(&rb.buf);
+			} else {
+				struct collect c = { 0 };
+				urs_future fa = urs_recv_stream(a[1], collect_cb, &c);
+				urs_future fb = urs_recv(b[1], 64, 0);
+				int nb = urs_await(fb, &rb);
+				assert_true(nb > 0);
+				assert_null(memchr(rb.buf.data, 'A', (size_t)nb));
+				urs_buf_release(&rb.buf);
+				while (c.len < 35)
+					assert_true(urs_loop_run(loop, URS_RUN_ONCE) >= 0);
+				assert_int_equal(c.len, 35);
+				assert_memory_equal(c.data, a_msg, 35);
+				urs_cancel(fa);
+				assert_true(urs_loop_run(loop, URS_RUN_UNTIL_IDLE) >= 0);
+			}
+			tu_close(a[0]);
+			tu_close(a[1]);
+			tu_close(b[0]);
+			tu_close(b[1]);
+			tu_loop_done(loop);
+		}
+}
+
 static void test_feature_names(void **state)
 {
 	(void)state;
@@ -723,6 +794,7 @@ int main(void)
 		cmocka_unit_test(test_loop_free_with_pieces_held),
 		cmocka_unit_test(test_waiting_receive_holds_no_buffer),
 		cmocka_unit_test(test_epoll_end_without_buffer),
+		cmocka_unit_test(test_timed_receive_beside_another),
 		cmocka_unit_test(test_feature_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

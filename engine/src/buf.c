@@ -476,6 +476,42 @@ static void wake_more(urs_loop *loop, struct urs_bufgroup *g)
 		wake_one(loop, g);
 }
 
+/* Where an incremental buffer is filled next is known only by following its completions
+ * in the order the kernel posted them. An op with a linked timeout has its complete() run
+ * at its last CQE, and another op's completion from the same buffer may come in between
+ * (the timeout's CQE is posted after it when the CQ overflows): its piece is taken at its
+ * own CQE instead. A receive with a linked timeout takes one buffer (never a bundle:
+ * recv_stream_prepare), so one piece; its side part keeps the view (a try-once receive
+ * without one gets it now). */
+void urs__buf_early(struct urs_op *op, int res, uint32_t cflags)
+{
+	urs_loop *loop = urs__op_loop(op);
+	struct urs_bufgroup *g = &loop->bg[op->bgroup];
+	if (!g->inc || (op->flags & OPF_BUNDLE))
+		return; /* a whole buffer from its start: where it was filled needs no order */
+	if (urs__op_need_x(op) < 0) {
+		loop->buf_lost = true; /* no room to keep the view: the recovery sorts it out */
+		op->flags |= OPF_LOST;
+		return;
+	}
+	struct urs_opx *x = urs__op_x(op);
+	op->bid = URS_BUF_NONE;
+	op->cflags &= (uint16_t)~IORING_CQE_F_BUFFER;
+	op->flags |= OPF_EARLY;
+	uint32_t n = ring_pieces(loop, g, res, cflags, false);
+	if (loop->buf_lost)
+		op->flags |= OPF_LOST;
+	x->bdata = NULL;
+	x->blen = 0;
+	if (n) {
+		op->bid = loop->pieces[0].slot;
+		x->bdata = loop->pieces[0].data;
+		x->blen = loop->pieces[0].len;
+	}
+	for (uint32_t i = 1; i < n; i++) /* bytes counted past the buffer's end (MSG_TRUNC) */
+		urs__buf_back(loop, loop->pieces[i].slot);
+}
+
 uint32_t urs__buf_pieces(struct urs_op *op, int res, uint32_t cflags)
 {
 	urs_loop *loop = urs__op_loop(op);
@@ -483,6 +519,16 @@ uint32_t urs__buf_pieces(struct urs_op *op, int res, uint32_t cflags)
 	struct urs_opx *x = urs__op_x(op);
 	uint32_t slot = op->bid;
 	op->bid = URS_BUF_NONE;
+	if (op->flags & OPF_EARLY) {
+		op->flags &= (uint16_t)~OPF_EARLY;
+		wake_more(loop, g);
+		if (slot == URS_BUF_NONE)
+			return 0;
+		loop->pieces[0] = (struct urs_piece){ slot, x->blen, x->bdata };
+		x->bdata = NULL;
+		x->blen = 0;
+		return 1;
+	}
 	if (x) {
 		x->bdata = NULL;
 		x->blen = 0;

@@ -164,8 +164,10 @@ enum op_flag {
 				   several buffers (IORING_RECVSEND_BUNDLE) */
 	OPF_LOST = 1u << 13,    /* bytes of it were received into buffers the loop lost track
 				   of: it ends -EBADR at the recovery instead of going again */
-	OPF_ORPHAN = 1u << 14   /* decided with no consumer, then its socket closed or went:
+	OPF_ORPHAN = 1u << 14,  /* decided with no consumer, then its socket closed or went:
 				   no callback may be attached to it any more (urs_then -EBADF) */
+	OPF_EARLY = 1u << 15    /* its piece of an incremental buffer was taken at its CQE
+				   (urs__buf_early): bid is that piece's slot, bdata/blen its view */
 };
 
 /* A FIFO of ops waiting outside the kernel (doubly linked: cancel leaves in O(1)). */
@@ -814,6 +816,10 @@ uint32_t urs__buf_take(struct urs_op *op, int res, uint32_t cflags, uint32_t kee
  * part of it this completion filled) into loop->pieces[0 .. n), each held for op (LEND_OP)
  * until lent or given back. Returns n. */
 uint32_t urs__buf_pieces(struct urs_op *op, int res, uint32_t cflags);
+/* A receive's CQE named a buffer of an incremental ring while the op still waits for
+ * another CQE (its linked timeout): the piece is taken now, in CQE order, since another
+ * op's completion from the same buffer may be handled before this op's complete(). */
+void urs__buf_early(struct urs_op *op, int res, uint32_t cflags);
 /* Before completions are handled: room for n pieces that may need an extra lending slot
  * (at most one per completion). Returns how many completions may be handled (< n only
  * when memory ran out). */

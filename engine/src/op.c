@@ -535,8 +535,11 @@ void urs__op_complete(struct urs_op *op, unsigned part, int res, uint32_t cflags
 		/* A buffer the kernel picked: until complete() takes it, bid names it (an op
 		 * whose group has a ring claims none before). */
 		op->cflags = (uint16_t)cflags;
-		if (cflags & IORING_CQE_F_BUFFER)
+		if (cflags & IORING_CQE_F_BUFFER) {
 			op->bid = cflags >> IORING_CQE_BUFFER_SHIFT;
+			if (op->kpending > 1)
+				urs__buf_early(op, res, cflags);
+		}
 	}
 	if (--op->kpending == 0)
 		step(op);

@@ -374,7 +374,10 @@ const struct urs_op_kind urs__kind_recv_into = {
 static int recv_stream_prepare(struct urs_op *op, struct io_uring_sqe *sqe)
 {
 	urs_loop *loop = urs__op_loop(op);
-	bool bundle = (loop->features & URS_FEAT_RECV_BUNDLE) && urs__buf_select(op);
+	/* Not with a linked timeout: its pieces may have to be taken at its CQE, before its
+	 * complete() runs (urs__buf_early), and an op keeps one piece only. */
+	bool bundle = (loop->features & URS_FEAT_RECV_BUNDLE) && urs__buf_select(op) &&
+		      !urs__op_deadline(op) && !urs__op_nonblocking(op);
 	op->flags &= (uint16_t)~OPF_BUNDLE;
 	if ((loop->features & URS_FEAT_RECV_MULTI) && urs__buf_select(op) &&
 	    !urs__op_deadline(op) && !urs__op_nonblocking(op)) {
