@@ -566,10 +566,16 @@ static void test_forged_futures_everywhere(void **state)
 	int refused = 0;
 	for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++)
 		for (uint32_t idx = ranges[r][0]; idx < ranges[r][1] || idx == UINT32_MAX; idx++) {
-			for (size_t g = 0; g < sizeof(gens) / sizeof(gens[0]); g++) {
-				if (idx == live.idx && gens[g] == live.gen)
+			/* Also the generation the bytes at that slot hold, read as an op. */
+			int32_t raw = 1;
+			if (idx / OP_CHUNK < loop->nchunks)
+				memcpy(&raw, (char *)&loop->chunks[idx / OP_CHUNK][idx % OP_CHUNK] +
+					     offsetof(struct urs_op, gen), sizeof(raw));
+			for (size_t g = 0; g <= sizeof(gens) / sizeof(gens[0]); g++) {
+				int32_t gen = g < sizeof(gens) / sizeof(gens[0]) ? gens[g] : raw;
+				if (idx == live.idx && gen == live.gen)
 					continue;
-				urs_future f = { loop, idx, gens[g] };
+				urs_future f = { loop, idx, gen };
 				urs_result res;
 				assert_true(urs_cancel(f) < 0);
 				assert_true(urs_detach(f) < 0);
