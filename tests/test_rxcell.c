@@ -970,6 +970,48 @@ static void test_husks_after_streams(void **state)
 	assert_int_equal(tu_fd_count(), fds);
 }
 
+/* The cell kept for its op (release_owed: the socket reaped while its stream's end waits on
+ * the ready list), then urs_loop_free at once: the teardown delivers the end (dropped: the
+ * socket was freed), the op's free gives the cell back, the slab goes with the loop; the
+ * held buffer is still readable and its release frees the loop (SAN=1: no leak, no read
+ * after unmap). */
+static void test_loop_free_with_cell_owed(void **state)
+{
+	(void)state;
+	int fds = tu_fd_count();
+	urs_loop_opts o = { .buf_count = 1, .buf_size = 4096,
+			    .disable = URS_FEAT_BUF_INC | URS_FEAT_RECV_BUNDLE };
+	urs_loop *loop;
+	int ret = urs_loop_new(&loop, &o);
+	if (ret == -ENOSYS || ret == -EPERM)
+		skip();
+	urs_sock *p[2];
+	assert_int_equal(urs_socketpair(loop, SOCK_STREAM, p), 0);
+	struct rx x = { .s = p[1], .hold = true };
+	urs_future f = urs_recv_stream(p[1], rx_cb, &x);
+	struct urs_op *op = urs__sock_own(p[1]);
+	assert_ptr_equal(urs__op_at(loop, f.idx), op);
+	char data[4096];
+	memset(data, 'y', sizeof(data));
+	tu_await_eq(urs_sendall(p[0], data, sizeof(data), 0), 0, NULL);
+	run_until(loop, &x.events, 1);
+	tu_await_eq(urs_send(p[0], "more", 4, 0), 4, NULL);
+	for (int i = 0; i < 1000 && op->queue != QUEUE_BUFWAIT; i++)
+		assert_true(urs_loop_run(loop, URS_RUN_ONCE) >= 0);
+	assert_int_equal(op->queue, QUEUE_BUFWAIT);
+	urs_sock_free(p[1]);
+	urs__sock_reap_dead(loop);
+	assert_true(p[1]->release_owed);
+	assert_int_equal(urs_loop_free(loop), 0);
+	assert_int_equal(x.ended, 0);
+	assert_int_equal(x.held.data[0], 'y'); /* still readable */
+	assert_int_equal(urs_fileno(p[0]), -EBADF); /* a husk */
+	urs_sock_free(p[0]);
+	assert_int_equal(urs_buf_release(&x.held), 0); /* the last: the loop goes */
+	assert_int_equal(tu_fd_count(), fds);
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -990,6 +1032,7 @@ int main(void)
 		cmocka_unit_test(test_seqpacket_stream),
 		cmocka_unit_test(test_handoff_with_stream),
 		cmocka_unit_test(test_husks_after_streams),
+		cmocka_unit_test(test_loop_free_with_cell_owed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
