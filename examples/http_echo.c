@@ -105,6 +105,7 @@ static struct worker *workers;
 static int nworkers;
 
 static int root_fd = -1;          /* -d DIR */
+static bool send_pool = true;     /* --no-send-pool clears it */
 static struct http_files files;
 
 /* -d: opens path (decoded, no "." or ".." segment: http_target_path) under DIR. openat2
@@ -361,6 +362,27 @@ static bool part(struct out *o, urs_future f)
 	return true;
 }
 
+/* Response bytes go out from the loop's registered send buffers (urs_sendbuf_get: the
+ * kernel names their pages by index instead of looking them up per send), copied there a
+ * buffer at a time; what the pool cannot take now (every buffer sending) goes from the
+ * batch's own memory, which the batch keeps until its last part is sent. --no-send-pool
+ * sends everything from the batch's memory. */
+static bool send_bytes(struct conn *c, struct out *o, const char *data, size_t len)
+{
+	while (send_pool && len) {
+		urs_buf b;
+		if (urs_sendbuf_get(c->w->loop, &b) < 0)
+			break;
+		size_t n = len < b.len ? len : b.len;
+		memcpy(b.data, data, n);
+		if (!part(o, urs_sendall_buf(c->s, &b, n, 0))) /* it takes b in every outcome */
+			return false;
+		data += n;
+		len -= n;
+	}
+	return !len || part(o, urs_sendall(c->s, data, len, 0));
+}
+
 /* Sends what the protocol produced as a batch; several may be queued on the socket (the
  * engine keeps them in order), their bytes counted by its water marks. With -d the batch's
  * bytes go as sendalls with each file body (urs_sendfile) between them, all queued at once. */
@@ -388,13 +410,13 @@ static void flush(struct conn *c)
 	for (size_t i = 0; i < o->segs.n && ok; i++) {
 		struct http_file_seg *g = &o->segs.v[i];
 		if (g->at > pos)
-			ok = part(o, urs_sendall(c->s, o->b.data + pos, g->at - pos, 0));
+			ok = send_bytes(c, o, o->b.data + pos, g->at - pos);
 		if (ok)
 			ok = part(o, urs_sendfile(c->s, g->fd, 0, (size_t)g->size));
 		pos = g->at;
 	}
 	if (ok && o->b.len > pos)
-		ok = part(o, urs_sendall(c->s, o->b.data + pos, o->b.len - pos, 0));
+		ok = send_bytes(c, o, o->b.data + pos, o->b.len - pos);
 	if (!ok) {
 		/* A response cut here must not be followed by anything: the connection goes,
 		 * and what of the batch was queued is cancelled (those behind fail too). */
@@ -668,6 +690,8 @@ static void usage(const char *argv0, FILE *f)
 		"      --linger-timeout S   seconds to drain the client after the final response;\n"
 		"                           0 = close at once (2)\n"
 		"      --buffers N --buffer-size N   provided buffers per loop (4096 x 16384)\n"
+		"      --no-send-pool       send responses from the batch's own memory, not from\n"
+		"                           the loop's registered send buffers\n"
 		"  -d, --dir DIR            GET/HEAD serve the files under DIR (sendfile), nothing\n"
 		"                           outside it\n",
 		argv0);
@@ -723,6 +747,7 @@ int main(int argc, char **argv)
 		{ "send-timeout", required_argument, 0, 12 },
 		{ "linger-timeout", required_argument, 0, 13 },
 		{ "accept", required_argument, 0, 14 },
+		{ "no-send-pool", no_argument, 0, 15 },
 		{ "dir", required_argument, 0, 'd' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -767,6 +792,7 @@ int main(int argc, char **argv)
 				ok = false;
 			}
 			break;
+		case 15: send_pool = false; break;
 		case 'd':
 			if (root_fd >= 0)
 				close(root_fd);
